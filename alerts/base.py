@@ -1,0 +1,54 @@
+"""The one interface every delivery channel implements.
+
+A channel turns a rendered :class:`Message` into a provider call and either
+returns a :class:`Receipt` or raises :class:`DeliveryError`, saying whether a
+retry could help. Channels never touch the database, metrics or retry policy:
+those decisions are made once, in :mod:`alerts.policy`, by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ChannelName = Literal["sms", "email"]
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: ChannelName
+    to: str  # E.164 mobile number for sms, address for email
+    subject: str  # email subject; ignored by sms
+    body: str  # the text sent (sms) or the plain-text part (email)
+    html: str | None = None  # optional HTML part (email)
+    status_callback: str | None = None  # where the provider reports delivery (sms)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider: str  # "twilio", "smtp", "outbox"
+    provider_id: str | None = None  # Twilio SID, SMTP Message-ID, outbox id
+
+
+class DeliveryError(Exception):
+    """A send that did not go through.
+
+    ``permanent`` is true when retrying the same message on the same channel
+    cannot help (an invalid number, a rejected address): the policy then falls
+    back to the contact's other channel instead of retrying.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, code: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.code = code
+
+
+class Channel(Protocol):
+    name: ChannelName
+    provider: str
+
+    async def send(self, message: Message) -> Receipt: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,107 @@
+"""The FastAPI application: API under /api/v1, health, metrics, error shapes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from monitor import demo
+from monitor.api import incidents, records
+from monitor.db import ping
+from monitor.errors import SunclockError
+from monitor.runtime import Runtime
+
+log = structlog.get_logger("sunclock.api")
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    if status == 422:
+        loc = ["body", field] if field else ["body"]
+        return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)
+    return JSONResponse({"detail": message, **({"field": field} if field else {})}, status_code=status)
+
+
+def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if seed_demo:
+            await demo.seed(runtime)
+        if run_scheduler:
+            await runtime.scheduler.start()
+        if runtime.outbox_channels:
+            log.warning("outbox_mode", channels=runtime.outbox_channels,
+                        hint="set SUNCLOCK_TWILIO_* / SUNCLOCK_SMTP_* to deliver for real")
+        yield
+        await runtime.close()
+
+    app = FastAPI(title="Sunclock", version="0.1.0", lifespan=lifespan,
+                  description="Deadlines of major emergencies: authoritative release within 5 h, "
+                              "press conference within 24 h, escalated until met.")
+    app.state.runtime = runtime
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):  # noqa: ANN001, ANN202
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.exception_handler(SunclockError)
+    async def domain_error(_request: Request, exc: SunclockError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.field)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity_conflict", error=str(exc.orig))
+        return _error(409, "this conflicts with a record saved a moment ago; reload and try again")
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database_unavailable", error=str(exc.orig))
+        return _error(503, "the database is not reachable right now; try again shortly")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    app.include_router(incidents.router, prefix="/api/v1")
+    app.include_router(records.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        problems = {}
+        try:
+            await ping(runtime.engine)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, not swallowed
+            problems["database"] = f"unreachable: {type(exc).__name__}"
+        if run_scheduler and not runtime.scheduler.running:
+            problems["scheduler"] = "not running"
+        body = {"status": "ready" if not problems else "not ready", **problems,
+                "outbox_channels": runtime.outbox_channels}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,69 @@
+"""FastAPI dependencies as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor.auth import actor_for_token, may, sees_department
+from monitor.clock import Clock
+from monitor.errors import Forbidden
+from monitor.incidents import Actor
+from monitor.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    return runtime.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    # Work not committed by the handler (an error, a refused request) is rolled
+    # back when the session closes: nothing half-written stays.
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def current_actor(request: Request, runtime: RuntimeDep, session: SessionDep) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+    admin = runtime.settings.admin_token.get_secret_value() if runtime.settings.admin_token else None
+    actor = await actor_for_token(session, token.strip(), admin)
+    if actor is None:
+        raise HTTPException(401, "this token is not valid", headers={"WWW-Authenticate": "Bearer"})
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def allowed(action: str):  # noqa: ANN201 - a dependency factory
+    async def check(actor: CurrentActor) -> Actor:
+        if not may(actor, action):
+            raise HTTPException(403, f"the {actor.role} role may not {action}")
+        return actor
+
+    return Depends(check)
+
+
+def check_department(actor: Actor, department_id: int) -> None:
+    if not sees_department(actor, department_id):
+        raise Forbidden("this incident belongs to another department")

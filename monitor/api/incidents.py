@@ -1,0 +1,97 @@
+"""Incidents: register, read, correct, record milestones, close, timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from monitor import incidents
+from monitor.api.deps import ClockDep, RuntimeDep, SessionDep, allowed, check_department
+from monitor.incidents import Actor
+from monitor.models import Incident, TimelineEntry
+from monitor.schemas import (CloseRequest, IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate,
+                             ObligationPublic, TimelineEntryPublic)
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+
+async def _visible(session, incident_id: int, actor: Actor) -> Incident:  # noqa: ANN001
+    incident = await incidents.get_incident(session, incident_id)
+    check_department(actor, incident.department_id)
+    return incident
+
+
+async def _public(session, incident: Incident) -> IncidentPublic:  # noqa: ANN001
+    return (await incidents.to_public(session, [incident]))[0]
+
+
+@router.post("", status_code=201, response_model=IncidentPublic)
+async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+                   actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
+    incident = await incidents.register(session, body, runtime.rules, clock.now(), actor)
+    result = await _public(session, incident)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+@router.get("", response_model=list[IncidentPublic])
+async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                         state: Literal["open", "closed"] | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                         offset: Annotated[int, Query(ge=0)] = 0) -> list[IncidentPublic]:
+    query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
+    if state is not None:
+        query = query.where(Incident.state == state)
+    if actor.role == "department_head":
+        query = query.where(Incident.department_id == actor.department_id)
+    return await incidents.to_public(session, list((await session.exec(query)).scalars()))
+
+
+@router.get("/{incident_id}", response_model=IncidentPublic)
+async def show(incident_id: int, session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> IncidentPublic:
+    return await _public(session, await _visible(session, incident_id, actor))
+
+
+@router.patch("/{incident_id}", response_model=IncidentPublic)
+async def correct(incident_id: int, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+                  actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
+    await _visible(session, incident_id, actor)
+    incident = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
+    result = await _public(session, incident)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+@router.post("/{incident_id}/milestones", status_code=201, response_model=ObligationPublic)
+async def milestone(incident_id: int, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
+                    clock: ClockDep, actor: Annotated[Actor, allowed("milestone")]) -> ObligationPublic:
+    await _visible(session, incident_id, actor)
+    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor)
+    result = ObligationPublic.model_validate(obligation, from_attributes=True)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+@router.post("/{incident_id}/close", response_model=IncidentPublic)
+async def close(incident_id: int, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+                actor: Annotated[Actor, allowed("close")]) -> IncidentPublic:
+    await _visible(session, incident_id, actor)
+    incident = await incidents.close(session, incident_id, body.reason, clock.now(), actor)
+    result = await _public(session, incident)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+@router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic])
+async def incident_timeline(incident_id: int, session: SessionDep,
+                            actor: Annotated[Actor, allowed("read")]) -> list[TimelineEntryPublic]:
+    await _visible(session, incident_id, actor)
+    rows = (await session.exec(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+                               .order_by(TimelineEntry.id))).scalars()
+    return [TimelineEntryPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,114 @@
+"""Departments, notifications, the outbox and accountability cases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from monitor import departments, timeline
+from monitor.api.deps import ClockDep, RuntimeDep, SessionDep, allowed, check_department
+from monitor.errors import Conflict, NotFound
+from monitor.incidents import Actor
+from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
+from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
+
+router = APIRouter()
+
+
+@router.post("/departments", status_code=201, response_model=DepartmentPublic, tags=["departments"])
+async def create_department(body: DepartmentCreate, session: SessionDep, clock: ClockDep,
+                            actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
+    await departments.save(session, body, clock.now())
+    await session.commit()
+    return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,
+                            contacts=[c.model_dump() for c in body.contacts])
+
+
+@router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"])
+async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> list[DepartmentPublic]:
+    return await departments.list_public(session)
+
+
+def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
+    query = select(Notification).order_by(Notification.id)
+    if incident_id is not None:
+        query = query.where(Notification.incident_id == incident_id)
+    if actor.role == "department_head":
+        query = query.join(Incident, Incident.id == Notification.incident_id).where(
+            Incident.department_id == actor.department_id)
+    return query
+
+
+@router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"])
+async def list_notifications(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                             incident_id: int | None = None,
+                             limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+                             offset: Annotated[int, Query(ge=0)] = 0) -> list[NotificationPublic]:
+    rows = (await session.exec(_notification_query(actor, incident_id).limit(limit).offset(offset))).scalars()
+    return [NotificationPublic(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
+            for n in rows]
+
+
+class OutboxMessage(NotificationPublic):
+    recipient_name: str
+    subject: str
+    body: str
+
+
+@router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"])
+async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: int | None = None,
+                 limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[OutboxMessage]:
+    """Messages delivered into the outbox because their channel has no provider settings."""
+    query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
+    rows = (await session.exec(query.order_by(None).order_by(Notification.id.desc()).limit(limit))).scalars()
+    return [OutboxMessage(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
+            for n in rows]
+
+
+async def _cases(session, query) -> list[CasePublic]:  # noqa: ANN001
+    rows = (await session.execute(
+        query.add_columns(Department.code, Obligation.key)
+        .join(Department, Department.id == AccountabilityCase.department_id)
+        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id))).all()
+    return [CasePublic(**case.model_dump(exclude={"department_id", "obligation_id"}), department=code, obligation=key)
+            for case, code, key in rows]
+
+
+@router.get("/cases", response_model=list[CasePublic], tags=["cases"])
+async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases")],
+                     state: Literal["pending", "decided"] | None = None) -> list[CasePublic]:
+    query = select(AccountabilityCase).order_by(AccountabilityCase.breached_at.desc(), AccountabilityCase.id.desc())
+    if state == "pending":
+        query = query.where(AccountabilityCase.decision == "pending")
+    elif state == "decided":
+        query = query.where(AccountabilityCase.decision != "pending")
+    if actor.role == "department_head":
+        query = query.where(AccountabilityCase.department_id == actor.department_id)
+    return await _cases(session, query)
+
+
+@router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])
+async def decide_case(case_id: int, body: CaseDecision, session: SessionDep, clock: ClockDep,
+                      actor: Annotated[Actor, allowed("decide")]) -> CasePublic:
+    case = await session.get(AccountabilityCase, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    now = clock.now()
+    won = await session.execute(
+        update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == "pending")
+        .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
+    if won.rowcount != 1:
+        raise Conflict(f"case {case_id} was already decided")
+    obligation = await session.get(Obligation, case.obligation_id)
+    await timeline.record(session, case.incident_id, "case_decided", actor.name, now, case_id=case_id,
+                          obligation=obligation.key if obligation else None, decision=body.decision, reason=body.reason)
+    await session.commit()
+    return (await _cases(session, select(AccountabilityCase).where(AccountabilityCase.id == case_id)))[0]
+
+
+class ReadyState(BaseModel):
+    database: str
+    scheduler: str

@@ -1,0 +1,92 @@
+"""Users, API tokens, passwords and what each role may do (SPEC §1, §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor.errors import Conflict, Invalid
+from monitor.incidents import Actor, department_by_code
+from monitor.models import ApiToken, User
+from monitor.schemas import ROLES
+
+TOKEN_PREFIX = "sc_"
+ADMIN_TOKEN_ACTOR = Actor(name="admin-token", role="admin")
+
+# What each role may do; the API checks every route against this one table.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "read": frozenset(ROLES),
+    "register": frozenset({"duty_officer", "admin"}),
+    "correct": frozenset({"duty_officer", "admin"}),
+    "close": frozenset({"duty_officer", "admin"}),
+    "milestone": frozenset({"duty_officer", "department_head", "admin"}),
+    "manage": frozenset({"admin"}),
+    "cases": frozenset({"supervisor", "admin", "department_head"}),
+    "decide": frozenset({"supervisor"}),
+    "report": frozenset({"supervisor", "admin"}),
+}
+
+
+def may(actor: Actor, action: str) -> bool:
+    return actor.role in PERMISSIONS[action]
+
+
+def sees_department(actor: Actor, department_id: int) -> bool:
+    """A department head sees and acts on their own department's incidents only."""
+    return actor.role != "department_head" or actor.department_id == department_id
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt, digest = stored.split("$", 2)
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+async def create_user(session: AsyncSession, name: str, role: str, now: datetime, *, department: str | None = None,
+                      password: str | None = None) -> tuple[User, str]:
+    """A user and a fresh API token for them (the token is shown once, stored hashed)."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise Invalid("a user name has 1 to 64 characters", field="name")
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+    if role == "department_head" and not department:
+        raise Invalid("a department_head needs --department CODE", field="department")
+    if password is not None and len(password) < 8:
+        raise Invalid("a password has at least 8 characters", field="password")
+    if (await session.exec(select(User).where(User.name == name))).scalars().first() is not None:
+        raise Conflict(f"user {name!r} exists already", field="name")
+    department_id = (await department_by_code(session, department)).id if department else None
+    user = User(name=name, role=role, department_id=department_id, created_at=now,
+                password_hash=hash_password(password) if password is not None else None)
+    session.add(user)
+    await session.flush()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now))
+    return user, token
+
+
+async def actor_for_token(session: AsyncSession, token: str, admin_token: str | None) -> Actor | None:
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return ADMIN_TOKEN_ACTOR
+    row = (await session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), User.active.is_(True)))).scalars().first()
+    return Actor(name=row.name, role=row.role, department_id=row.department_id) if row is not None else None

@@ -1,0 +1,174 @@
+"""The ``sunclock`` command line (SPEC §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from monitor.errors import SunclockError
+from monitor.logging import configure_logging
+from monitor.settings import Settings
+from rules import RulesInvalid, load_rules
+
+T = TypeVar("T")
+CLI_ACTOR_NAME = "cli"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    for row in [list(headers), ["-" * w for w in widths], *cells]:
+        click.echo("  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths)).rstrip())
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail("; ".join(f"SUNCLOCK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()), 2)
+        raise AssertionError from exc  # not reached
+
+
+def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(runtime)`` against the configured database, reporting errors plainly."""
+    from monitor.runtime import Runtime
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def main() -> T:
+        runtime = Runtime.build(settings, channels={})
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except RulesInvalid as exc:
+        fail(f"the rules are not valid:\n{exc}", 2)
+    except SunclockError as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field and "\n" not in exc.message else exc.message)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+                       for e in exc.errors()))
+    raise AssertionError  # not reached
+
+
+def _actor():  # noqa: ANN202
+    from monitor.incidents import Actor
+
+    return Actor(name=CLI_ACTOR_NAME, role="admin")
+
+
+def _local(value: datetime | None, settings: Settings) -> str:
+    return value.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def parse_time(text: str, settings: Settings, now: datetime) -> datetime:
+    """ISO-8601; a time without an offset is read in the configured zone, ``now`` is now."""
+    if text.strip().lower() == "now":
+        return now
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a time; write it like 2026-11-28T14:30+08:00 "
+                                 f"or 2026-11-28 14:30 ({settings.timezone})") from exc
+    return value.replace(tzinfo=settings.zone) if value.tzinfo is None else value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Sunclock watches the legal clock of major emergencies: authoritative
+    information within 5 hours, a press conference within 24 hours."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Seed sample departments, incidents and users into an empty database.")
+@click.option("--host", default=None, help="Overrides SUNCLOCK_HOST.")
+@click.option("--port", type=int, default=None, help="Overrides SUNCLOCK_PORT.")
+def serve(demo: bool, host: str | None, port: int | None) -> None:
+    """API, pages, scheduler and metrics in one process; applies migrations first."""
+    import uvicorn
+
+    from monitor.api.app import create_app
+    from monitor.runtime import Runtime
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        runtime = Runtime.build(settings)
+    except RulesInvalid as exc:
+        fail(f"the rules are not valid:\n{exc}", 2)
+    app = create_app(runtime, seed_demo=demo)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning",
+                access_log=False, lifespan="on")
+
+
+@main.group()
+def rules() -> None:
+    """Rule files."""
+
+
+@rules.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def rules_check(directory: Path | None) -> None:
+    """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR)."""
+    target = directory or _settings().rules_dir
+    try:
+        ruleset = load_rules(target)
+    except RulesInvalid as exc:
+        fail(f"{len(exc.problems)} problem(s):\n{exc}", 2)
+    for rule in ruleset.rules:
+        deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
+        click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
+
+
+@main.group()
+def user() -> None:
+    """Users and their API tokens."""
+
+
+@user.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["duty_officer", "department_head", "supervisor", "admin"]))
+@click.option("--department", default=None, help="Department code (required for department_head).")
+@click.option("--password-stdin", is_flag=True, help="Read a password for the pages from standard input.")
+def user_create(name: str, role: str, department: str | None, password_stdin: bool) -> None:
+    """Create a user; prints the new API token alone on stdout."""
+    from monitor import auth
+    from monitor.db import transaction
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+
+    async def work(rt) -> str:  # noqa: ANN001
+        async with transaction(rt.sessions) as session:
+            _, token = await auth.create_user(session, name, role, rt.clock.now(), department=department,
+                                              password=password)
+        return token
+
+    click.echo(_run(work))
+
+
+from monitor.cli_records import department, incident, milestone  # noqa: E402 - they use the helpers above
+
+main.add_command(department)
+main.add_command(incident)
+main.add_command(milestone)

@@ -1,0 +1,165 @@
+"""Delivery: claim due notifications, send them through their channel, record
+the outcome. Retry and fallback are decided by :mod:`alerts.policy` alone.
+
+A claim is a conditional UPDATE with a lease (``claimed_until``); a
+notification is marked sent only after the provider accepted it. A replica
+that dies between the provider's acceptance and the commit leaves a lease that
+expires and is claimed again: a possible duplicate, counted and logged, which
+is better than a lost escalation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from alerts.base import Channel, DeliveryError, Message, Receipt
+from alerts.policy import decide, other_channel
+from monitor import timeline
+from monitor.clock import Clock
+from monitor.db import SessionFactory, transaction
+from monitor.messages import Directory, address, render_notification
+from monitor.metrics import Metrics
+from monitor.models import Contact, EscalationStep, Notification
+from monitor.settings import Settings
+
+log = structlog.get_logger("sunclock.delivery")
+
+BATCH = 500
+LATE_AFTER = timedelta(seconds=1)
+_CLAIMED = (Notification.id, Notification.step_id, Notification.incident_id, Notification.contact_id,
+            Notification.channel, Notification.to, Notification.subject, Notification.body, Notification.html,
+            Notification.planned_at, Notification.attempts, Notification.step, Notification.recipient_name)
+
+
+@dataclass
+class Attempt:
+    row: object  # a RETURNING row of _CLAIMED
+    started: datetime
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+
+
+async def _claim(session: AsyncSession, now: datetime, token: str, lease: datetime, limit: int) -> list:
+    due = list((await session.execute(
+        select(Notification.id).where(Notification.state == "pending", Notification.next_attempt_at <= now)
+        .order_by(Notification.next_attempt_at).limit(limit))).scalars())
+    claim = dict(state="sending", claim_token=token, claimed_until=lease, attempts=Notification.attempts + 1)
+    rows = []
+    if due:
+        rows += (await session.execute(
+            update(Notification).where(Notification.id.in_(due), Notification.state == "pending")
+            .values(**claim).returning(*_CLAIMED))).all()
+    expired = list((await session.execute(
+        select(Notification.id).where(Notification.state == "sending", Notification.claimed_until < now)
+        .limit(limit))).scalars())
+    if expired:
+        reclaimed = (await session.execute(
+            update(Notification).where(Notification.id.in_(expired), Notification.state == "sending",
+                                       Notification.claimed_until < now)
+            .values(**claim).returning(*_CLAIMED))).all()
+        for row in reclaimed:
+            log.warning("notification_lease_expired", notification_id=row.id, incident_id=row.incident_id,
+                        channel=row.channel, duplicate_possible=True)
+        rows += reclaimed
+    return rows
+
+
+async def _send(channel: Channel, row, clock: Clock, public_url: str) -> Attempt:
+    attempt = Attempt(row=row, started=clock.now())
+    message = Message(channel=row.channel, to=row.to, subject=row.subject, body=row.body, html=row.html,
+                      status_callback=f"{public_url}/webhooks/twilio/status" if row.channel == "sms" else None)
+    try:
+        attempt.receipt = await channel.send(message)
+    except DeliveryError as exc:
+        attempt.error = exc
+    except Exception as exc:  # a bug or an unclassified library error: retried, never lost, always logged
+        log.exception("channel_error", notification_id=row.id, channel=row.channel)
+        attempt.error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
+    return attempt
+
+
+async def _fallback(session: AsyncSession, row, now: datetime, settings: Settings) -> int | None:
+    """The same step for the same contact on the other channel, if it has one and
+    the step did not already use it."""
+    channel = other_channel(row.channel)
+    exists = (await session.execute(select(Notification.id).where(
+        Notification.step_id == row.step_id, Notification.contact_id == row.contact_id,
+        Notification.channel == channel))).first()
+    contact = await session.get(Contact, row.contact_id)
+    if exists or contact is None or not address(contact, channel):
+        return None
+    step = await session.get(EscalationStep, row.step_id)
+    directory = await Directory.load(session, [row.incident_id])
+    values = render_notification(directory, step, contact, channel, now, settings) | {"fallback_of": row.id}
+    return (await session.execute(insert(Notification).values(**values).returning(Notification.id))).scalar_one()
+
+
+async def _record(session: AsyncSession, attempt: Attempt, token: str, now: datetime, settings: Settings,
+                  metrics: Metrics) -> None:
+    row = attempt.row
+    mine = (Notification.id == row.id, Notification.claim_token == token, Notification.state == "sending")
+    who = {"step": row.step, "channel": row.channel, "recipient": row.recipient_name, "attempt": row.attempts}
+    if attempt.receipt is not None:
+        late = attempt.started - row.planned_at > LATE_AFTER
+        result = await session.execute(update(Notification).where(*mine).values(
+            state="sent", sent_at=now, send_started_at=attempt.started, late=late, claimed_until=None,
+            provider=attempt.receipt.provider, provider_id=attempt.receipt.provider_id, last_error=None))
+        if result.rowcount != 1:
+            log.warning("notification_duplicate_possible", notification_id=row.id, channel=row.channel)
+        metrics.notifications.labels(row.channel, "sent").inc()
+        metrics.escalation_lag.labels(row.channel).observe(max(0.0, (attempt.started - row.planned_at).total_seconds()))
+        await timeline.record(session, row.incident_id, "notification_sent", "scheduler", now, late=late,
+                              provider=attempt.receipt.provider, **who)
+        log.info("step_sent", notification_id=row.id, incident_id=row.incident_id, step=row.step,
+                 channel=row.channel, to=row.to, late=late)
+        return
+    error = attempt.error
+    assert error is not None
+    decision = decide(row.attempts, error, now)
+    if decision.action == "retry":
+        await session.execute(update(Notification).where(*mine).values(
+            state="pending", next_attempt_at=decision.retry_at, claimed_until=None, last_error=decision.reason))
+        metrics.notifications.labels(row.channel, "retried").inc()
+        await timeline.record(session, row.incident_id, "notification_retry", "scheduler", now,
+                              error=decision.reason, retry_at=decision.retry_at, **who)
+        log.warning("notification_retry", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
+                    to=row.to, error=decision.reason, retry_at=decision.retry_at.isoformat())
+        return
+    await session.execute(update(Notification).where(*mine).values(
+        state="failed", claimed_until=None, last_error=decision.reason))
+    metrics.notifications.labels(row.channel, "failed").inc()
+    fallback = await _fallback(session, row, now, settings)
+    await timeline.record(session, row.incident_id, "notification_failed", "scheduler", now, error=decision.reason,
+                          fallback=other_channel(row.channel) if fallback else None, **who)
+    log.error("notification_failed", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
+              to=row.to, error=decision.reason, fallback_id=fallback)
+
+
+async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], settings: Settings, clock: Clock,
+                      metrics: Metrics, limit: int = BATCH) -> int:
+    """Send what is due now; returns how many notifications were claimed."""
+    now = clock.now()
+    token = uuid.uuid4().hex
+    async with transaction(sessions) as session:
+        claimed = await _claim(session, now, token, now + timedelta(seconds=settings.lease_seconds), limit)
+    if not claimed:
+        return 0
+    pool = asyncio.Semaphore(settings.send_concurrency)
+
+    async def bounded(row) -> Attempt:
+        async with pool:
+            return await _send(channels[row.channel], row, clock, settings.public_url)
+
+    attempts = await asyncio.gather(*(bounded(row) for row in claimed))
+    done = clock.now()
+    async with transaction(sessions) as session:
+        for attempt in attempts:
+            await _record(session, attempt, token, done, settings, metrics)
+    return len(claimed)

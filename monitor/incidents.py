@@ -1,0 +1,170 @@
+"""What duty officers and department heads do to an incident (SPEC §4).
+
+Each function runs inside the caller's transaction: a refused request leaves
+nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import planning, timeline
+from monitor.errors import Conflict, Invalid, NotFound
+from monitor.models import Department, EscalationStep, Incident, Obligation
+from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
+from rules import RuleSet
+from rules.deadlines import fulfilment_state
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAJOR = ("I", "II")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+    department_id: int | None = None
+
+
+async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:
+    found = (await session.exec(select(Department).where(func.upper(Department.code) == code.upper()))).scalars().first()
+    if found is None:
+        raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field)
+    return found
+
+
+def _check_occurred_at(occurred_at: datetime, now: datetime) -> None:
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise Invalid("occurred_at lies more than 5 minutes in the future", field="occurred_at")
+
+
+async def get_incident(session: AsyncSession, incident_id: int, *, for_update: bool = False) -> Incident:
+    query = select(Incident).where(Incident.id == incident_id)
+    if for_update:
+        query = query.with_for_update()
+    incident = (await session.exec(query)).scalars().first()
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime, actor: Actor) -> Incident:
+    department = await department_by_code(session, data.department)
+    _check_occurred_at(data.occurred_at, now)
+    incident = Incident(
+        title=data.title, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
+        department_id=department.id, description=data.description or None, location=data.location or None,
+        registered_by=actor.name,
+    )
+    session.add(incident)
+    await session.flush()
+    assert incident.id is not None
+    await timeline.record(session, incident.id, "registered", actor.name, now, title=incident.title,
+                          severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
+    await planning.plan_incident(session, incident, rules, now, actor.name, registering=True)
+    return incident
+
+
+def _require_open(incident: Incident) -> None:
+    if incident.state != "open":
+        raise Conflict(f"incident {incident.id} is closed")
+
+
+async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch, rules: RuleSet, now: datetime,
+                  actor: Actor) -> Incident:
+    """Start-time correction and severity change (SPEC §4.6), with a reason."""
+    incident = await get_incident(session, incident_id, for_update=True)
+    _require_open(incident)
+    changes: dict[str, dict[str, object]] = {}
+    if patch.occurred_at is not None and patch.occurred_at != incident.occurred_at:
+        _check_occurred_at(patch.occurred_at, now)
+        first_milestone = (await session.exec(select(func.min(Obligation.fulfilled_at)).where(
+            Obligation.incident_id == incident.id))).scalar()
+        if first_milestone is not None and patch.occurred_at > first_milestone:
+            raise Invalid("occurred_at cannot be later than a milestone already recorded", field="occurred_at")
+        changes["occurred_at"] = {"from": incident.occurred_at, "to": patch.occurred_at}
+        incident.occurred_at = patch.occurred_at
+    upgraded = False
+    if patch.severity is not None and patch.severity != incident.severity:
+        upgraded = not rules.applicable(incident.severity) and bool(rules.applicable(patch.severity))
+        changes["severity"] = {"from": incident.severity, "to": patch.severity}
+        incident.severity = patch.severity
+    if not changes:
+        return incident
+    assert incident.id is not None
+    await timeline.record(session, incident.id, "corrected", actor.name, now, reason=patch.reason, **changes)
+    if rules.applicable(incident.severity):
+        # An upgrade into I/II tells the head about the new deadlines, as registration would.
+        await planning.plan_incident(session, incident, rules, now, actor.name, registering=upgraded)
+    else:
+        await planning.withdraw(session, incident, now, actor.name, patch.reason)
+    return incident
+
+
+async def record_milestone(session: AsyncSession, incident_id: int, data: MilestoneCreate, now: datetime,
+                           actor: Actor) -> Obligation:
+    incident = await get_incident(session, incident_id, for_update=True)
+    obligation = (await session.exec(select(Obligation).where(
+        Obligation.incident_id == incident_id, Obligation.key == data.obligation))).scalars().first()
+    if obligation is None:
+        raise Invalid(f"incident {incident_id} has no obligation {data.obligation!r}", field="obligation")
+    if obligation.fulfilled_at is not None:
+        raise Conflict(f"{data.obligation} was already recorded at {obligation.fulfilled_at.isoformat()}")
+    if obligation.state == "cancelled":
+        raise Conflict(f"{data.obligation} was cancelled; there is nothing to record")
+    if data.at > now:
+        raise Invalid("a milestone cannot be in the future", field="at")
+    if data.at < incident.occurred_at:
+        raise Invalid("a milestone cannot come before the incident occurred", field="at")
+    state = fulfilment_state(data.at, obligation.due_at)
+    result = await session.execute(
+        update(Obligation).where(Obligation.id == obligation.id, Obligation.fulfilled_at.is_(None))
+        .values(state=state, fulfilled_at=data.at, evidence_url=data.evidence_url, note=data.note,
+                recorded_at=now, recorded_by=actor.name))
+    if result.rowcount != 1:
+        raise Conflict(f"{data.obligation} was recorded by someone else a moment ago")
+    await session.refresh(obligation)
+    cancelled = await planning.cancel_steps(session, incident_id, obligation.key)
+    await timeline.record(session, incident_id, "milestone", actor.name, now, obligation=obligation.key, at=data.at,
+                          state=state, evidence_url=data.evidence_url, note=data.note, steps_cancelled=cancelled)
+    return obligation
+
+
+async def close(session: AsyncSession, incident_id: int, reason: str, now: datetime, actor: Actor) -> Incident:
+    incident = await get_incident(session, incident_id, for_update=True)
+    _require_open(incident)
+    incident.state, incident.closed_at, incident.close_reason = "closed", now, reason
+    await planning.withdraw(session, incident, now, actor.name, reason)
+    await timeline.record(session, incident_id, "closed", actor.name, now, reason=reason)
+    return incident
+
+
+async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[IncidentPublic]:
+    """Incidents with their department code and obligations, in two queries."""
+    if not incidents:
+        return []
+    ids = [i.id for i in incidents]
+    obligations: dict[int, list[Obligation]] = {}
+    for row in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
+                                   .order_by(Obligation.due_at, Obligation.id))).scalars():
+        obligations.setdefault(row.incident_id, []).append(row)
+    codes = dict((await session.execute(select(Department.id, Department.code).where(
+        Department.id.in_({i.department_id for i in incidents})))).all())
+    return [
+        IncidentPublic(
+            **incident.model_dump(exclude={"department_id", "registered_by"}),
+            department=codes[incident.department_id],
+            obligations=[ObligationPublic.model_validate(o, from_attributes=True) for o in obligations.get(incident.id, [])],
+        )
+        for incident in incidents
+    ]
+
+
+async def next_planned_steps(session: AsyncSession, incident_id: int) -> list[EscalationStep]:
+    return list((await session.exec(select(EscalationStep).where(
+        EscalationStep.incident_id == incident_id, EscalationStep.state == "planned")
+        .order_by(EscalationStep.planned_at))).scalars())

@@ -1,0 +1,85 @@
+"""Who a step goes to and what it says: recipients resolved from the
+department's contacts, text rendered by the templates in ``alerts/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from alerts.render import DeadlineInfo, MessageContext, render
+from monitor.acks import ack_url
+from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
+from monitor.settings import Settings
+
+
+@dataclass
+class Directory:
+    """Incidents, departments, contacts and obligations for a batch of steps,
+    loaded once per batch rather than once per message."""
+
+    incidents: dict[int, Incident]
+    departments: dict[int, Department]
+    contacts: dict[int, list[Contact]]
+    supervisors: list[Contact]
+    obligations: dict[int, list[Obligation]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, incident_ids: Iterable[int]) -> Directory:
+        ids = set(incident_ids)
+        incidents = {i.id: i for i in (await session.exec(select(Incident).where(Incident.id.in_(ids)))).scalars()}
+        department_ids = {i.department_id for i in incidents.values()}
+        departments = {d.id: d for d in (await session.exec(select(Department).where(
+            (Department.id.in_(department_ids)) | Department.supervisory.is_(True)))).scalars()}
+        contacts: dict[int, list[Contact]] = {}
+        for c in (await session.exec(select(Contact).where(Contact.department_id.in_(departments.keys()))
+                                     .order_by(Contact.id))).scalars():
+            contacts.setdefault(c.department_id, []).append(c)
+        supervisory = [d.id for d in departments.values() if d.supervisory]
+        obligations: dict[int, list[Obligation]] = {}
+        for o in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
+                                     .order_by(Obligation.due_at))).scalars():
+            obligations.setdefault(o.incident_id, []).append(o)
+        return cls(incidents, departments, contacts,
+                   [c for d in supervisory for c in contacts.get(d, [])], obligations)
+
+    def recipients(self, incident: Incident, groups: Iterable[str]) -> list[Contact]:
+        own = self.contacts.get(incident.department_id, [])
+        chosen: dict[int, Contact] = {}
+        for group in groups:
+            members = {"head": [c for c in own if c.role == "head"],
+                       "deputies": [c for c in own if c.role == "deputy"],
+                       "supervisors": self.supervisors}.get(group, [])
+            chosen.update((c.id, c) for c in members)
+        return list(chosen.values())
+
+    def deadlines(self, incident_id: int, obligation_key: str) -> tuple[DeadlineInfo, ...]:
+        rows = [o for o in self.obligations.get(incident_id, [])
+                if (o.key == obligation_key if obligation_key else o.state != "cancelled")]
+        return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state) for o in rows)
+
+
+def address(contact: Contact, channel: str) -> str | None:
+    return contact.mobile if channel == "sms" else contact.email
+
+
+def render_notification(directory: Directory, step: EscalationStep, contact: Contact, channel: str,
+                        now: datetime, settings: Settings) -> dict:
+    """The stored notification row for one contact on one channel of a step."""
+    incident = directory.incidents[step.incident_id]
+    context = MessageContext(
+        step=step.kind, occurrence=step.occurrence, incident_id=incident.id, incident_title=incident.title,
+        severity=incident.severity, department_name=directory.departments[incident.department_id].name,
+        occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key), now=now,
+        ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id), recipient_name=contact.name)
+    rendered = render(context, channel, language=settings.language, timezone=settings.timezone)
+    return {
+        "step_id": step.id, "incident_id": step.incident_id, "obligation_key": step.obligation_key,
+        "step": step.kind, "contact_id": contact.id, "recipient_name": contact.name, "channel": channel,
+        "to": address(contact, channel), "state": "pending", "attempts": 0, "planned_at": step.planned_at,
+        "next_attempt_at": now, "late": False, "subject": rendered.subject, "body": rendered.body,
+        "html": rendered.html,
+    }

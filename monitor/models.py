@@ -1,0 +1,178 @@
+"""The stored tables.
+
+The planned escalation steps are the single truth of what will fire; the
+scheduler only asks the database what is due (indexes on ``(state, due time)``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from monitor.db import UTCDateTime
+
+
+def _time(index: bool = False, nullable: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+class Department(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    supervisory: bool = False
+    created_at: datetime = _time()
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=16)  # head | deputy
+    mobile: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=32)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    password_hash: str | None = Field(default=None, max_length=256)
+    active: bool = True
+    created_at: datetime = _time()
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _time()
+
+
+class Incident(SQLModel, table=True):
+    __table_args__ = (Index("ix_incident_state_registered", "state", "registered_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    severity: str = Field(max_length=3)
+    occurred_at: datetime = _time()
+    registered_at: datetime = _time()
+    department_id: int = Field(foreign_key="department.id", index=True)
+    description: str | None = Field(default=None, sa_type=Text)
+    location: str | None = Field(default=None, max_length=200)
+    state: str = Field(default="open", max_length=16)
+    registered_by: str = Field(max_length=64)
+    closed_at: datetime | None = _time(nullable=True)
+    close_reason: str | None = Field(default=None, sa_type=Text)
+
+
+class Obligation(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("incident_id", "key", name="uq_obligation_incident_key"),
+        Index("ix_obligation_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    rule_id: str = Field(max_length=64)
+    key: str = Field(max_length=64)
+    title: str = Field(max_length=100)
+    due_at: datetime = _time()
+    state: str = Field(default="pending", max_length=16)
+    fulfilled_at: datetime | None = _time(nullable=True)
+    breached_at: datetime | None = _time(nullable=True)
+    evidence_url: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, sa_type=Text)
+    recorded_at: datetime | None = _time(nullable=True)
+    recorded_by: str | None = Field(default=None, max_length=64)
+
+
+class EscalationStep(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("incident_id", "obligation_key", "kind", "occurrence", name="uq_step_identity"),
+        Index("ix_step_state_planned", "state", "planned_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    obligation_id: int | None = Field(default=None, foreign_key="obligation.id")
+    obligation_key: str = Field(max_length=64)  # "" for the incident-wide registered notice
+    kind: str = Field(max_length=16)
+    occurrence: int = 1
+    planned_at: datetime = _time()
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    channels: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="planned", max_length=16)  # planned | fired | skipped | cancelled
+    fired_at: datetime | None = _time(nullable=True)
+    late: bool = False
+
+
+class Notification(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("step_id", "contact_id", "channel", name="uq_notification_identity"),
+        Index("ix_notification_state_next", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="escalationstep.id")
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    obligation_key: str = Field(max_length=64)
+    step: str = Field(max_length=16)
+    contact_id: int = Field(foreign_key="contact.id")
+    recipient_name: str = Field(max_length=100)
+    channel: str = Field(max_length=8)
+    to: str = Field(max_length=254, index=True)
+    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | delivered | failed
+    attempts: int = 0
+    planned_at: datetime = _time()
+    next_attempt_at: datetime | None = _time(nullable=True)
+    claimed_until: datetime | None = _time(nullable=True)
+    claim_token: str | None = Field(default=None, max_length=32)
+    send_started_at: datetime | None = _time(nullable=True)
+    sent_at: datetime | None = _time(nullable=True)
+    delivered_at: datetime | None = _time(nullable=True)
+    late: bool = False
+    provider: str | None = Field(default=None, max_length=16)
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    fallback_of: int | None = Field(default=None, foreign_key="notification.id")
+    subject: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+    html: str | None = Field(default=None, sa_type=Text)
+
+
+class Acknowledgement(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    step_id: int = Field(foreign_key="escalationstep.id")
+    contact_id: int = Field(foreign_key="contact.id")
+    notification_id: int | None = Field(default=None, foreign_key="notification.id")
+    via: str = Field(max_length=8)  # link | sms
+    at: datetime = _time()
+
+
+class TimelineEntry(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime = _time()
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AccountabilityCase(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("obligation_id", "breached_at", name="uq_case_breach"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    department_id: int = Field(foreign_key="department.id")
+    breached_at: datetime = _time()
+    decision: str = Field(default="pending", max_length=16)  # pending | notice | summons | waived
+    reason: str | None = Field(default=None, sa_type=Text)
+    decided_at: datetime | None = _time(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)

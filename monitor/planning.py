@@ -1,0 +1,175 @@
+"""Turning rules into stored obligations and escalation steps, and breaches.
+
+Everything here runs inside the caller's transaction and takes ``now`` from
+it, so a registration, a correction or the scheduler's sweep each plan, replan
+or breach atomically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import timeline
+from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
+from rules import RuleSet
+from rules.deadlines import PlannedStep, due_at, is_overdue, ladder_steps, overdue_steps, registered_step
+
+SCHEDULER = "scheduler"
+log = structlog.get_logger("sunclock.planning")
+
+
+async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: int | None,
+                        planned: list[PlannedStep]) -> list[PlannedStep]:
+    """Store ``planned``; steps already fired or skipped stay as they were."""
+    if not planned:
+        return []
+    keys = {p.obligation_key for p in planned}
+    existing = {
+        (s.obligation_key, s.kind, s.occurrence): s
+        for s in (await session.exec(select(EscalationStep).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.obligation_key.in_(keys)))).scalars()
+    }
+    changed = []
+    for p in planned:
+        row = existing.get((p.obligation_key, p.kind, p.occurrence))
+        if row is None:
+            session.add(EscalationStep(
+                incident_id=incident_id, obligation_id=obligation_id, obligation_key=p.obligation_key,
+                kind=p.kind, occurrence=p.occurrence, planned_at=p.planned_at,
+                recipients=list(p.to), channels=list(p.channels)))
+            changed.append(p)
+        elif row.state in ("planned", "cancelled") and (row.state != "planned" or row.planned_at != p.planned_at):
+            row.state, row.planned_at = "planned", p.planned_at
+            row.recipients, row.channels = list(p.to), list(p.channels)
+            changed.append(p)
+    return changed
+
+
+async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: str | None = None,
+                       kinds: tuple[str, ...] | None = None) -> int:
+    query = update(EscalationStep).where(EscalationStep.incident_id == incident_id, EscalationStep.state == "planned")
+    if obligation_key is not None:
+        query = query.where(EscalationStep.obligation_key == obligation_key)
+    if kinds is not None:
+        query = query.where(EscalationStep.kind.in_(kinds))
+    result = await session.execute(query.values(state="cancelled"))
+    return result.rowcount or 0
+
+
+def _summary(steps: list[PlannedStep]) -> list[dict]:
+    return [{"obligation": s.obligation_key or None, "step": s.kind, "occurrence": s.occurrence,
+             "at": s.planned_at.isoformat()} for s in steps]
+
+
+async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime,
+                        actor: str, *, registering: bool) -> list[Obligation]:
+    """Create or refresh the obligations and steps the rules give this incident.
+
+    Obligations that no longer apply (severity out of I/II) are cancelled by
+    :func:`withdraw`; this only adds and re-times. Overdue obligations are
+    breached at once, with the deadline as the breach time.
+    """
+    assert incident.id is not None
+    rows = {o.key: o for o in (await session.exec(
+        select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
+    planned: list[PlannedStep] = []
+    active: list[Obligation] = []
+    for rule in rules.applicable(incident.severity):
+        if registering and (notice := registered_step(rule, now)) is not None:
+            planned += await _upsert_steps(session, incident.id, None, [notice])
+        for spec in rule.obligations:
+            due = due_at(spec, incident.occurred_at)
+            row = rows.get(spec.key)
+            if row is None:
+                row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title, due_at=due)
+                session.add(row)
+                await session.flush()
+            elif row.state == "cancelled":
+                row.state = "pending"
+            if row.state in ("met", "met_late"):
+                row.due_at = due
+                active.append(row)
+                continue
+            moved = row.due_at != due
+            row.due_at = due
+            if row.state == "breached" and not is_overdue(due, now):
+                await _unbreach(session, incident, row, now, actor)
+            if row.state == "pending":
+                planned += await _upsert_steps(session, incident.id, row.id, ladder_steps(rule, spec, incident.occurred_at))
+                if is_overdue(due, now):
+                    await breach(session, incident, row, rules, now, actor)
+            elif row.state == "breached" and moved:
+                # Still overdue after the correction: the breach follows the deadline.
+                row.breached_at = due
+                await session.execute(
+                    update(AccountabilityCase).where(AccountabilityCase.obligation_id == row.id,
+                                                     AccountabilityCase.decision == "pending")
+                    .values(breached_at=due))
+                planned += await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due))
+            active.append(row)
+    if planned:
+        await timeline.record(session, incident.id, "steps_planned", actor, now, steps=_summary(planned))
+    return active
+
+
+async def _unbreach(session: AsyncSession, incident: Incident, obligation: Obligation, now: datetime,
+                    actor: str) -> None:
+    """A correction moved a breached deadline back into the future.
+
+    The obligation is pending again and its unsent overdue repeats are
+    cancelled; an accountability case already opened stays for the supervisor
+    to decide, with the correction on the timeline beside it.
+    """
+    assert incident.id is not None
+    previous = obligation.breached_at
+    obligation.state, obligation.breached_at = "pending", None
+    await cancel_steps(session, incident.id, obligation.key, kinds=("overdue",))
+    await timeline.record(session, incident.id, "breach_withdrawn", actor, now, obligation=obligation.key,
+                          breached_at=previous, due_at=obligation.due_at)
+
+
+async def withdraw(session: AsyncSession, incident: Incident, now: datetime, actor: str, reason: str) -> list[str]:
+    """Cancel the pending obligations of an incident (closing, or a severity
+    change out of I/II); breaches, their cases and met obligations stay."""
+    assert incident.id is not None
+    cancelled = list((await session.execute(
+        update(Obligation).where(Obligation.incident_id == incident.id, Obligation.state == "pending")
+        .values(state="cancelled").returning(Obligation.key))).scalars())
+    await cancel_steps(session, incident.id)
+    if cancelled:
+        await timeline.record(session, incident.id, "obligations_cancelled", actor, now,
+                              obligations=cancelled, reason=reason)
+    return cancelled
+
+
+async def breach(session: AsyncSession, incident: Incident, obligation: Obligation, rules: RuleSet,
+                 now: datetime, actor: str = SCHEDULER) -> bool:
+    """Mark a pending obligation breached at its deadline, exactly once.
+
+    A conditional UPDATE decides which replica wins; the winner opens the
+    accountability case and plans the overdue repeats.
+    """
+    assert incident.id is not None and obligation.id is not None
+    won = await session.execute(
+        update(Obligation).where(Obligation.id == obligation.id, Obligation.state == "pending")
+        .values(state="breached", breached_at=obligation.due_at))
+    if won.rowcount != 1:
+        return False
+    await session.refresh(obligation)
+    case = AccountabilityCase(incident_id=incident.id, obligation_id=obligation.id,
+                              department_id=incident.department_id, breached_at=obligation.due_at)
+    session.add(case)
+    found = rules.obligation(obligation.key)
+    if found is not None:
+        rule, spec = found
+        await _upsert_steps(session, incident.id, obligation.id, overdue_steps(rule, spec, obligation.due_at))
+    lag = (now - obligation.due_at).total_seconds()
+    await timeline.record(session, incident.id, "breached", actor, now, obligation=obligation.key,
+                          due_at=obligation.due_at, breached_at=obligation.due_at, detected_late=lag > 1)
+    log.warning("deadline_breached", incident_id=incident.id, obligation=obligation.key,
+                breached_at=obligation.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
+    return True

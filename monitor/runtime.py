@@ -1,0 +1,80 @@
+"""Everything a running Sunclock holds, built in one place from settings.
+
+Only this module wires the packages together: settings → database, rules,
+channels, metrics and scheduler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.base import Channel
+from alerts.channels import SmtpConfig, TwilioConfig, build_channels
+from monitor.clock import Clock, SystemClock
+from monitor.db import SessionFactory, create_engine, migrate, session_factory
+from monitor.metrics import Metrics
+from monitor.scheduler import Scheduler
+from monitor.settings import Settings
+from rules import RuleSet, load_rules
+
+log = structlog.get_logger("sunclock")
+
+
+def channels_from(settings: Settings) -> dict[str, Channel]:
+    twilio = TwilioConfig(
+        account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_=settings.twilio_from, api_base=settings.twilio_api_base,
+    ) if settings.sms_enabled else None
+    smtp = SmtpConfig(
+        host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls, use_tls=settings.smtp_tls, from_addr=settings.smtp_from,
+    ) if settings.email_enabled else None
+    return build_channels(twilio=twilio, smtp=smtp)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    rules: RuleSet
+    engine: AsyncEngine
+    sessions: SessionFactory
+    clock: Clock
+    channels: dict[str, Channel]
+    metrics: Metrics
+    registry: CollectorRegistry
+    scheduler: Scheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(self)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, rules: RuleSet | None = None,
+              channels: dict[str, Channel] | None = None, migrate_schema: bool = True) -> Runtime:
+        rules = rules if rules is not None else load_rules(settings.rules_dir)
+        if migrate_schema:
+            migrate(settings.database_url)
+        engine = create_engine(settings.database_url)
+        registry = CollectorRegistry()
+        return cls(settings=settings, rules=rules, engine=engine, sessions=session_factory(engine),
+                   clock=clock or SystemClock(), channels=channels if channels is not None else channels_from(settings),
+                   metrics=Metrics(registry), registry=registry)
+
+    @property
+    def outbox_channels(self) -> list[str]:
+        return sorted(name for name, channel in self.channels.items() if channel.provider == "outbox")
+
+    def poke(self) -> None:
+        """Tell the scheduler something changed; a no-op when it is not running."""
+        if self.scheduler.running:
+            self.scheduler.poke()
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        for channel in self.channels.values():
+            await channel.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,115 @@
+"""The scheduler: APScheduler 3 wakes the service, the database says what is due.
+
+APScheduler keeps two jobs in its in-memory store, never one per step: a
+``wake`` date job set to the next due time the database knows of, and a
+``sweep`` interval job as the safety net (work planned by another replica,
+a clock jump, a failed run). Either one only pokes :meth:`Scheduler.run_once`,
+which asks the database "what is due at or before now?".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func, select
+
+from monitor.db import SessionFactory
+from monitor.delivery import deliver_due
+from monitor.dispatch import detect_breaches, fire_due_steps
+from monitor.models import EscalationStep, Incident, Notification, Obligation
+
+log = structlog.get_logger("sunclock.scheduler")
+
+
+async def next_due(sessions: SessionFactory) -> datetime | None:
+    """The earliest moment anything in the database falls due."""
+    queries = [
+        select(func.min(EscalationStep.planned_at)).where(EscalationStep.state == "planned"),
+        select(func.min(Obligation.due_at)).join(Incident, Incident.id == Obligation.incident_id)
+        .where(Obligation.state == "pending", Incident.state == "open"),
+        select(func.min(Notification.next_attempt_at)).where(Notification.state == "pending"),
+        select(func.min(Notification.claimed_until)).where(Notification.state == "sending"),
+    ]
+    async with sessions() as session:
+        found = [(await session.execute(q)).scalar() for q in queries]
+    moments = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in found if m is not None]
+    return min(moments, default=None)
+
+
+class Scheduler:
+    def __init__(self, runtime) -> None:  # noqa: ANN001 - monitor.runtime.Runtime (imports us)
+        self.runtime = runtime
+        self._aps: AsyncIOScheduler | None = None
+        self._task: asyncio.Task | None = None
+        self._again = False
+        self.last_run: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._aps is not None and self._aps.running
+
+    async def run_once(self) -> bool:
+        """One pass over everything due now; true when a batch was full and more may wait."""
+        rt = self.runtime
+        now = rt.clock.now()
+        breaches = await detect_breaches(rt.sessions, rt.rules, now)
+        steps = await fire_due_steps(rt.sessions, rt.settings, now)
+        sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
+        self.last_run = rt.clock.now()
+        rt.metrics.heartbeat.set(self.last_run.timestamp())
+        return max(breaches, steps, sent) >= 500
+
+    def poke(self) -> None:
+        """Run as soon as possible; pokes during a run coalesce into one more run."""
+        self._again = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._again:
+            self._again = False
+            try:
+                self._again = await self.run_once() or self._again
+            except Exception:  # the database may be down: log, keep the heartbeat stale, retry at the next sweep
+                log.exception("scheduler_run_failed")
+                return
+        await self._arm_wake()
+
+    async def _arm_wake(self) -> None:
+        if self._aps is None or not self._aps.running:
+            return
+        try:
+            when = await next_due(self.runtime.sessions)
+        except Exception:
+            log.exception("scheduler_next_due_failed")
+            return
+        if when is None:
+            return
+        if when <= self.runtime.clock.now():
+            self.poke()
+            return
+        self._aps.add_job(self._wake, "date", run_date=when, id="wake", replace_existing=True,
+                          misfire_grace_time=None, coalesce=True)
+
+    async def _wake(self) -> None:
+        self.poke()
+
+    async def start(self) -> None:
+        self._aps = AsyncIOScheduler(timezone=UTC)
+        self._aps.add_job(self._wake, "interval", seconds=self.runtime.settings.sweep_seconds, id="sweep",
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+        self._aps.start()
+        log.info("scheduler_started", sweep_seconds=self.runtime.settings.sweep_seconds)
+        self.poke()
+
+    async def stop(self) -> None:
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        if self._task is not None and not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=10)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - shutting down; the run is logged
+                self._task.cancel()

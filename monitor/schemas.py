@@ -1,0 +1,176 @@
+"""Request and response bodies of the HTTP API (SPEC §6).
+
+Validation lives here so that every bad request is a 422 naming its field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+Severity = Literal["I", "II", "III", "IV"]
+Role = Literal["duty_officer", "department_head", "supervisor", "admin"]
+ROLES: tuple[str, ...] = ("duty_officer", "department_head", "supervisor", "admin")
+
+
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a mobile number in E.164 form, like +8613800000001") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number (E.164, like +8613800000001)")
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if formatted != value:
+        raise ValueError(f"write {value!r} in E.164 form: {formatted}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10 or any(c.isspace() for c in value):
+        raise ValueError("evidence_url must be an http:// or https:// link")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Mobile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), AfterValidator(_e164)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_http_url)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(_Body):
+    name: Annotated[Text, StringConstraints(max_length=100)]
+    role: Literal["head", "deputy"]
+    mobile: Mobile | None = None
+    email: EmailStr | None = Field(default=None, max_length=254)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ContactIn:
+        if not self.mobile and not self.email:
+            raise ValueError("a contact needs a mobile number or an email address")
+        return self
+
+
+class DepartmentCreate(_Body):
+    code: Code
+    name: Annotated[Text, StringConstraints(max_length=200)]
+    supervisory: bool = False
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
+
+
+class ContactPublic(BaseModel):
+    name: str
+    role: str
+    mobile: str | None
+    email: str | None
+
+
+class DepartmentPublic(BaseModel):
+    code: str
+    name: str
+    supervisory: bool
+    contacts: list[ContactPublic]
+
+
+class IncidentCreate(_Body):
+    title: Annotated[Text, StringConstraints(max_length=200)]
+    severity: Severity
+    occurred_at: AwareDatetime
+    department: Code
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+class IncidentPatch(_Body):
+    occurred_at: AwareDatetime | None = None
+    severity: Severity | None = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> IncidentPatch:
+        if self.occurred_at is None and self.severity is None:
+            raise ValueError("say what to correct: occurred_at, severity or both")
+        return self
+
+
+class MilestoneCreate(_Body):
+    obligation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    at: AwareDatetime
+    evidence_url: Url | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class CloseRequest(_Body):
+    reason: Reason
+
+
+class CaseDecision(_Body):
+    decision: Literal["notice", "summons", "waived"]
+    reason: Reason
+
+
+class ObligationPublic(BaseModel):
+    key: str
+    title: str
+    due_at: datetime
+    state: str
+    fulfilled_at: datetime | None
+    breached_at: datetime | None
+    evidence_url: str | None
+    note: str | None
+
+
+class IncidentPublic(BaseModel):
+    id: int
+    title: str
+    severity: str
+    occurred_at: datetime
+    registered_at: datetime
+    department: str
+    description: str | None
+    location: str | None
+    state: str
+    closed_at: datetime | None
+    close_reason: str | None
+    obligations: list[ObligationPublic]
+
+
+class TimelineEntryPublic(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    detail: dict
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    incident_id: int
+    obligation: str | None
+    step: str
+    channel: str
+    to: str
+    planned_at: datetime
+    sent_at: datetime | None
+    state: str
+    attempts: int
+    late: bool
+
+
+class CasePublic(BaseModel):
+    id: int
+    incident_id: int
+    department: str
+    obligation: str
+    breached_at: datetime
+    decision: str
+    reason: str | None
+    decided_at: datetime | None
+    decided_by: str | None

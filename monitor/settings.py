@@ -1,0 +1,97 @@
+"""All configuration, from ``SUNCLOCK_*`` environment variables (SPEC §9).
+
+Nothing else in Sunclock reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules import SHIPPED_DIR
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUNCLOCK_", extra="ignore")
+
+    database_url: str = "sqlite:///sunclock.db"
+    rules_dir: Path = SHIPPED_DIR
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_from: str = "sunclock@localhost"
+
+    log_format: Literal["json", "console"] = "console"
+    log_level: str = "INFO"
+
+    # How often the scheduler sweeps the database for due work, whatever it
+    # expects: the safety net under its precise wake-ups.
+    sweep_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How long a claimed notification stays with the replica that claimed it.
+    lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    send_concurrency: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+", "postgres:")):
+            raise ValueError("use sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def signing_key(self) -> bytes:
+        """Key for acknowledgement links and page sessions.
+
+        Without ``SUNCLOCK_SECRET_KEY`` a key is derived from the database URL so
+        that links survive restarts of a demo install; production sets its own.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return ("sunclock-insecure-default:" + self.database_url).encode()

@@ -1,0 +1,111 @@
+"""Deadline arithmetic: pure functions of a rule, an anchor time and ``now``.
+
+Nothing here reads a clock or a database; the service passes ``now`` in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rules.schema import PRE_DEADLINE_KINDS, Obligation, Rule
+
+REGISTERED = "registered"
+INCIDENT_WIDE = ""  # obligation key of the incident-wide ``registered`` notice
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    obligation_key: str  # INCIDENT_WIDE for the registered notice
+    kind: str
+    occurrence: int
+    planned_at: datetime
+    to: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value
+
+
+def due_at(obligation: Obligation, anchor: datetime) -> datetime:
+    return _aware(anchor, "anchor") + obligation.due
+
+
+def ladder_steps(rule: Rule, obligation: Obligation, anchor: datetime) -> list[PlannedStep]:
+    """The steps around one deadline; overdue repeats come later, at the breach."""
+    due = due_at(obligation, anchor)
+    return [
+        PlannedStep(obligation.key, step.step, 1, due + step.at, step.to, rule.channels_for(step))
+        for step in obligation.ladder
+    ]
+
+
+def overdue_steps(rule: Rule, obligation: Obligation, due: datetime) -> list[PlannedStep]:
+    if obligation.overdue is None:
+        return []
+    repeat = obligation.overdue
+    return [
+        PlannedStep(obligation.key, "overdue", n, due + n * repeat.every, repeat.to, rule.channels_for(repeat))
+        for n in range(1, repeat.max + 1)
+    ]
+
+
+def registered_step(rule: Rule, registered_at: datetime) -> PlannedStep | None:
+    if rule.registered is None:
+        return None
+    return PlannedStep(
+        INCIDENT_WIDE, REGISTERED, 1, _aware(registered_at, "registered_at"),
+        rule.registered.to, rule.channels_for(rule.registered),
+    )
+
+
+def fulfilment_state(milestone_at: datetime, due: datetime) -> str:
+    """``met`` when the milestone is at or before the deadline, else ``met_late``."""
+    return "met" if milestone_at <= due else "met_late"
+
+
+def is_overdue(due: datetime, now: datetime) -> bool:
+    return now >= due
+
+
+@dataclass(frozen=True)
+class DueStep:
+    id: int
+    group: Hashable  # steps of one obligation of one incident share a group
+    kind: str
+    occurrence: int
+    planned_at: datetime
+    deadline: datetime | None  # the obligation's due time; None for the registered notice
+
+
+_KIND_ORDER = {"reminder": 0, "warning": 1, "final_warning": 2, "breached": 3, "overdue": 4}
+
+
+def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], list[DueStep]]:
+    """Split steps whose time has come into those to send and those to skip.
+
+    Catch-up (SPEC §4.5): of several due steps of one obligation only the latest
+    is sent; a warning whose deadline has passed is never sent; the registered
+    notice always goes out.
+    """
+    groups: dict[Hashable, list[DueStep]] = {}
+    fire: list[DueStep] = []
+    skip: list[DueStep] = []
+    for step in steps:
+        if step.planned_at > now:
+            continue
+        if step.kind == REGISTERED:
+            fire.append(step)
+        else:
+            groups.setdefault(step.group, []).append(step)
+    for members in groups.values():
+        members.sort(key=lambda s: (s.planned_at, _KIND_ORDER.get(s.kind, 9), s.occurrence))
+        *older, latest = members
+        skip.extend(older)
+        too_late = latest.kind in PRE_DEADLINE_KINDS and latest.deadline is not None and now >= latest.deadline
+        (skip if too_late else fire).append(latest)
+    return fire, skip

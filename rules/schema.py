@@ -1,0 +1,144 @@
+"""The shape of a rule file, validated with pydantic.
+
+A rule says which incidents it applies to, which obligations they carry, when
+each is due after the clock anchor, and the ladder of escalation steps around
+each deadline. Durations are written the way duty officers say them: ``5h``,
+``30m``, ``1h30m``; offsets before a deadline are negative (``-2h``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+Severity = Literal["I", "II", "III", "IV"]
+Recipient = Literal["head", "deputies", "supervisors"]
+ChannelName = Literal["sms", "email"]
+StepKind = Literal["registered", "reminder", "warning", "final_warning", "breached", "overdue"]
+
+# Steps that warn of a deadline still ahead; such a step is never sent once the
+# deadline has passed (SPEC §4.5).
+PRE_DEADLINE_KINDS: frozenset[str] = frozenset({"reminder", "warning", "final_warning"})
+
+_DURATION = re.compile(r"^(?P<sign>[-+])?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"1h30m"`` → 1:30:00, ``"-2h"`` → -2:00:00, ``0`` → 0."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("a duration is written like 5h, 30m, 1h30m or -2h")
+    if isinstance(value, int):
+        if value != 0:
+            raise ValueError("a bare number is ambiguous; write a unit, like 5h or 30m")
+        return timedelta(0)
+    match = _DURATION.match(value.strip())
+    if not value.strip() or match is None or not any(match.group(u) for u in "dhms"):
+        raise ValueError(f"{value!r} is not a duration; write it like 5h, 30m, 1h30m or -2h")
+    total = timedelta(
+        days=int(match.group("d") or 0),
+        hours=int(match.group("h") or 0),
+        minutes=int(match.group("m") or 0),
+        seconds=int(match.group("s") or 0),
+    )
+    return -total if match.group("sign") == "-" else total
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LadderStep(_Strict):
+    step: Literal["reminder", "warning", "final_warning", "breached"]
+    at: Duration = Field(description="offset from the deadline; negative before it")
+    to: tuple[Recipient, ...] = Field(min_length=1)
+    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _offset_fits_kind(self) -> LadderStep:
+        if self.step == "breached" and self.at != timedelta(0):
+            raise ValueError("the breached step fires at the deadline: its offset must be 0")
+        if self.step != "breached" and self.at >= timedelta(0):
+            raise ValueError(f"a {self.step} comes before the deadline: its offset must be negative, like -1h")
+        return self
+
+
+class Overdue(_Strict):
+    every: Duration
+    max: int = Field(ge=1, le=1000)
+    to: tuple[Recipient, ...] = Field(min_length=1)
+    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+
+    @field_validator("every")
+    @classmethod
+    def _positive(cls, every: timedelta) -> timedelta:
+        if every < timedelta(minutes=1):
+            raise ValueError("overdue repeats must be at least 1m apart")
+        return every
+
+
+class Obligation(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    title: str = Field(min_length=1, max_length=100)
+    title_en: str | None = Field(default=None, max_length=100)
+    due: Duration
+    ladder: tuple[LadderStep, ...] = ()
+    overdue: Overdue | None = None
+
+    @field_validator("due")
+    @classmethod
+    def _due_after_anchor(cls, due: timedelta) -> timedelta:
+        if due <= timedelta(0):
+            raise ValueError("an obligation falls due after its anchor: use a positive duration like 5h")
+        return due
+
+    @model_validator(mode="after")
+    def _ladder_is_consistent(self) -> Obligation:
+        kinds = [s.step for s in self.ladder]
+        duplicated = sorted({k for k in kinds if kinds.count(k) > 1})
+        if duplicated:
+            raise ValueError(f"ladder lists {', '.join(duplicated)} more than once")
+        for step in self.ladder:
+            if -step.at > self.due:
+                raise ValueError(f"{step.step} at {step.at} would come before the clock anchor (due is {self.due})")
+        return self
+
+
+class Registered(_Strict):
+    to: tuple[Recipient, ...] = Field(min_length=1)
+    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+
+
+class AppliesTo(_Strict):
+    severities: tuple[Severity, ...] = Field(min_length=1)
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    applies_to: AppliesTo
+    anchor: Literal["occurred_at"] = "occurred_at"
+    channels: tuple[ChannelName, ...] = Field(default=("sms", "email"), min_length=1)
+    registered: Registered | None = None
+    obligations: tuple[Obligation, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Rule:
+        keys = [o.key for o in self.obligations]
+        duplicated = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicated:
+            raise ValueError(f"obligation key {', '.join(duplicated)} is used more than once")
+        return self
+
+    def applies(self, severity: str) -> bool:
+        return severity in self.applies_to.severities
+
+    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[ChannelName, ...]:
+        return step.channels or self.channels
