@@ -129,7 +129,7 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
         raise Conflict(f"{data.obligation} was recorded by someone else a moment ago")
     await session.refresh(obligation)
     cancelled = await planning.cancel_steps(session, incident_id, obligation.key)
-    await timeline.record(session, incident_id, "milestone", actor.name, now, obligation=obligation.key, at=data.at,
+    await timeline.record(session, incident_id, "milestone", actor.name, now, obligation=obligation.key, fulfilled_at=data.at,
                           state=state, evidence_url=data.evidence_url, note=data.note, steps_cancelled=cancelled)
     return obligation
 

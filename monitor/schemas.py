@@ -5,7 +5,7 @@ Validation lives here so that every bad request is a 422 naming its field.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -35,6 +35,8 @@ def _http_url(value: str) -> str:
     return value
 
 
+# Times are accepted with any offset, refused without one, and kept in UTC.
+UtcTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Mobile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), AfterValidator(_e164)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
@@ -83,14 +85,14 @@ class DepartmentPublic(BaseModel):
 class IncidentCreate(_Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
     severity: Severity
-    occurred_at: AwareDatetime
+    occurred_at: UtcTime
     department: Code
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
 class IncidentPatch(_Body):
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcTime | None = None
     severity: Severity | None = None
     reason: Reason
 
@@ -103,7 +105,7 @@ class IncidentPatch(_Body):
 
 class MilestoneCreate(_Body):
     obligation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    at: AwareDatetime
+    at: UtcTime
     evidence_url: Url | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 

@@ -1,0 +1,57 @@
+"""Data the monitor tests build on: departments and one user per role."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+
+from monitor import auth
+from monitor.db import transaction
+from monitor.runtime import Runtime
+
+DEPARTMENTS = [
+    {"code": "GOV", "name": "区政务公开办", "supervisory": True,
+     "contacts": [{"name": "陈主任", "role": "head", "mobile": "+8613800000009", "email": "chen@gov.example.org"}]},
+    {"code": "EMB", "name": "区应急管理局", "contacts": [
+        {"name": "王局长", "role": "head", "mobile": "+8613800000001", "email": "wang@emb.example.org"},
+        {"name": "李副局长", "role": "deputy", "mobile": "+8613800000002", "email": "li@emb.example.org"}]},
+    {"code": "HEALTH", "name": "区卫生健康局", "contacts": [
+        {"name": "张局长", "role": "head", "mobile": "+8613800000003", "email": "zhang@health.example.org"}]},
+]
+
+
+async def seed_departments(client: httpx.AsyncClient) -> None:
+    for department in DEPARTMENTS:
+        response = await client.post("/api/v1/departments", json=department)
+        assert response.status_code == 201, response.text
+
+
+async def make_tokens(runtime: Runtime) -> dict[str, str]:
+    """A token per role; the department head belongs to EMB."""
+    tokens = {}
+    async with transaction(runtime.sessions) as session:
+        for role in ("duty_officer", "department_head", "supervisor", "admin"):
+            _, tokens[role] = await auth.create_user(session, role, role, runtime.clock.now(),
+                                                     department="EMB" if role == "department_head" else None)
+    return tokens
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(client: httpx.AsyncClient, occurred_at: datetime, *, severity: str = "I",
+                   department: str = "EMB", title: str = "白蕉镇化工厂爆炸") -> dict:
+    response = await client.post("/api/v1/incidents", json={
+        "title": title, "severity": severity, "department": department, "occurred_at": occurred_at.isoformat()})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def obligation(incident: dict, key: str) -> dict:
+    return next(o for o in incident["obligations"] if o["key"] == key)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)

@@ -1,0 +1,178 @@
+"""The ladder of SPEC §3 driven by a frozen clock: on time, once, with catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from structlog.testing import capture_logs
+from support import hours, register, seed_departments
+
+from alerts.base import DeliveryError, Message, Receipt
+from monitor.db import transaction
+from monitor.models import Notification
+from monitor.runtime import Runtime
+from tests.conftest import START, make_settings
+
+
+async def notifications(client, incident_id: int | None = None) -> list[dict]:
+    params = {"incident_id": incident_id} if incident_id else {}
+    return (await client.get("/api/v1/notifications", params=params)).json()
+
+
+def sent_steps(rows: list[dict]) -> Counter:
+    return Counter((r["obligation"], r["step"], r["to"]) for r in rows)
+
+
+async def run_at(runtime, clock, moment):
+    clock.set(moment)
+    while await runtime.scheduler.run_once():
+        pass
+
+
+async def test_registered_notice_goes_to_the_head_on_both_channels_at_once(client, runtime):
+    await seed_departments(client)
+    incident = await register(client, START - hours(1))
+    await runtime.scheduler.run_once()
+    rows = await notifications(client, incident["id"])
+    assert sorted((r["step"], r["channel"], r["to"]) for r in rows) == [
+        ("registered", "email", "wang@emb.example.org"), ("registered", "sms", "+8613800000001")]
+    assert all(r["state"] == "sent" and r["attempts"] == 1 and not r["late"] and r["obligation"] is None
+               for r in rows)
+    outbox = (await client.get("/api/v1/outbox")).json()
+    sms = next(m for m in outbox if m["channel"] == "sms")
+    assert "白蕉镇化工厂爆炸" in sms["body"] and "/ack/" in sms["body"]
+
+
+async def test_the_whole_release_ladder_fires_on_time_to_the_right_people(client, runtime, clock):
+    await seed_departments(client)
+    incident = await register(client, START)
+    due = START + hours(5)
+    expected = {
+        due - hours(2): ("reminder", {"+8613800000001"}),
+        due - hours(1): ("warning", {"+8613800000001", "+8613800000002"}),
+        due - timedelta(minutes=30): ("final_warning", {"+8613800000001", "+8613800000002", "+8613800000009"}),
+        due: ("breached", {"+8613800000001", "+8613800000009"}),
+        due + hours(1): ("overdue", {"+8613800000001", "+8613800000009"}),
+    }
+    await runtime.scheduler.run_once()
+    for moment, (step, mobiles) in expected.items():
+        before = len(await notifications(client))
+        await run_at(runtime, clock, moment - timedelta(seconds=1))
+        assert len(await notifications(client)) == before, f"{step} fired early"
+        await run_at(runtime, clock, moment)
+        new = (await notifications(client))[before:]
+        assert {r["to"] for r in new if r["channel"] == "sms"} == mobiles, step
+        assert {r["step"] for r in new} == {step} and not any(r["late"] for r in new)
+    shown = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    release = next(o for o in shown["obligations"] if o["key"] == "authoritative_release")
+    assert release["state"] == "breached" and release["breached_at"] == "2026-11-28T07:00:00Z"
+    assert [c["decision"] for c in (await client.get("/api/v1/cases")).json()] == ["pending"]
+
+
+async def test_catch_up_after_downtime_sends_only_the_latest_step_marked_late(client, runtime, clock):
+    await seed_departments(client)
+    incident = await register(client, START)
+    await runtime.scheduler.run_once()  # the registered notice
+    await run_at(runtime, clock, START + hours(7) + timedelta(minutes=10))  # down from 10:00 to 17:10 local
+    rows = [r for r in await notifications(client) if r["step"] != "registered"]
+    assert {(r["obligation"], r["step"]) for r in rows} == {("authoritative_release", "overdue")}
+    assert all(r["late"] for r in rows)
+    timeline = (await client.get(f"/api/v1/incidents/{incident['id']}/timeline")).json()
+    skipped = [(e["detail"]["step"], e["detail"]["occurrence"]) for e in timeline if e["kind"] == "step_skipped"]
+    assert sorted(skipped) == [("breached", 1), ("final_warning", 1), ("overdue", 1), ("reminder", 1), ("warning", 1)]
+    breach = next(e for e in timeline if e["kind"] == "breached")
+    assert breach["detail"]["breached_at"] == (START + hours(5)).isoformat()
+
+
+async def test_no_warning_is_sent_after_its_deadline(client, runtime, clock):
+    await seed_departments(client)
+    await register(client, START - hours(4) - timedelta(minutes=50))  # release due in 10 minutes
+    await runtime.scheduler.run_once()
+    first = [r for r in await notifications(client) if r["step"] != "registered"]
+    assert {r["step"] for r in first} == {"final_warning"}
+    await run_at(runtime, clock, START + timedelta(minutes=10))
+    assert {r["step"] for r in await notifications(client)} == {"registered", "final_warning", "breached"}
+
+
+async def test_a_milestone_before_the_deadline_cancels_the_rest_and_never_breaches(client, runtime, clock):
+    await seed_departments(client)
+    incident = await register(client, START)
+    await client.post(f"/api/v1/incidents/{incident['id']}/milestones",
+                      json={"obligation": "authoritative_release", "at": START.isoformat()})
+    await run_at(runtime, clock, START + hours(10))
+    release_rows = [r for r in await notifications(client) if r["obligation"] == "authoritative_release"]
+    assert release_rows == []
+    assert (await client.get("/api/v1/cases")).json() == []
+
+
+async def test_running_twice_or_from_two_replicas_sends_each_step_once(client, runtime, clock, database_url):
+    await seed_departments(client)
+    for n in range(20):
+        await register(client, START - hours(6), title=f"incident {n}")
+    other = Runtime.build(make_settings(database_url), clock=clock, migrate_schema=False, channels=runtime.channels)
+    try:
+        await asyncio.gather(runtime.scheduler.run_once(), other.scheduler.run_once(),
+                             runtime.scheduler.run_once(), other.scheduler.run_once())
+        await runtime.scheduler.run_once()
+    finally:
+        await other.engine.dispose()
+    rows = await notifications(client)
+    keys = Counter((r["incident_id"], r["obligation"], r["step"], r["channel"], r["to"]) for r in rows)
+    assert keys and max(keys.values()) == 1
+    assert len(rows) == 20 * (2 + 4)  # registered to the head; overdue to head and supervisor; 2 channels
+    assert all(r["state"] == "sent" for r in rows)
+    assert len((await client.get("/api/v1/cases")).json()) == 20
+
+
+class FlakyChannel:
+    """A channel at the network edge that fails as told, to exercise the policy."""
+
+    provider = "flaky"
+
+    def __init__(self, name: str, *, permanent: bool):
+        self.name, self.permanent, self.sent = name, permanent, []
+
+    async def send(self, message: Message) -> Receipt:
+        self.sent.append(message)
+        raise DeliveryError("21211 invalid To number", permanent=self.permanent, code="21211")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_transient_failure_is_retried_later_and_a_permanent_one_falls_back(client, runtime, clock):
+    await seed_departments(client)
+    runtime.channels["sms"] = FlakyChannel("sms", permanent=False)
+    await register(client, START)
+    await runtime.scheduler.run_once()
+    sms = next(r for r in await notifications(client) if r["channel"] == "sms")
+    assert sms["state"] == "pending" and sms["attempts"] == 1
+    async with runtime.sessions() as session:
+        retry_at = (await session.get(Notification, sms["id"])).next_attempt_at
+    assert START < retry_at <= START + timedelta(seconds=30)
+
+    runtime.channels["sms"] = FlakyChannel("sms", permanent=True)
+    await run_at(runtime, clock, retry_at)
+    rows = await notifications(client)
+    sms = next(r for r in rows if r["id"] == sms["id"])
+    assert sms["state"] == "failed" and sms["attempts"] == 2
+    # The step already had an email to the same head, so there is nothing to fall back to.
+    assert [r["channel"] for r in rows].count("email") == 1
+
+
+async def test_an_expired_lease_is_claimed_again_and_logged_as_a_possible_duplicate(client, runtime, clock):
+    await seed_departments(client)
+    await register(client, START)
+    await runtime.scheduler.run_once()
+    async with transaction(runtime.sessions) as session:  # as if a replica died mid-send
+        await session.execute(update(Notification).values(
+            state="sending", claimed_until=START + timedelta(seconds=60), claim_token="dead"))
+    with capture_logs() as logs:
+        await run_at(runtime, clock, START + timedelta(seconds=61))
+    assert [e["event"] for e in logs].count("notification_lease_expired") == 2
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(Notification))).scalars().all()
+    assert all(r.state == "sent" and r.attempts == 2 for r in rows)
