@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import demo
 from monitor.api import incidents, records
@@ -71,6 +73,14 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database_unavailable", error=str(exc.orig))
         return _error(503, "the database is not reachable right now; try again shortly")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # Bodies that are not even text (invalid UTF-8) are malformed JSON too.
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid UTF-8 JSON",
+                                             "type": "json_invalid"}]}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.auth import actor_for_token, may, sees_department
@@ -13,6 +13,13 @@ from monitor.clock import Clock
 from monitor.errors import Forbidden
 from monitor.incidents import Actor
 from monitor.runtime import Runtime
+
+
+# Ids are database integers: anything outside that range is refused as a 422,
+# not passed on to overflow the driver.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def get_runtime(request: Request) -> Runtime:

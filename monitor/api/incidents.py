@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from monitor import incidents
-from monitor.api.deps import ClockDep, RuntimeDep, SessionDep, allowed, check_department
+from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
 from monitor.schemas import (CloseRequest, IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate,
@@ -17,7 +17,7 @@ from monitor.schemas import (CloseRequest, IncidentCreate, IncidentPatch, Incide
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
-async def _visible(session, incident_id: int, actor: Actor) -> Incident:  # noqa: ANN001
+async def _visible(session, incident_id: Id, actor: Actor) -> Incident:  # noqa: ANN001
     incident = await incidents.get_incident(session, incident_id)
     check_department(actor, incident.department_id)
     return incident
@@ -51,12 +51,12 @@ async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("r
 
 
 @router.get("/{incident_id}", response_model=IncidentPublic)
-async def show(incident_id: int, session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> IncidentPublic:
+async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> IncidentPublic:
     return await _public(session, await _visible(session, incident_id, actor))
 
 
 @router.patch("/{incident_id}", response_model=IncidentPublic)
-async def correct(incident_id: int, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
     incident = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
@@ -67,7 +67,7 @@ async def correct(incident_id: int, body: IncidentPatch, session: SessionDep, ru
 
 
 @router.post("/{incident_id}/milestones", status_code=201, response_model=ObligationPublic)
-async def milestone(incident_id: int, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
+async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
                     clock: ClockDep, actor: Annotated[Actor, allowed("milestone")]) -> ObligationPublic:
     await _visible(session, incident_id, actor)
     obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor)
@@ -78,7 +78,7 @@ async def milestone(incident_id: int, body: MilestoneCreate, session: SessionDep
 
 
 @router.post("/{incident_id}/close", response_model=IncidentPublic)
-async def close(incident_id: int, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+async def close(incident_id: Id, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                 actor: Annotated[Actor, allowed("close")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
     incident = await incidents.close(session, incident_id, body.reason, clock.now(), actor)
@@ -89,7 +89,7 @@ async def close(incident_id: int, body: CloseRequest, session: SessionDep, runti
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic])
-async def incident_timeline(incident_id: int, session: SessionDep,
+async def incident_timeline(incident_id: Id, session: SessionDep,
                             actor: Annotated[Actor, allowed("read")]) -> list[TimelineEntryPublic]:
     await _visible(session, incident_id, actor)
     rows = (await session.exec(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)

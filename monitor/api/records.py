@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from monitor import departments, timeline
-from monitor.api.deps import ClockDep, RuntimeDep, SessionDep, allowed, check_department
+from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
 from monitor.errors import Conflict, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
@@ -44,7 +43,7 @@ def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
 
 @router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"])
 async def list_notifications(session: SessionDep, actor: Annotated[Actor, allowed("read")],
-                             incident_id: int | None = None,
+                             incident_id: IdFilter = None,
                              limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
                              offset: Annotated[int, Query(ge=0)] = 0) -> list[NotificationPublic]:
     rows = (await session.exec(_notification_query(actor, incident_id).limit(limit).offset(offset))).scalars()
@@ -59,7 +58,7 @@ class OutboxMessage(NotificationPublic):
 
 
 @router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"])
-async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: int | None = None,
+async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: IdFilter = None,
                  limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[OutboxMessage]:
     """Messages delivered into the outbox because their channel has no provider settings."""
     query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
@@ -91,7 +90,7 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
 
 
 @router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])
-async def decide_case(case_id: int, body: CaseDecision, session: SessionDep, clock: ClockDep,
+async def decide_case(case_id: Id, body: CaseDecision, session: SessionDep, clock: ClockDep,
                       actor: Annotated[Actor, allowed("decide")]) -> CasePublic:
     case = await session.get(AccountabilityCase, case_id)
     if case is None:
@@ -107,8 +106,3 @@ async def decide_case(case_id: int, body: CaseDecision, session: SessionDep, clo
                           obligation=obligation.key if obligation else None, decision=body.decision, reason=body.reason)
     await session.commit()
     return (await _cases(session, select(AccountabilityCase).where(AccountabilityCase.id == case_id)))[0]
-
-
-class ReadyState(BaseModel):
-    database: str
-    scheduler: str

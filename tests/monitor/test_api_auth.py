@@ -1,0 +1,84 @@
+"""Every endpoint × every role: 401 without a valid token, 403 where the role may not."""
+
+from __future__ import annotations
+
+import pytest
+from support import bearer, hours, make_tokens, register, seed_departments
+
+from tests.conftest import START
+
+ROLES = ("duty_officer", "department_head", "supervisor", "admin")
+EVERYONE = set(ROLES)
+
+# (method, path, body, roles allowed). {emb} is an EMB incident, {health} one of HEALTH.
+MATRIX = [
+    ("POST", "/api/v1/departments", {"code": "NEW", "name": "新部门"}, {"admin"}),
+    ("GET", "/api/v1/departments", None, EVERYONE),
+    ("POST", "/api/v1/incidents", {"title": "t", "severity": "I", "department": "EMB",
+                                   "occurred_at": START.isoformat()}, {"duty_officer", "admin"}),
+    ("GET", "/api/v1/incidents", None, EVERYONE),
+    ("GET", "/api/v1/incidents/{emb}", None, EVERYONE),
+    ("GET", "/api/v1/incidents/{health}", None, {"duty_officer", "supervisor", "admin"}),
+    ("PATCH", "/api/v1/incidents/{emb}", {"severity": "II", "reason": "r"}, {"duty_officer", "admin"}),
+    ("POST", "/api/v1/incidents/{emb}/milestones", {"obligation": "press_conference", "at": START.isoformat()},
+     {"duty_officer", "department_head", "admin"}),
+    ("POST", "/api/v1/incidents/{health}/milestones", {"obligation": "press_conference", "at": START.isoformat()},
+     {"duty_officer", "admin"}),
+    ("POST", "/api/v1/incidents/{emb}/close", {"reason": "done"}, {"duty_officer", "admin"}),
+    ("GET", "/api/v1/incidents/{emb}/timeline", None, EVERYONE),
+    ("GET", "/api/v1/incidents/{health}/timeline", None, {"duty_officer", "supervisor", "admin"}),
+    ("GET", "/api/v1/notifications", None, EVERYONE),
+    ("GET", "/api/v1/outbox", None, EVERYONE),
+    ("GET", "/api/v1/cases", None, {"supervisor", "admin", "department_head"}),
+    ("POST", "/api/v1/cases/{case}/decision", {"decision": "notice", "reason": "逾期未发布"}, {"supervisor"}),
+]
+
+
+async def _fixture(client, runtime):
+    await seed_departments(client)
+    tokens = await make_tokens(runtime)
+    emb = await register(client, START - hours(6))
+    health = await register(client, START - hours(1), department="HEALTH")
+    case = (await client.get("/api/v1/cases")).json()[0]["id"]
+    return tokens, {"emb": emb["id"], "health": health["id"], "case": case}
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_reaches_exactly_what_it_may(client, runtime, role):
+    tokens, ids = await _fixture(client, runtime)
+    outcomes = {}
+    for method, path, body, allowed in MATRIX:
+        response = await client.request(method, path.format(**ids), json=body, headers=bearer(tokens[role]))
+        outcomes[(method, path)] = response.status_code
+        if role in allowed:
+            assert response.status_code not in (401, 403), (method, path, response.text)
+            assert response.status_code < 500
+        else:
+            assert response.status_code == 403, (method, path, response.status_code, response.text)
+    assert outcomes
+
+
+async def test_a_department_head_lists_only_their_own_department(client, runtime):
+    tokens, ids = await _fixture(client, runtime)
+    listed = (await client.get("/api/v1/incidents", headers=bearer(tokens["department_head"]))).json()
+    assert [i["id"] for i in listed] == [ids["emb"]]
+    everything = (await client.get("/api/v1/incidents", headers=bearer(tokens["supervisor"]))).json()
+    assert {i["id"] for i in everything} == {ids["emb"], ids["health"]}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic dXNlcjpwdw==", "bearer sc_forged"])
+async def test_no_valid_token_is_401_everywhere(client, runtime, header):
+    await seed_departments(client)
+    headers = {"Authorization": header} if header else {}
+    for method, path, body, _ in MATRIX:
+        client.headers.pop("Authorization", None)
+        response = await client.request(method, path.format(emb=1, health=2, case=1), json=body, headers=headers)
+        assert response.status_code == 401, (method, path)
+        assert response.headers.get("www-authenticate") == "Bearer"
+
+
+async def test_health_and_metrics_need_no_token(client):
+    client.headers.pop("Authorization")
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/metrics")).status_code == 200
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "Sunclock"

@@ -1,0 +1,116 @@
+"""Rule files: the shipped rule, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rules import RulesInvalid, load_rules
+from rules.schema import parse_duration
+
+SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+
+
+def test_shipped_rule_is_the_five_and_twenty_four_hour_rule():
+    ruleset = load_rules(SHIPPED)
+    [rule] = ruleset.rules
+    assert rule.applies("I") and rule.applies("II") and not rule.applies("III")
+    release, press = rule.obligations
+    assert (release.key, release.due) == ("authoritative_release", timedelta(hours=5))
+    assert (press.key, press.due) == ("press_conference", timedelta(hours=24))
+    assert [(s.step, s.at, s.to) for s in release.ladder] == [
+        ("reminder", -timedelta(hours=2), ("head",)),
+        ("warning", -timedelta(hours=1), ("head", "deputies")),
+        ("final_warning", -timedelta(minutes=30), ("head", "deputies", "supervisors")),
+        ("breached", timedelta(0), ("head", "supervisors")),
+    ]
+    assert [s.at for s in press.ladder] == [-timedelta(hours=6), -timedelta(hours=2), -timedelta(hours=1), timedelta(0)]
+    assert (release.overdue.every, release.overdue.max) == (timedelta(hours=1), 24)
+    assert (press.overdue.every, press.overdue.max) == (timedelta(hours=2), 12)
+    assert rule.registered.to == ("head",) and rule.channels == ("sms", "email")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("5h", timedelta(hours=5)), ("30m", timedelta(minutes=30)), ("1h30m", timedelta(hours=1, minutes=30)),
+    ("-2h", -timedelta(hours=2)), ("2d", timedelta(days=2)), (0, timedelta(0)), ("45s", timedelta(seconds=45)),
+])
+def test_durations_read_the_way_people_write_them(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "5", "h", "5x", "1.5h", "5 hours", 5, True, None])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def _write(tmp_path: Path, text: str, name: str = "rule.yaml") -> Path:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+GOOD = (SHIPPED / "major_emergency.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("change", "field", "line_of"), [
+    (("due: 5h", "due: 5x"), "obligations[0].due", "due: 5x"),
+    (("{step: warning, at: -1h", "{step: warning, at: 1h"), "obligations[0].ladder[1]", "{step: warning, at: 1h"),
+    (("severities: [I, II]", "severities: [I, V]"), "applies_to.severities[1]", "severities: [I, V]"),
+    (("  to: [head]\n", "  to: [head]\n  colour: red\n"), "registered.colour", "colour: red"),
+    (("to: [head, deputies]}", "to: [head, mayor]}"), "obligations[0].ladder[1].to[1]", "to: [head, mayor]}"),
+    (("every: 1h,", "every: 0s,"), "obligations[0].overdue.every", "every: 0s,"),
+])
+def test_a_bad_field_is_reported_with_file_line_and_field(tmp_path, change, field, line_of):
+    text = GOOD.replace(*change, 1)
+    assert text != GOOD
+    path = _write(tmp_path, text) / "rule.yaml"
+    with pytest.raises(RulesInvalid) as caught:
+        load_rules(tmp_path)
+    problem = caught.value.problems[0]
+    expected_line = next(n for n, line in enumerate(text.splitlines(), 1) if line_of in line)
+    assert (problem.file, problem.field, problem.line) == (path, field, expected_line), str(caught.value)
+    assert str(problem).startswith(f"{path}:{expected_line}: {field}: ")
+
+
+def test_broken_yaml_names_the_line(tmp_path):
+    _write(tmp_path, "id: x\ntitle: [unclosed\n")
+    with pytest.raises(RulesInvalid) as caught:
+        load_rules(tmp_path)
+    assert "rule.yaml:3" in str(caught.value) or "rule.yaml:2" in str(caught.value)
+    assert "not valid YAML" in str(caught.value)
+
+
+def test_obligation_keys_must_be_unique_across_files(tmp_path):
+    _write(tmp_path, GOOD, "a.yaml")
+    _write(tmp_path, GOOD.replace("id: major_emergency_disclosure", "id: second"), "b.yaml")
+    with pytest.raises(RulesInvalid, match="authoritative_release' is also used in"):
+        load_rules(tmp_path)
+
+
+def test_an_empty_or_missing_directory_is_an_error(tmp_path):
+    with pytest.raises(RulesInvalid, match="no rule files"):
+        load_rules(tmp_path)
+    with pytest.raises(RulesInvalid, match="does not exist"):
+        load_rules(tmp_path / "nope")
+
+
+def test_a_district_can_add_a_rule_without_code(tmp_path):
+    _write(tmp_path, GOOD, "a.yaml")
+    _write(tmp_path, """
+id: public_opinion_response
+title: 其他舆情48小时回应
+applies_to: {severities: [III, IV]}
+obligations:
+  - key: public_response
+    title: 回应社会关切
+    due: 48h
+    ladder:
+      - {step: warning, at: -4h, to: [head], channels: [email]}
+      - {step: breached, at: 0, to: [head, supervisors]}
+""", "b.yaml")
+    ruleset = load_rules(tmp_path)
+    assert [r.id for r in ruleset.applicable("III")] == ["public_opinion_response"]
+    rule, obligation = ruleset.obligation("public_response")
+    assert obligation.due == timedelta(hours=48) and rule.channels_for(obligation.ladder[0]) == ("email",)
