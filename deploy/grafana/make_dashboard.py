@@ -1,0 +1,206 @@
+"""Generate the supervisor's Grafana board, deploy/grafana/dashboards/sunclock.json.
+
+The queries are easier to review as PromQL in one place than scattered through
+a large JSON file, so the JSON is generated: edit this script, run it with any
+Python 3, and commit both files. tests/deploy/test_deploy_board.py fails when
+they disagree.
+
+Two rules hold for every query below:
+- Gauges and counters computed from the database (open incidents, obligations,
+  remaining time, breaches, cases) are reported identically by every replica,
+  so replicas are combined with ``max``; ``sum`` would double them.
+- Histograms and ``sunclock_notifications_total`` count what each process did,
+  so replicas are combined with ``sum``.
+
+Windows are fixed (no Grafana ``$__`` variables) so that the same expressions
+can be run against Prometheus directly by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUTPUT = Path(__file__).resolve().parent / "dashboards" / "sunclock.json"
+DATASOURCE = {"type": "prometheus", "uid": "sunclock-prometheus"}
+
+# Per unmet obligation of an open incident, one row, however many replicas.
+REMAINING = "max by (incident_id, department, obligation) (sunclock_deadline_remaining_seconds)"
+
+
+def thresholds(*steps: tuple[str, float | None]) -> dict:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
+
+
+def target(expr: str, legend: str = "__auto", *, ref: str = "A", instant: bool = False) -> dict:
+    query = {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend}
+    if instant:
+        query |= {"instant": True, "range": False}
+    return query
+
+
+def panel(kind: str, title: str, grid: tuple[int, int, int, int], targets: list[dict], *,
+          description: str = "", unit: str | None = None, steps: dict | None = None,
+          custom: dict | None = None, options: dict | None = None, field: dict | None = None,
+          overrides: list[dict] | None = None, **extra) -> dict:
+    x, y, w, h = grid
+    defaults: dict = dict(field or {})
+    if unit:
+        defaults["unit"] = unit
+    if steps:
+        defaults |= {"color": {"mode": "thresholds"}, "thresholds": steps}
+    if custom:
+        defaults["custom"] = custom
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "datasource": DATASOURCE,
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": options or {},
+        **extra,
+    }
+
+
+def stat(title, grid, targets, **kwargs) -> dict:
+    options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+               "colorMode": "background", "graphMode": "none", "textMode": "auto",
+               "orientation": "auto", "justifyMode": "auto"}
+    return panel("stat", title, grid, targets, options=options, **kwargs)
+
+
+def timeseries(title, grid, targets, *, axis_label="", custom=None, **kwargs) -> dict:
+    look = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+            "spanNulls": False, "axisLabel": axis_label} | (custom or {})
+    options = {"legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull", "max"]},
+               "tooltip": {"mode": "multi", "sort": "desc"}}
+    return panel("timeseries", title, grid, targets, custom=look, options=options, **kwargs)
+
+
+def deadline_table(grid) -> dict:
+    left = "剩余 Time left"
+    return panel(
+        "table",
+        "时限倒计时 · Time left to each deadline (open major incidents)",
+        grid,
+        [target(REMAINING, ref="A", instant=True) | {"format": "table"}],
+        description="每个未履行时限一行；负数表示已超时。 / One row per unmet obligation; negative means overdue.",
+        unit="dtdurations",
+        steps=thresholds(("red", None), ("orange", 0), ("green", 3600)),
+        overrides=[{
+            "matcher": {"id": "byType", "options": "number"},
+            "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}}],
+        }],
+        options={"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": left, "desc": False}]},
+        transformations=[{"id": "organize", "options": {
+            "excludeByName": {"Time": True},
+            "indexByName": {"incident_id": 0, "department": 1, "obligation": 2, "Value": 3},
+            "renameByName": {"incident_id": "事件 Incident", "department": "责任单位 Department",
+                             "obligation": "时限 Obligation", "Value": left},
+        }}],
+    )
+
+
+def on_time_rate(grid) -> dict:
+    finished = 'max by (obligation, state) (sunclock_obligations{state=~"met|met_late|breached"})'
+    met = 'max by (obligation) (sunclock_obligations{state="met"})'
+    return panel(
+        "bargauge",
+        "按时率 · On-time rate",
+        grid,
+        [target(f"{met} / sum by (obligation) ({finished})", "{{obligation}}", ref="A", instant=True),
+         target(f"sum({met}) / sum({finished})", "全部 all", ref="B", instant=True)],
+        description="按时履行 / (按时 + 逾期履行 + 超时未履行)。 / met / (met + met late + breached).",
+        unit="percentunit",
+        steps=thresholds(("red", None), ("orange", 0.8), ("green", 0.95)),
+        options={"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
+                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+        field={"min": 0, "max": 1},
+    )
+
+
+def panels() -> list[dict]:
+    rate = "[5m]"
+    return [
+        stat("在办事件（按级别） · Open incidents by severity", (0, 0, 8, 5),
+             [target("max by (severity) (sunclock_incidents_open)", "{{severity}}")],
+             steps=thresholds(("blue", None))),
+        stat("已超时未履行 · Overdue obligations", (8, 0, 4, 5),
+             [target(f"count({REMAINING} < 0) or vector(0)", "overdue")],
+             steps=thresholds(("green", None), ("red", 1))),
+        stat("待决问责 · Pending accountability cases", (12, 0, 4, 5),
+             [target('max(sunclock_cases{decision="pending"})', "pending")],
+             steps=thresholds(("green", None), ("orange", 1))),
+        stat("调度器心跳间隔 · Scheduler heartbeat age", (16, 0, 4, 5),
+             [target("time() - max(sunclock_scheduler_heartbeat_timestamp_seconds)", "age")],
+             description="所有副本中最新一次心跳距今。超过 120 秒告警。 / Since the newest beat of any replica; alerts above 120 s.",
+             unit="s", steps=thresholds(("green", None), ("orange", 30), ("red", 120))),
+        stat("在线副本 · Replicas up", (20, 0, 4, 5),
+             [target('sum(up{job="sunclock"})', "up")],
+             steps=thresholds(("red", None), ("green", 1))),
+
+        deadline_table((0, 5, 16, 10)),
+        on_time_rate((16, 5, 8, 10)),
+
+        timeseries("每小时超时数（按单位） · Breaches per hour by department", (0, 15, 12, 8),
+                   [target("sum by (department) (max by (department, obligation) "
+                           "(increase(sunclock_breaches_total[1h])))", "{{department}}")],
+                   description="滚动一小时内记录的超时。 / Breaches recorded in the trailing hour.",
+                   axis_label="breaches / h", custom={"fillOpacity": 30}),
+        timeseries("通知（按通道与结果） · Notifications by outcome", (12, 15, 12, 8),
+                   [target(f"60 * sum by (channel, outcome) (rate(sunclock_notifications_total{rate}))",
+                           "{{channel}} {{outcome}}")],
+                   axis_label="messages / min",
+                   overrides=[{"matcher": {"id": "byRegexp", "options": ".*failed"},
+                               "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}]}]),
+
+        timeseries("升级通知延迟 p99 · Escalation lag p99", (0, 23, 12, 8),
+                   [target("histogram_quantile(0.99, sum by (le, channel) "
+                           f"(rate(sunclock_escalation_lag_seconds_bucket{rate})))", "{{channel}}")],
+                   description="实际开始发送 − 计划时间；应在 1 秒内。 / Actual send start − planned time; should stay within 1 s.",
+                   unit="s", steps=thresholds(("green", None), ("red", 1)),
+                   custom={"thresholdsStyle": {"mode": "line"}}),
+        stat("履行用时中位数（7 天） · Time to fulfil p50 (7 days)", (12, 23, 12, 8),
+             [target("histogram_quantile(0.5, sum by (le, obligation) "
+                     "(increase(sunclock_time_to_fulfil_seconds_bucket[7d])))", "{{obligation}}",
+                     instant=True)],
+             description="从事件发生到记录履行的用时。 / From occurred_at to the recorded milestone.",
+             unit="dtdurations", steps=thresholds(("blue", None))),
+    ]
+
+
+def dashboard() -> dict:
+    board_panels = panels()
+    for number, item in enumerate(board_panels, start=1):
+        item["id"] = number
+    return {
+        "uid": "sunclock",
+        "title": "Sunclock — 重特大突发事件信息发布时限",
+        "description": "特别重大、重大突发事件 5 小时发布权威信息、24 小时举行新闻发布会的时限监督。",
+        "tags": ["sunclock"],
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "time": {"from": "now-24h", "to": "now"},
+        "timezone": "browser",
+        "annotations": {"list": [{
+            "builtIn": 1, "type": "dashboard", "name": "Annotations & Alerts", "enable": True, "hide": True,
+            "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "iconColor": "rgba(0, 211, 255, 1)",
+        }]},
+        "templating": {"list": []},
+        "links": [],
+        "panels": board_panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(dashboard(), ensure_ascii=False, indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUTPUT}")
