@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import psycopg
@@ -27,7 +28,7 @@ START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
-def missing_tool(reason: str) -> None:
+def missing_tool(reason: str) -> NoReturn:
     """Skip for a missing peer; in CI a missing peer is a failure, not a skip."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (required in CI)")

@@ -1,0 +1,137 @@
+"""Email through an SMTP server, with aiosmtplib.
+
+One connection per message: escalations are a handful of messages a minute,
+and a fresh connection cannot be left half-broken by a previous send (SMTP
+connections do not multiplex, so reuse would need a pool and its own failure
+handling for no gain at this volume).
+"""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+import aiosmtplib
+
+from alerts.base import ChannelName, DeliveryError, Message, Receipt
+
+
+def classify_smtp_error(exc: BaseException) -> DeliveryError:
+    """The :class:`DeliveryError` for anything aiosmtplib raised while sending.
+
+    SMTP says it itself: 4xx replies are temporary, 5xx permanent (RFC 5321
+    §4.2.1). Failing to reach or keep the server is transient; a TLS
+    certificate the client rejects, or a server lacking STARTTLS/AUTH, is a
+    configuration problem that another try cannot fix.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        # One recipient per message, so one refusal; classify by its reply.
+        if exc.recipients:
+            exc = exc.recipients[0]
+        else:
+            return DeliveryError("all recipients refused", permanent=True, code="recipients_refused")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        code = exc.code
+        reason = f"SMTP {code}: {exc.message}"
+        if 400 <= code < 500:
+            return DeliveryError(reason, permanent=False, code=str(code))
+        if 500 <= code < 600:
+            return DeliveryError(reason, permanent=True, code=str(code))
+        return DeliveryError(f"unexpected SMTP reply {reason}", permanent=False, code=str(code))
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return DeliveryError(f"SMTP server lacks a feature we need: {exc}", permanent=True, code="not_supported")
+    if isinstance(exc, ssl.SSLCertVerificationError) or isinstance(
+        exc.__cause__, ssl.SSLCertVerificationError
+    ):
+        return DeliveryError(f"SMTP server certificate rejected: {exc}", permanent=True, code="tls")
+    if isinstance(exc, TimeoutError):
+        return DeliveryError(f"SMTP timeout: {exc}", permanent=False, code="timeout")
+    if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError)):
+        return DeliveryError(f"cannot reach SMTP server: {exc}", permanent=False, code="connection")
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return DeliveryError(f"SMTP error: {exc}", permanent=False, code="smtp")
+    raise TypeError(f"not an SMTP error: {exc!r}")
+
+
+class SmtpEmailChannel:
+    name: ChannelName = "email"
+    provider = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        from_addr: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        use_tls: bool = False,
+        timeout: float = 10.0,
+        validate_certs: bool = True,
+        cert_bundle: str | None = None,
+    ):
+        if starttls and use_tls:
+            raise ValueError("starttls and use_tls (implicit TLS) exclude each other")
+        if (username is None) != (password is None):
+            raise ValueError("set both username and password, or neither")
+        self._host = host
+        self._port = port
+        self._from_addr = from_addr
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._use_tls = use_tls
+        self._timeout = timeout
+        self._validate_certs = validate_certs
+        self._cert_bundle = cert_bundle
+        # Message-IDs name the sender's domain, as RFC 5322 suggests.
+        self._msgid_domain = parseaddr(from_addr)[1].rpartition("@")[2] or None
+
+    def build(self, message: Message) -> EmailMessage:
+        """The MIME message that :meth:`send` submits (text, plus HTML when given)."""
+        mime = EmailMessage()
+        mime["From"] = self._from_addr
+        mime["To"] = message.to
+        mime["Subject"] = message.subject
+        # The wire header says when the mail was composed; it is not domain
+        # time, so it is taken from the system clock like any MTA would.
+        mime["Date"] = formatdate(usegmt=True)
+        mime["Message-ID"] = make_msgid(domain=self._msgid_domain)
+        # RFC 3834: tells vacation responders not to answer an alert.
+        mime["Auto-Submitted"] = "auto-generated"
+        mime.set_content(message.body)
+        if message.html is not None:
+            mime.add_alternative(message.html, subtype="html")
+        return mime
+
+    async def send(self, message: Message) -> Receipt:
+        if message.channel != "email":
+            raise ValueError(f"SmtpEmailChannel cannot send a {message.channel!r} message")
+        try:
+            mime = self.build(message)
+        except ValueError as exc:
+            # e.g. a line break in the address or subject: this message can never go out.
+            raise DeliveryError(f"cannot build the email: {exc}", permanent=True, code="invalid_message") from exc
+        try:
+            await aiosmtplib.send(
+                mime,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                # False, not None: None would mean "STARTTLS if offered", and a
+                # plain server configured as plain should stay predictable.
+                start_tls=self._starttls,
+                use_tls=self._use_tls,
+                timeout=self._timeout,
+                validate_certs=self._validate_certs,
+                cert_bundle=self._cert_bundle,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise classify_smtp_error(exc) from exc
+        return Receipt(provider=self.provider, provider_id=mime["Message-ID"])
+
+    async def aclose(self) -> None:
+        return None  # nothing is kept open between messages

@@ -1,0 +1,232 @@
+"""SMS through Twilio's Programmable Messaging API, with the official client.
+
+The client's asyncio transport (``AsyncTwilioHttpClient``, aiohttp underneath)
+is wrapped so that
+
+* every request goes to ``api_base`` when one is configured. twilio-python has
+  no base-URL setting; Twilio's own advice is a custom HTTP client, and
+  rewriting at that layer (the last step before the wire) covers every domain
+  and survives edge/region host rewriting, unlike patching
+  ``client.api.base_url``;
+* the configured timeout is applied: the async client ignores its own
+  ``timeout`` and passes ``None`` to aiohttp, which then never times out;
+* basic auth is sent as a plain header, since aiohttp deprecates the
+  ``BasicAuth`` helper the client would otherwise use.
+
+Errors are classified once, in :func:`classify_twilio_error`, which the status
+callback handler can reuse for the ``ErrorCode`` of a failed delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import aiohttp
+from twilio.base import values
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from alerts.base import ChannelName, DeliveryError, Message, Receipt
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors) whose meaning is
+# known; True = permanent: sending the same message again cannot succeed, so the
+# policy falls back to email. Codes not listed are judged by HTTP status below.
+TWILIO_ERROR_CODES: dict[int, tuple[bool, str]] = {
+    20003: (True, "authentication failed: check the account SID and auth token"),
+    20404: (True, "resource not found: check the account SID"),
+    20429: (False, "too many requests"),
+    20500: (False, "Twilio internal error"),
+    20503: (False, "Twilio temporarily unavailable"),
+    21211: (True, "invalid 'To' number"),
+    21214: (True, "'To' number cannot be reached"),
+    21217: (True, "'To' number does not appear valid"),
+    21401: (True, "invalid phone number"),
+    21408: (True, "sending to this region is not enabled"),
+    21602: (True, "message body is required"),
+    21604: (True, "'To' number is required"),
+    21606: (True, "'From' number cannot send SMS"),
+    21608: (True, "trial account cannot send to unverified numbers"),
+    21610: (True, "recipient has unsubscribed (replied STOP)"),
+    21612: (True, "'To' number cannot be reached from this 'From' number"),
+    21614: (True, "'To' number is not a mobile number"),
+    21617: (True, "message body too long"),
+    21659: (True, "'From' number is not a Twilio number of this account"),
+    30001: (False, "queue overflow"),
+    30002: (True, "account suspended"),
+    30003: (True, "unreachable destination handset"),
+    30004: (True, "message blocked"),
+    30005: (True, "unknown destination handset"),
+    30006: (True, "landline or unreachable carrier"),
+    30007: (True, "message filtered by the carrier"),
+    30008: (True, "unknown delivery error"),
+}
+
+
+def classify_twilio_error(status: int | None, code: int | None) -> tuple[bool, str]:
+    """(permanent, reason) for an HTTP status and/or a Twilio error code.
+
+    ``status`` is None for status-callback errors, which carry only a code.
+    """
+    if code is not None and code in TWILIO_ERROR_CODES:
+        return TWILIO_ERROR_CODES[code]
+    if status is None:
+        return (False, f"Twilio error {code}")
+    if status == 429:
+        return (False, "rate limited (HTTP 429)")
+    if status >= 500:
+        return (False, f"Twilio server error (HTTP {status})")
+    if 400 <= status < 500:
+        return (True, f"request rejected (HTTP {status})")
+    return (False, f"unexpected HTTP status {status}")
+
+
+# The reason ends up in logs and the database; Twilio's messages quote the
+# number, and §10 of the spec wants numbers masked.
+_NUMBER = re.compile(r"\+?\d{7,15}")
+
+
+def _mask_numbers(text: str) -> str:
+    return _NUMBER.sub(lambda m: m.group(0)[:4] + "****" + m.group(0)[-4:], text)
+
+
+def _error_from_twilio(exc: TwilioRestException | TwilioServiceException) -> DeliveryError:
+    status = exc.status
+    # When the body carries no Twilio code the client repeats the HTTP status
+    # in ``code``; the table does not know it, so the status decides.
+    code = exc.code if isinstance(exc.code, int) else None
+    permanent, reason = classify_twilio_error(status, code)
+    detail = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
+    if detail:
+        reason = f"{reason}: {_mask_numbers(str(detail))}"
+    return DeliveryError(reason, permanent=permanent, code=str(code if code is not None else status))
+
+
+def _parse_api_base(api_base: str) -> SplitResult:
+    base = urlsplit(api_base.rstrip("/"))
+    if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:
+        raise ValueError(f"Twilio API base must look like http(s)://host[:port][/path], got {api_base!r}")
+    return base
+
+
+class _TwilioHttpClient(AsyncTwilioHttpClient):
+    """The official async client, sent to ``api_base`` and with its timeout honoured."""
+
+    def __init__(self, *, api_base: str | None, timeout: float):
+        super().__init__(timeout=timeout)
+        self._base = _parse_api_base(api_base) if api_base else None
+
+    def _rebase(self, url: str) -> str:
+        if self._base is None:
+            return url
+        parts = urlsplit(url)
+        return urlunsplit(
+            (self._base.scheme, self._base.netloc, self._base.path + parts.path, parts.query, "")
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if auth is not None:
+            # aiohttp deprecates its BasicAuth (which the twilio client would
+            # use), so send the same header ourselves.
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        return await super().request(
+            method,
+            self._rebase(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout if timeout is not None else self.timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+class TwilioSmsChannel:
+    name: ChannelName = "sms"
+    provider = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        api_base: str | None = None,
+        timeout: float = 10.0,
+    ):
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if api_base:
+            _parse_api_base(api_base)  # a bad setting fails at start-up, not at the first alert
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from = from_
+        self._api_base = api_base
+        self._timeout = timeout
+        self._http: _TwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    def _twilio(self) -> Client:
+        # Built on first use: aiohttp's ClientSession must be created inside a
+        # running event loop, and channels are built at start-up, before it.
+        if self._client is None:
+            self._http = _TwilioHttpClient(api_base=self._api_base, timeout=self._timeout)
+            self._client = Client(self._account_sid, self._auth_token, http_client=self._http)
+        return self._client
+
+    async def send(self, message: Message) -> Receipt:
+        if message.channel != "sms":
+            raise ValueError(f"TwilioSmsChannel cannot send a {message.channel!r} message")
+        client = self._twilio()
+        try:
+            created = await client.messages.create_async(
+                to=message.to,
+                from_=self._from,
+                body=message.body,
+                status_callback=message.status_callback or values.unset,
+            )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _error_from_twilio(exc) from exc
+        # aiohttp's timeouts subclass TimeoutError (and some also ClientError):
+        # test for it first so they are reported as timeouts.
+        except TimeoutError as exc:
+            raise DeliveryError(
+                f"no answer from Twilio within {self._timeout:g} s", permanent=False, code="timeout"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise DeliveryError(
+                f"cannot reach Twilio: {exc.__class__.__name__}: {exc}",
+                permanent=False,
+                code="connection",
+            ) from exc
+        except json.JSONDecodeError as exc:
+            # A 2xx whose body is not JSON: something between us and Twilio
+            # (a proxy, a captive portal) answered; worth another try.
+            raise DeliveryError(
+                "Twilio's answer was not JSON", permanent=False, code="bad_response"
+            ) from exc
+        if not created.sid:
+            # Accepted (2xx) but no SID: the message may well be on its way, so
+            # retrying risks a duplicate; still, a duplicate beats a lost alert.
+            raise DeliveryError("Twilio accepted the request but returned no SID", permanent=False, code="no_sid")
+        return Receipt(provider=self.provider, provider_id=created.sid)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+        self._client = None

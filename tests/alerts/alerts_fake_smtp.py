@@ -1,0 +1,116 @@
+"""A local SMTP server (aiosmtpd) that records what it accepts: the email peer.
+
+aiosmtpd's Controller runs the server on its own thread and event loop, so
+the channel under test talks to it over a real socket. The handler can be told
+to refuse at RCPT or DATA with any reply, e.g. ``451 ...`` or ``550 ...``.
+
+Lives with the tests; the bench imports it by putting this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message: EmailMessage
+    authenticated_as: str | None
+
+
+class RecordingHandler:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.refuse_rcpt: str | None = None  # e.g. "550 5.1.1 No such user"
+        self.refuse_data: str | None = None  # e.g. "451 4.3.0 Try again later"
+        self._lock = threading.Lock()  # the server thread appends, the test reads
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:
+            return self.refuse_data
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        user = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+        with self._lock:
+            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), parsed, user))
+        return "250 Message accepted for delivery"
+
+
+class PasswordCheck:
+    """aiosmtpd authenticator accepting one login."""
+
+    def __init__(self, username: str, password: str):
+        self._expected = (username.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == self._expected
+        # Returning the LoginPassword makes it session.auth_data, so the
+        # handler can record who sent the message.
+        return AuthResult(success=ok, auth_data=auth_data if ok else None, handled=False)
+
+
+def free_port() -> int:
+    # aiosmtpd's Controller checks readiness by connecting to the port it was
+    # given, so port 0 cannot be used; ask the OS for a free one instead.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(
+    handler: RecordingHandler,
+    *,
+    credentials: tuple[str, str] | None = None,
+    starttls_context: ssl.SSLContext | None = None,
+    implicit_tls_context: ssl.SSLContext | None = None,
+) -> Iterator[Controller]:
+    """Run an SMTP server on 127.0.0.1 for the duration of the ``with`` block.
+
+    ``credentials`` enables AUTH (also without TLS, as on a lab relay);
+    ``starttls_context`` offers and requires STARTTLS; ``implicit_tls_context``
+    serves TLS from the first byte (SMTPS).
+    """
+    kwargs: dict = {}
+    if credentials is not None:
+        # Without TLS, AUTH is offered but not required: aiosmtpd warns about
+        # requiring it in clear text. Tests check who logged in instead.
+        with_tls = starttls_context is not None
+        kwargs.update(
+            authenticator=PasswordCheck(*credentials),
+            auth_required=with_tls,
+            auth_require_tls=with_tls,
+        )
+    if starttls_context is not None:
+        kwargs.update(tls_context=starttls_context, require_starttls=True)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ssl_context=implicit_tls_context,
+        server_hostname="sunclock-test-smtp",
+        ready_timeout=5.0,
+        **kwargs,
+    )
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()

@@ -1,0 +1,150 @@
+"""A local Twilio-compatible endpoint: the network peer for SMS tests and the bench.
+
+It speaks the part of Twilio's REST API that Sunclock uses,
+``POST /2010-04-01/Accounts/{sid}/Messages.json`` with HTTP basic auth, and
+answers like Twilio does, so the real ``twilio`` client can be pointed at it
+with ``api_base``. Each request takes the next scripted reply (or a success
+when none is left) and is recorded for assertions.
+
+Lives with the tests (it is test equipment, not product code); the bench
+imports it by putting this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
+
+# Credentials for tests and the bench; the SID has the shape Twilio (and its
+# published contract) requires.
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "test-auth-token"
+FROM_NUMBER = "+15005550006"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict | None = None  # None with a success status: the Message resource
+    hang: bool = False  # never answer, to trigger the client's timeout
+
+
+def twilio_error(status: int, code: int, message: str) -> Reply:
+    """An error the way Twilio's API shapes it."""
+    return Reply(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
+
+
+SUCCESS = Reply(201)
+HANG = Reply(0, hang=True)
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    form: dict[str, str]
+    authorized: bool
+    headers: dict[str, str] = field(repr=False)
+
+
+class FakeTwilio:
+    def __init__(self, account_sid: str, auth_token: str):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[RecordedRequest] = []
+        self._script: list[Reply] = []
+        self._release = asyncio.Event()  # lets hung handlers finish at close()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, then succeed."""
+        self._script.extend(replies)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_post(MESSAGES_PATH, self._create_message)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_port = self._runner.addresses[0][1]
+        self.base_url = f"http://{host}:{bound_port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTwilio:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _authorized(self, request: web.Request) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return request.headers.get("Authorization", "") == f"Basic {expected}"
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        authorized = self._authorized(request)
+        self.requests.append(RecordedRequest(request.path, form, authorized, dict(request.headers)))
+
+        if not authorized:
+            return _json(twilio_error(401, 20003, "Authenticate"))
+        if request.match_info["account_sid"] != self.account_sid:
+            return _json(twilio_error(404, 20404, "The requested resource was not found"))
+        reply = self._script.pop(0) if self._script else SUCCESS
+        if reply.hang:
+            await self._release.wait()
+            return web.Response(status=503)
+        if reply.body is None and 200 <= reply.status < 300:
+            return web.json_response(self._message_resource(form), status=reply.status)
+        return _json(reply)
+
+    def _message_resource(self, form: dict[str, str]) -> dict:
+        sid = "SM" + uuid.uuid4().hex
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": form.get("Body", ""),
+            "date_created": "Sat, 28 Nov 2026 06:30:00 +0000",
+            "date_sent": None,
+            "date_updated": "Sat, 28 Nov 2026 06:30:00 +0000",
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From"),
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{base}/Media.json"},
+            "to": form.get("To"),
+            "uri": f"{base}.json",
+        }
+
+
+def _json(reply: Reply) -> web.Response:
+    return web.json_response(reply.body, status=reply.status)

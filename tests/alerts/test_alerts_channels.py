@@ -1,0 +1,70 @@
+"""build_channels: settings in, one channel per name out."""
+
+from __future__ import annotations
+
+from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
+
+from alerts.base import Message
+from alerts.channels import SmtpConfig, TwilioConfig, build_channels
+from alerts.email import SmtpEmailChannel
+from alerts.outbox import OutboxChannel
+from alerts.sms import TwilioSmsChannel
+
+
+async def test_without_settings_both_channels_deliver_into_the_outbox():
+    channels = build_channels(twilio=None, smtp=None)
+
+    assert set(channels) == {"sms", "email"}
+    for name, channel in channels.items():
+        assert isinstance(channel, OutboxChannel)
+        assert channel.name == name
+        assert channel.provider == "outbox"
+    receipt = await channels["sms"].send(Message("sms", "+8613800000001", "", "hi"))
+    assert receipt.provider == "outbox"
+
+
+def test_with_settings_each_channel_uses_its_provider():
+    channels = build_channels(
+        twilio=TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_=FROM_NUMBER),
+        smtp=SmtpConfig(host="smtp.example.org", port=587, from_addr="a@example.org", starttls=True),
+    )
+
+    assert isinstance(channels["sms"], TwilioSmsChannel)
+    assert isinstance(channels["email"], SmtpEmailChannel)
+    assert (channels["sms"].name, channels["sms"].provider) == ("sms", "twilio")
+    assert (channels["email"].name, channels["email"].provider) == ("email", "smtp")
+
+
+def test_one_provider_configured_the_other_in_the_outbox():
+    channels = build_channels(
+        twilio=None, smtp=SmtpConfig(host="smtp.example.org", port=25, from_addr="a@example.org")
+    )
+
+    assert channels["sms"].provider == "outbox"
+    assert channels["email"].provider == "smtp"
+
+
+def test_secrets_stay_out_of_config_reprs():
+    twilio = TwilioConfig(account_sid=ACCOUNT_SID, auth_token="very-secret", from_=FROM_NUMBER)
+    smtp = SmtpConfig(host="h", port=25, from_addr="a@b.c", username="u", password="very-secret")
+
+    assert "very-secret" not in repr(twilio)
+    assert "very-secret" not in repr(smtp)
+
+
+async def test_built_sms_channel_honours_api_base(fake_twilio: FakeTwilio):
+    channels = build_channels(
+        twilio=TwilioConfig(
+            account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_=FROM_NUMBER, api_base=fake_twilio.base_url
+        ),
+        smtp=None,
+    )
+    try:
+        receipt = await channels["sms"].send(Message("sms", "+8613800000001", "", "hi"))
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+
+    assert receipt.provider == "twilio"
+    assert receipt.provider_id.startswith("SM")
+    assert len(fake_twilio.requests) == 1
