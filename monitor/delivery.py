@@ -46,7 +46,8 @@ class Attempt:
     error: DeliveryError | None = None
 
 
-async def _claim(session: AsyncSession, now: datetime, token: str, lease: datetime, limit: int) -> list:
+async def _claim(session: AsyncSession, now: datetime, token: str, lease: datetime, limit: int,
+                 metrics: Metrics) -> list:
     due = list((await session.execute(
         select(Notification.id).where(Notification.state == "pending", Notification.next_attempt_at <= now)
         .order_by(Notification.next_attempt_at).limit(limit))).scalars())
@@ -65,6 +66,7 @@ async def _claim(session: AsyncSession, now: datetime, token: str, lease: dateti
                                        Notification.claimed_until < now)
             .values(**claim).returning(*_CLAIMED))).all()
         for row in reclaimed:
+            metrics.reclaimed.labels(row.channel).inc()
             log.warning("notification_lease_expired", notification_id=row.id, incident_id=row.incident_id,
                         channel=row.channel, duplicate_possible=True)
         rows += reclaimed
@@ -148,7 +150,7 @@ async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], se
     now = clock.now()
     token = uuid.uuid4().hex
     async with transaction(sessions) as session:
-        claimed = await _claim(session, now, token, now + timedelta(seconds=settings.lease_seconds), limit)
+        claimed = await _claim(session, now, token, now + timedelta(seconds=settings.lease_seconds), limit, metrics)
     if not claimed:
         return 0
     pool = asyncio.Semaphore(settings.send_concurrency)

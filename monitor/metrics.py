@@ -1,24 +1,120 @@
-"""Process-level metrics (SPEC §7). Metrics take a registry; tests pass a fresh one."""
+"""Metrics (SPEC §7). Metrics take a registry; tests pass a fresh one.
+
+Per-process metrics (notification outcomes, escalation lag, the heartbeat)
+live in :class:`Metrics`. Everything that is state in the database — open
+incidents, obligations, countdowns, breaches, time to fulfil, cases — is read
+from the database at scrape time (:func:`database_metrics`), so it survives
+restarts and every replica reports the same totals (board queries use
+``max``, not ``sum``, across replicas).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections import Counter
+from datetime import datetime
 
-LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+from prometheus_client import CollectorRegistry, Counter as CounterMetric, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor.models import AccountabilityCase, Department, Incident, Obligation
+
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
+FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
+CHANNELS = ("sms", "email")
+OUTCOMES = ("sent", "delivered", "failed", "retried")
+SEVERITIES = ("I", "II", "III", "IV")
+OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "cancelled")
+DECISIONS = ("pending", "notice", "summons", "waived")
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
-        self.notifications = Counter(
+        self.notifications = CounterMetric(
             "sunclock_notifications", "Notification outcomes, by channel.", ["channel", "outcome"], registry=registry)
+        # Every series exists from the start, so the first failure is an increase from 0.
+        for channel in CHANNELS:
+            for outcome in OUTCOMES:
+                self.notifications.labels(channel, outcome)
         self.escalation_lag = Histogram(
             "sunclock_escalation_lag_seconds", "Actual send start minus planned time.", ["channel"],
             buckets=LAG_BUCKETS, registry=registry)
         self.heartbeat = Gauge(
             "sunclock_scheduler_heartbeat_timestamp_seconds", "When this replica's scheduler last completed a run.",
             registry=registry)
-        self.reclaimed = Counter(
+        self.reclaimed = CounterMetric(
             "sunclock_notifications_reclaimed", "Notifications claimed again after a lease expired "
             "(a crash between the provider's acceptance and the commit may duplicate them).", ["channel"],
             registry=registry)
+
+
+class _Families(Collector):
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self):  # noqa: ANN201
+        return iter(self.families)
+
+
+async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
+    """The database-derived metrics, in the Prometheus text format."""
+    codes = dict((await session.execute(select(Department.id, Department.code))).all())
+
+    open_by_severity = dict((await session.execute(
+        select(Incident.severity, func.count()).where(Incident.state == "open").group_by(Incident.severity))).all())
+    incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
+    for severity in SEVERITIES:
+        incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
+
+    counts = {(k, s): n for k, s, n in (await session.execute(
+        select(Obligation.key, Obligation.state, func.count()).group_by(Obligation.key, Obligation.state))).all()}
+    obligations = GaugeMetricFamily("sunclock_obligations", "Obligations of all incidents, by state.",
+                                    labels=["obligation", "state"])
+    for key in sorted(set(obligation_keys) | {k for k, _ in counts}):
+        for state in OBLIGATION_STATES:
+            obligations.add_metric([key, state], counts.get((key, state), 0))
+
+    remaining = GaugeMetricFamily(
+        "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline of an open incident; "
+        "negative once overdue.", labels=["incident_id", "department", "obligation"])
+    for incident_id, department_id, key, due in (await session.execute(
+            select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
+            .join(Incident, Incident.id == Obligation.incident_id)
+            .where(Incident.state == "open", Obligation.state.in_(("pending", "breached"))))).all():
+        remaining.add_metric([str(incident_id), codes.get(department_id, "?"), key], (due - now).total_seconds())
+
+    breached = Counter({(codes.get(d, "?"), k): n for d, k, n in (await session.execute(
+        select(Incident.department_id, Obligation.key, func.count()).join(Incident, Incident.id == Obligation.incident_id)
+        .where(Obligation.breached_at.is_not(None)).group_by(Incident.department_id, Obligation.key))).all()})
+    breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database).",
+                                   labels=["department", "obligation"])
+    for code in sorted(codes.values()):
+        for key in obligation_keys:
+            breached.setdefault((code, key), 0)
+    for (code, key), n in sorted(breached.items()):
+        breaches.add_metric([code, key], n)
+
+    fulfil = HistogramMetricFamily("sunclock_time_to_fulfil_seconds",
+                                   "From the incident's start to the milestone, for fulfilled obligations.",
+                                   labels=["obligation"])
+    durations: dict[str, list[float]] = {key: [] for key in obligation_keys}
+    for key, fulfilled, occurred in (await session.execute(
+            select(Obligation.key, Obligation.fulfilled_at, Incident.occurred_at)
+            .join(Incident, Incident.id == Obligation.incident_id).where(Obligation.fulfilled_at.is_not(None)))).all():
+        durations.setdefault(key, []).append((fulfilled - occurred).total_seconds())
+    for key, values in sorted(durations.items()):
+        buckets = [(str(float(b)), sum(v <= b for v in values)) for b in FULFIL_BUCKETS] + [("+Inf", len(values))]
+        fulfil.add_metric([key], buckets, sum(values))
+
+    by_decision = dict((await session.execute(
+        select(AccountabilityCase.decision, func.count()).group_by(AccountabilityCase.decision))).all())
+    cases = GaugeMetricFamily("sunclock_cases", "Accountability cases, by decision.", labels=["decision"])
+    for decision in DECISIONS:
+        cases.add_metric([decision], by_decision.get(decision, 0))
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families([incidents_open, obligations, remaining, breaches, fulfil, cases]))
+    return generate_latest(registry)

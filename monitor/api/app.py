@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor import demo
 from monitor.api import incidents, records
 from monitor.db import ping
+from monitor.metrics import database_metrics
 from monitor.errors import SunclockError
 from monitor.runtime import Runtime
 
@@ -109,7 +110,9 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     @app.get("/metrics", tags=["health"])
     async def metrics() -> Response:
-        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+        async with runtime.sessions() as session:
+            stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
+        return Response(generate_latest(runtime.registry) + stored, media_type=CONTENT_TYPE_LATEST)
 
     return app
 
