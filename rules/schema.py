@@ -51,6 +51,10 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _repeated(items: list[str]) -> str:
+    return ", ".join(sorted({item for item in items if items.count(item) > 1}))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -101,10 +105,8 @@ class Obligation(_Strict):
 
     @model_validator(mode="after")
     def _ladder_is_consistent(self) -> Obligation:
-        kinds = [s.step for s in self.ladder]
-        duplicated = sorted({k for k in kinds if kinds.count(k) > 1})
-        if duplicated:
-            raise ValueError(f"ladder lists {', '.join(duplicated)} more than once")
+        if repeated := _repeated([s.step for s in self.ladder]):
+            raise ValueError(f"ladder lists {repeated} more than once")
         for step in self.ladder:
             if -step.at > self.due:
                 raise ValueError(f"{step.step} at {step.at} would come before the clock anchor (due is {self.due})")
@@ -131,10 +133,8 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Rule:
-        keys = [o.key for o in self.obligations]
-        duplicated = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicated:
-            raise ValueError(f"obligation key {', '.join(duplicated)} is used more than once")
+        if repeated := _repeated([o.key for o in self.obligations]):
+            raise ValueError(f"obligation key {repeated} is used more than once")
         return self
 
     def applies(self, severity: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -23,7 +23,9 @@ from monitor.runtime import Runtime
 from monitor.settings import Settings
 
 PG_ADMIN = os.environ.get("SUNCLOCK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_TEST_DB = "sunclock_test"
+# One database per test session, so that two sessions on one server never
+# drop each other's data.
+PG_TEST_DB = f"sunclock_test_{os.getpid()}"
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -56,11 +58,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def pg_database() -> str:
+def pg_database() -> Iterator[str]:
     url = recreate_pg_database(PG_TEST_DB)
     migrate(url)
-    return url
+    yield url
+    drop_pg_database(PG_TEST_DB)
 
 
 def _truncate(url: str) -> None:

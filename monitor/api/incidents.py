@@ -11,6 +11,7 @@ from monitor import incidents
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
+from monitor.runtime import Runtime
 from monitor.schemas import (CloseRequest, IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate,
                              ObligationPublic, TimelineEntryPublic)
 
@@ -27,14 +28,18 @@ async def _public(session, incident: Incident) -> IncidentPublic:  # noqa: ANN00
     return (await incidents.to_public(session, [incident]))[0]
 
 
-@router.post("", status_code=201, response_model=IncidentPublic)
-async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
-                   actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
-    incident = await incidents.register(session, body, runtime.rules, clock.now(), actor)
+async def _saved(session, runtime: Runtime, incident: Incident) -> IncidentPublic:  # noqa: ANN001
+    """Commit a change to an incident and wake the scheduler: its steps may be due now."""
     result = await _public(session, incident)
     await session.commit()
     runtime.poke()
     return result
+
+
+@router.post("", status_code=201, response_model=IncidentPublic)
+async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
+                   actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
+    return await _saved(session, runtime, await incidents.register(session, body, runtime.rules, clock.now(), actor))
 
 
 @router.get("", response_model=list[IncidentPublic])
@@ -59,11 +64,7 @@ async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, all
 async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    incident = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
-    result = await _public(session, incident)
-    await session.commit()
-    runtime.poke()
-    return result
+    return await _saved(session, runtime, await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor))
 
 
 @router.post("/{incident_id}/milestones", status_code=201, response_model=ObligationPublic)
@@ -81,11 +82,7 @@ async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep,
 async def close(incident_id: Id, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                 actor: Annotated[Actor, allowed("close")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    incident = await incidents.close(session, incident_id, body.reason, clock.now(), actor)
-    result = await _public(session, incident)
-    await session.commit()
-    runtime.poke()
-    return result
+    return await _saved(session, runtime, await incidents.close(session, incident_id, body.reason, clock.now(), actor))
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic])
