@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import demo
-from monitor.api import incidents, records
+from monitor.api import ack, incidents, records, webhooks
 from monitor.db import ping
-from monitor.metrics import database_metrics
 from monitor.errors import SunclockError
+from monitor.metrics import database_metrics
 from monitor.runtime import Runtime
 
 log = structlog.get_logger("sunclock.api")
@@ -90,6 +90,9 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(records.router, prefix="/api/v1")
+    # Public routes: a signed link or a Twilio signature instead of a bearer token.
+    app.include_router(ack.router)
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,155 @@
+"""The acknowledgement page behind the signed link in every message (签收).
+
+The token is the only credential: it names one step and one contact, so the
+page needs no sign-in. An acknowledgement is recorded and shown; it never
+touches an obligation or a step (SPEC §2: it never stops the legal clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import timeline
+from monitor.acks import AckLinkInvalid, read_token
+from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.models import (
+    Acknowledgement,
+    Contact,
+    EscalationStep,
+    Incident,
+    Obligation,
+)
+
+log = structlog.get_logger("sunclock.ack")
+router = APIRouter(tags=["acknowledgements"])
+
+STEP_LABELS = {"registered": "事件登记", "reminder": "提醒", "warning": "预警", "final_warning": "最后预警",
+               "breached": "已超时", "overdue": "超时催办"}
+REGISTERED_DUTY = "事件登记通知"
+
+
+@dataclass
+class AckTarget:
+    step: EscalationStep
+    contact: Contact
+    incident: Incident
+    duties: list[Obligation]  # the step's obligation, or every obligation for the registered notice
+
+
+async def load_target(session: AsyncSession, step_id: int, contact_id: int) -> AckTarget | None:
+    step = await session.get(EscalationStep, step_id)
+    contact = await session.get(Contact, contact_id)
+    incident = await session.get(Incident, step.incident_id) if step else None
+    if step is None or contact is None or incident is None:
+        return None
+    query = select(Obligation).where(Obligation.incident_id == incident.id).order_by(Obligation.due_at)
+    if step.obligation_id is not None:
+        query = query.where(Obligation.id == step.obligation_id)
+    return AckTarget(step, contact, incident, list((await session.exec(query)).scalars()))
+
+
+async def acknowledge(session: AsyncSession, target: AckTarget, via: str, now: datetime,
+                      notification_id: int | None = None) -> Acknowledgement | None:
+    """Record that the contact has seen the step; None when they already had.
+
+    Shared by the link and the SMS reply, so both say the same on the timeline.
+    The caller commits.
+    """
+    # Read-then-insert: two simultaneous confirmations could both pass this
+    # check; a unique (step_id, contact_id) constraint would close that, and a
+    # duplicate acknowledgement is harmless meanwhile.
+    if await acknowledged_at(session, target) is not None:
+        return None
+    step, contact = target.step, target.contact
+    ack = Acknowledgement(incident_id=target.incident.id, step_id=step.id, contact_id=contact.id,
+                          notification_id=notification_id, via=via, at=now)
+    session.add(ack)
+    await timeline.record(session, target.incident.id, "acknowledged", contact.name[:64], now, via=via,
+                          recipient=contact.name, step=step.kind, obligation=step.obligation_key or None)
+    log.info("acknowledged", incident_id=target.incident.id, step=step.kind, contact_id=contact.id, via=via)
+    return ack
+
+
+async def acknowledged_at(session: AsyncSession, target: AckTarget) -> datetime | None:
+    return (await session.execute(select(Acknowledgement.at).where(
+        Acknowledgement.step_id == target.step.id, Acknowledgement.contact_id == target.contact.id)
+        .order_by(Acknowledgement.at).limit(1))).scalar_one_or_none()
+
+
+_PAGE = Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ heading }} · Sunclock</title>
+<style>body{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.6}
+dt{color:#555}dd{margin:0 0 .6rem}button{font-size:1.1rem;padding:.5rem 1.5rem}.done{color:#1a7f37}</style>
+</head><body>
+<h1>{{ heading }}</h1>
+{% if message %}<p{% if done %} class="done"{% endif %}>{{ message }}</p>{% endif %}
+{% if t %}<dl>
+<dt>事件</dt><dd>{{ t.incident.title }}（编号 {{ t.incident.id }}）</dd>
+<dt>事项</dt><dd>{{ duty }}</dd>
+<dt>提醒</dt><dd>{{ step }}</dd>
+{% for o in t.duties %}<dt>{{ o.title }} 时限</dt><dd>{{ local(o.due_at) }}</dd>{% endfor %}
+<dt>接收人</dt><dd>{{ t.contact.name }}</dd>
+<dt>签收状态</dt><dd>{% if acked %}已签收（{{ local(acked) }}）{% else %}未签收{% endif %}</dd>
+</dl>
+{% if not acked %}<form method="post" action="{{ action }}"><button type="submit">确认签收</button></form>{% endif %}
+<p><small>签收仅表示已收到提醒，不影响法定时限的计算。</small></p>
+{% endif %}
+</body></html>""")
+
+
+def _page(status: int, heading: str, message: str | None = None, **context: object) -> HTMLResponse:
+    return HTMLResponse(_PAGE.render(heading=heading, message=message, **context), status_code=status)
+
+
+async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> AckTarget | HTMLResponse:
+    try:
+        ref = read_token(runtime.settings.signing_key, token)
+    except AckLinkInvalid as exc:
+        if exc.expired:
+            return _page(410, "链接已过期", "此签收链接已超过有效期，请联系值班员。")
+        return _page(400, "链接无效", "此签收链接不完整或已被修改，请使用消息中的原始链接。")
+    target = await load_target(session, ref.step_id, ref.contact_id)
+    if target is None:
+        log.warning("ack_target_missing", step_id=ref.step_id, contact_id=ref.contact_id)
+        return _page(404, "未找到提醒", "此链接对应的提醒或接收人已不存在。")
+    return target
+
+
+def _details(target: AckTarget, runtime: RuntimeDep, token: str, acked: datetime | None) -> dict:
+    zone = runtime.settings.zone
+    step = target.step
+    label = STEP_LABELS.get(step.kind, step.kind) + (f"（第 {step.occurrence} 次）" if step.kind == "overdue" else "")
+    duty = REGISTERED_DUTY if not step.obligation_key else "、".join(o.title for o in target.duties)
+    return {"t": target, "duty": duty, "step": label, "acked": acked, "action": f"/ack/{token}",
+            "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
+
+
+@router.get("/ack/{token}", response_class=HTMLResponse)
+async def show(token: str, runtime: RuntimeDep, session: SessionDep) -> HTMLResponse:
+    target = await _resolve(token, runtime, session)
+    if isinstance(target, HTMLResponse):
+        return target
+    acked = await acknowledged_at(session, target)
+    return _page(200, "签收提醒", None, **_details(target, runtime, token, acked))
+
+
+@router.post("/ack/{token}", response_class=HTMLResponse)
+async def confirm(token: str, runtime: RuntimeDep, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    target = await _resolve(token, runtime, session)
+    if isinstance(target, HTMLResponse):
+        return target
+    now = clock.now()
+    recorded = await acknowledge(session, target, "link", now)
+    await session.commit()
+    acked = await acknowledged_at(session, target)
+    message = "签收成功，谢谢。" if recorded else "您已签收过此提醒，无需重复签收。"
+    return _page(200, "已签收", message, done=True, **_details(target, runtime, token, acked))

@@ -1,0 +1,145 @@
+"""Twilio's callbacks: delivery status and SMS replies (SPEC §5).
+
+Both are public URLs, so a request counts only with a valid
+``X-Twilio-Signature`` over the URL Twilio was given (``public_url`` + path,
+not whatever host the proxy in front of us forwarded) and the form fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from alerts.policy import other_channel
+from alerts.sms import classify_twilio_error
+from monitor import timeline
+from monitor.api.ack import STEP_LABELS, acknowledge, load_target
+from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.delivery import _fallback
+from monitor.models import Notification
+from monitor.runtime import Runtime
+
+log = structlog.get_logger("sunclock.webhooks")
+router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+
+ACK_WORDS = ("1", "收到")
+FAILED = ("failed", "undelivered")
+
+
+async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
+    token = runtime.settings.twilio_auth_token
+    if token is None:
+        # Nothing was sent through Twilio, so nothing can be reported back.
+        raise HTTPException(404, "SMS is not configured (SUNCLOCK_TWILIO_AUTH_TOKEN unset): no callbacks accepted")
+    form = await request.form()
+    params = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    url = runtime.settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature or not RequestValidator(token.get_secret_value()).validate(url, params, signature):
+        log.warning("twilio_signature_rejected", path=request.url.path, signed=bool(signature))
+        raise HTTPException(403, "the X-Twilio-Signature is missing or does not match")
+    return params
+
+
+def _error_code(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@router.post("/status")
+async def status(request: Request, runtime: RuntimeDep, session: SessionDep, clock: ClockDep) -> Response:
+    params = await _signed_form(request, runtime)
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    outcome = params.get("MessageStatus") or params.get("SmsStatus")
+    if outcome != "delivered" and outcome not in FAILED:
+        return Response(status_code=200)  # queued/sent/...: what we recorded at send time already says so
+    row = (await session.exec(select(Notification).where(Notification.provider_id == sid))).scalars().first()
+    if row is None:
+        # Answer 2xx anyway: Twilio would retry an error for a message we never knew.
+        log.warning("twilio_status_unknown_sid", sid=sid, status=outcome)
+        return Response(status_code=200)
+    now = clock.now()
+    fell_back = await (_delivered if outcome == "delivered" else _failed)(session, runtime, row, params, now)
+    await session.commit()
+    if fell_back:
+        runtime.poke()
+    return Response(status_code=200)
+
+
+def _who(row: Notification) -> dict:
+    return {"step": row.step, "channel": row.channel, "recipient": row.recipient_name,
+            "obligation": row.obligation_key or None}
+
+
+async def _move(session: AsyncSession, row: Notification, **values: object) -> bool:
+    # Only a sent message moves on, once: a repeated or out-of-order callback
+    # never turns delivered into failed or the reverse.
+    result = await session.execute(update(Notification).where(
+        Notification.id == row.id, Notification.state == "sent").values(**values))
+    if result.rowcount != 1:
+        log.info("twilio_status_ignored", notification_id=row.id, state=row.state, wanted=values["state"])
+    return result.rowcount == 1
+
+
+async def _delivered(session: AsyncSession, runtime: Runtime, row: Notification, _params: dict,
+                     now: datetime) -> bool:
+    if await _move(session, row, state="delivered", delivered_at=now):
+        runtime.metrics.notifications.labels(row.channel, "delivered").inc()
+        await timeline.record(session, row.incident_id, "notification_delivered", "twilio", now, **_who(row))
+        log.info("notification_delivered", notification_id=row.id, incident_id=row.incident_id, channel=row.channel)
+    return False
+
+
+async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, params: dict, now: datetime) -> bool:
+    code = _error_code(params.get("ErrorCode"))
+    permanent, reason = classify_twilio_error(None, code)
+    status = params.get("MessageStatus") or params.get("SmsStatus")
+    error = f"{status} (Twilio error {code}): {reason}" if code is not None else f"{status}: {reason}"
+    if not await _move(session, row, state="failed", last_error=error):
+        return False
+    runtime.metrics.notifications.labels(row.channel, "failed").inc()
+    # The carrier gave up after Twilio accepted: only a permanent cause (a
+    # wrong or unreachable number) is worth the other channel; a transient one
+    # is left as failed rather than re-sent blindly.
+    fallback = await _fallback(session, row, now, runtime.settings) if permanent else None
+    await timeline.record(session, row.incident_id, "notification_failed", "twilio", now, error=error,
+                          fallback=other_channel(row.channel) if fallback else None, **_who(row))
+    log.error("notification_failed", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
+              to=row.to, error=error, permanent=permanent, fallback_id=fallback)
+    return fallback is not None
+
+
+def _twiml(text: str) -> Response:
+    reply = MessagingResponse()
+    reply.message(text)
+    return Response(str(reply), media_type="application/xml")
+
+
+@router.post("/sms")
+async def sms_reply(request: Request, runtime: RuntimeDep, session: SessionDep, clock: ClockDep) -> Response:
+    params = await _signed_form(request, runtime)
+    sender, body = params.get("From", ""), params.get("Body", "").strip()
+    if body not in ACK_WORDS:
+        return _twiml("Sunclock：如需签收最近一条提醒，请回复 1 或“收到”。")
+    latest = (await session.exec(select(Notification).where(
+        Notification.channel == "sms", Notification.to == sender, Notification.state.in_(("sent", "delivered")))
+        .order_by(Notification.sent_at.desc(), Notification.id.desc()).limit(1))).scalars().first()
+    target = await load_target(session, latest.step_id, latest.contact_id) if latest else None
+    if target is None:
+        log.warning("sms_ack_no_message", sender=sender)
+        return _twiml("Sunclock：没有找到发给此号码的提醒，无需签收。")
+    what = f"“{target.incident.title}”{STEP_LABELS.get(target.step.kind, target.step.kind)}"
+    recorded = await acknowledge(session, target, "sms", clock.now(), notification_id=latest.id)
+    await session.commit()
+    if recorded is None:
+        return _twiml(f"Sunclock：您已签收过{what}提醒。")
+    return _twiml(f"Sunclock：已签收{what}提醒，谢谢。")

@@ -1,0 +1,112 @@
+"""The acknowledgement page behind the signed link in every message."""
+
+from __future__ import annotations
+
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select
+from support import register, seed_departments
+
+from monitor.acks import ACK_SALT, make_token
+from monitor.models import Acknowledgement, Contact, EscalationStep, Notification
+from tests.conftest import START
+
+
+class _SignedLongAgo(TimestampSigner):
+    # read_token measures age against the wall clock, so an expired link is
+    # one signed at a fixed moment far outside the validity window.
+    def get_timestamp(self) -> int:
+        return 1_000_000_000  # 2001-09-09
+
+
+async def registered_notice(client, runtime, title: str = "白蕉镇化工厂爆炸") -> tuple[Notification, str]:
+    await seed_departments(client)
+    await register(client, START, title=title)
+    await runtime.scheduler.run_once()
+    async with runtime.sessions() as session:
+        sms = (await session.exec(select(Notification).where(Notification.channel == "sms"))).scalars().first()
+    return sms, make_token(runtime.settings.signing_key, sms.step_id, sms.contact_id)
+
+
+async def acks(runtime) -> list[Acknowledgement]:
+    async with runtime.sessions() as session:
+        return list((await session.exec(select(Acknowledgement))).scalars())
+
+
+async def test_the_page_names_incident_duty_deadlines_and_recipient_with_a_form(client, runtime):
+    sms, token = await registered_notice(client, runtime)
+    page = await client.get(f"/ack/{token}", headers={"Authorization": ""})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "白蕉镇化工厂爆炸" in text and f"编号 {sms.incident_id}" in text and "事件登记通知" in text
+    assert "王局长" in text and "未签收" in text
+    # Due times in Asia/Shanghai: occurred 10:00 local, release by 15:00, press conference by 10:00 next day.
+    assert "2026-11-28 15:00" in text and "2026-11-29 10:00" in text
+    assert f'<form method="post" action="/ack/{token}">' in text
+    assert await acks(runtime) == []  # looking is not acknowledging
+
+
+async def test_a_step_of_one_obligation_names_that_obligation(client, runtime, clock):
+    await seed_departments(client)
+    await register(client, START)
+    clock.set(START.replace(hour=5))  # 13:00 local: the release reminder (due - 2h) is due
+    await runtime.scheduler.run_once()
+    async with runtime.sessions() as session:
+        step = (await session.exec(select(EscalationStep).where(EscalationStep.kind == "reminder",
+                                                                EscalationStep.state == "fired"))).scalars().one()
+        contact = (await session.exec(select(Contact).where(Contact.name == "王局长"))).scalars().one()
+    page = await client.get(f"/ack/{make_token(runtime.settings.signing_key, step.id, contact.id)}")
+    assert "发布权威信息" in page.text and "提醒" in page.text and "事件登记通知" not in page.text
+
+
+async def test_confirming_records_once_and_goes_on_the_timeline(client, runtime, clock):
+    sms, token = await registered_notice(client, runtime)
+    first = await client.post(f"/ack/{token}", headers={"Authorization": ""})
+    assert first.status_code == 200 and "签收成功" in first.text and "已签收（2026-11-28 10:00）" in first.text
+    clock.advance(minutes=5)
+    second = await client.post(f"/ack/{token}")
+    assert second.status_code == 200 and "已签收过" in second.text
+    assert [(a.step_id, a.contact_id, a.via, a.at) for a in await acks(runtime)] == [
+        (sms.step_id, sms.contact_id, "link", START)]
+    timeline = (await client.get(f"/api/v1/incidents/{sms.incident_id}/timeline")).json()
+    acknowledged = [e for e in timeline if e["kind"] == "acknowledged"]
+    assert len(acknowledged) == 1 and acknowledged[0]["detail"]["recipient"] == "王局长"
+    page = await client.get(f"/ack/{token}")
+    assert "已签收" in page.text and "<form" not in page.text
+    shown = (await client.get(f"/api/v1/incidents/{sms.incident_id}")).json()
+    assert all(o["state"] == "pending" for o in shown["obligations"])
+
+
+async def test_everything_shown_is_escaped(client, runtime):
+    _, token = await registered_notice(client, runtime, title="<script>alert(1)</script>")
+    page = await client.get(f"/ack/{token}")
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+async def test_a_tampered_link_gets_the_invalid_page_for_both_methods(client, runtime):
+    _, token = await registered_notice(client, runtime)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for method in ("GET", "POST"):
+        response = await client.request(method, f"/ack/{forged}")
+        assert response.status_code == 400 and "链接无效" in response.text
+    other_key = make_token(b"another-deployment", 1, 1)
+    assert (await client.get(f"/ack/{other_key}")).status_code == 400
+    assert await acks(runtime) == []
+
+
+async def test_an_expired_link_gets_the_expired_page(client, runtime):
+    sms, _ = await registered_notice(client, runtime)
+    old = URLSafeTimedSerializer(runtime.settings.signing_key, salt=ACK_SALT, signer=_SignedLongAgo)
+    token = old.dumps([sms.step_id, sms.contact_id])
+    for method in ("GET", "POST"):
+        response = await client.request(method, f"/ack/{token}")
+        assert response.status_code == 410 and "链接已过期" in response.text
+    assert await acks(runtime) == []
+
+
+async def test_a_link_to_a_step_or_contact_that_no_longer_exists_is_not_found(client, runtime):
+    sms, _ = await registered_notice(client, runtime)
+    key = runtime.settings.signing_key
+    assert (await client.get(f"/ack/{make_token(key, 999_999, sms.contact_id)}")).status_code == 404
+    missing = await client.post(f"/ack/{make_token(key, sms.step_id, 999_999)}")
+    assert missing.status_code == 404 and "不存在" in missing.text
+    assert await acks(runtime) == []
