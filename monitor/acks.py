@@ -1,17 +1,28 @@
-"""Signed acknowledgement links: single-purpose, expiring, tamper-evident."""
+"""Acknowledgements (签收): signed links that are single-purpose, expiring and
+tamper-evident, and the one place an acknowledgement is recorded — by link or
+by SMS reply. An acknowledgement never touches an obligation or a step."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+import structlog
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import timeline
+from monitor.models import Acknowledgement, Contact, EscalationStep, Incident, Obligation
+
+log = structlog.get_logger("sunclock.ack")
 
 ACK_SALT = "sunclock.ack.v1"
 ACK_VALID_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
-class AckTarget:
+class AckLink:
     step_id: int
     contact_id: int
 
@@ -22,23 +33,90 @@ class AckLinkInvalid(Exception):
         self.expired = expired
 
 
-def _serializer(key: bytes) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(key, salt=ACK_SALT)
+class _ClockSigner(TimestampSigner):
+    """Signs with the injected clock's time instead of reading the system clock."""
+
+    def __init__(self, *args: object, now: int, **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self._now = now
+
+    def get_timestamp(self) -> int:
+        return self._now
 
 
-def make_token(key: bytes, step_id: int, contact_id: int) -> str:
-    return _serializer(key).dumps([step_id, contact_id])
+def _serializer(key: bytes, now: datetime) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=ACK_SALT, signer=_ClockSigner,
+                                  signer_kwargs={"now": int(now.timestamp())})
 
 
-def read_token(key: bytes, token: str, *, max_age: int = ACK_VALID_SECONDS) -> AckTarget:
+def make_token(key: bytes, step_id: int, contact_id: int, now: datetime) -> str:
+    return _serializer(key, now).dumps([step_id, contact_id])
+
+
+def read_token(key: bytes, token: str, now: datetime, *, max_age: int = ACK_VALID_SECONDS) -> AckLink:
     try:
-        step_id, contact_id = _serializer(key).loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        raise AckLinkInvalid("this acknowledgement link has expired", expired=True) from exc
+        (step_id, contact_id), signed_at = _serializer(key, now).loads(token, return_timestamp=True)
+        link = AckLink(int(step_id), int(contact_id))
     except (BadSignature, ValueError, TypeError) as exc:
         raise AckLinkInvalid("this acknowledgement link is not valid") from exc
-    return AckTarget(int(step_id), int(contact_id))
+    if (now - signed_at).total_seconds() > max_age:
+        raise AckLinkInvalid("this acknowledgement link has expired", expired=True)
+    return link
 
 
-def ack_url(public_url: str, key: bytes, step_id: int, contact_id: int) -> str:
-    return f"{public_url}/ack/{make_token(key, step_id, contact_id)}"
+def ack_url(public_url: str, key: bytes, step_id: int, contact_id: int, now: datetime) -> str:
+    return f"{public_url}/ack/{make_token(key, step_id, contact_id, now)}"
+
+
+STEP_LABELS = {"registered": "事件登记", "reminder": "提醒", "warning": "预警", "final_warning": "最后预警",
+               "breached": "已超时", "overdue": "超时催办"}
+REGISTERED_DUTY = "事件登记通知"
+
+
+@dataclass
+class AckTarget:
+    step: EscalationStep
+    contact: Contact
+    incident: Incident
+    duties: list[Obligation]  # the step's obligation, or every obligation for the registered notice
+
+
+async def load_target(session: AsyncSession, step_id: int, contact_id: int) -> AckTarget | None:
+    step = await session.get(EscalationStep, step_id)
+    contact = await session.get(Contact, contact_id)
+    incident = await session.get(Incident, step.incident_id) if step else None
+    if step is None or contact is None or incident is None:
+        return None
+    query = select(Obligation).where(Obligation.incident_id == incident.id).order_by(Obligation.due_at)
+    if step.obligation_id is not None:
+        query = query.where(Obligation.id == step.obligation_id)
+    return AckTarget(step, contact, incident, list((await session.exec(query)).scalars()))
+
+
+async def acknowledge(session: AsyncSession, target: AckTarget, via: str, now: datetime,
+                      notification_id: int | None = None) -> Acknowledgement | None:
+    """Record that the contact has seen the step; None when they already had.
+
+    Shared by the link and the SMS reply, so both say the same on the timeline.
+    The caller commits.
+    """
+    # Read-then-insert: two simultaneous confirmations could both pass this
+    # check; a unique (step_id, contact_id) constraint would close that, and a
+    # duplicate acknowledgement is harmless meanwhile.
+    if await acknowledged_at(session, target) is not None:
+        return None
+    step, contact = target.step, target.contact
+    ack = Acknowledgement(incident_id=target.incident.id, step_id=step.id, contact_id=contact.id,
+                          notification_id=notification_id, via=via, at=now)
+    session.add(ack)
+    await timeline.record(session, target.incident.id, "acknowledged", contact.name[:64], now, via=via,
+                          recipient=contact.name, step=step.kind, obligation=step.obligation_key or None)
+    log.info("acknowledged", incident_id=target.incident.id, step=step.kind, contact_id=contact.id, via=via)
+    return ack
+
+
+async def acknowledged_at(session: AsyncSession, target: AckTarget) -> datetime | None:
+    return (await session.execute(select(Acknowledgement.at).where(
+        Acknowledgement.step_id == target.step.id, Acknowledgement.contact_id == target.contact.id)
+        .order_by(Acknowledgement.at).limit(1))).scalar_one_or_none()
+

@@ -87,7 +87,7 @@ async def _send(channel: Channel, row, clock: Clock, public_url: str) -> Attempt
     return attempt
 
 
-async def _fallback(session: AsyncSession, row, now: datetime, settings: Settings) -> int | None:
+async def fallback(session: AsyncSession, row, now: datetime, settings: Settings) -> int | None:
     """The same step for the same contact on the other channel, if it has one and
     the step did not already use it."""
     channel = other_channel(row.channel)
@@ -136,12 +136,21 @@ async def _record(session: AsyncSession, attempt: Attempt, token: str, now: date
         return
     await session.execute(update(Notification).where(*mine).values(
         state="failed", claimed_until=None, last_error=decision.reason))
+    await record_failure(session, row, decision.reason, now, settings, metrics, actor="scheduler")
+
+
+async def record_failure(session: AsyncSession, row, reason: str, now: datetime, settings: Settings,  # noqa: ANN001
+                         metrics: Metrics, *, actor: str, try_fallback: bool = True) -> int | None:
+    """A notification failed for good (its state already says so): count it, put it
+    on the timeline, and fall back to the contact's other channel."""
     metrics.notifications.labels(row.channel, "failed").inc()
-    fallback = await _fallback(session, row, now, settings)
-    await timeline.record(session, row.incident_id, "notification_failed", "scheduler", now, error=decision.reason,
-                          fallback=other_channel(row.channel) if fallback else None, **who)
+    fallback_id = await fallback(session, row, now, settings) if try_fallback else None
+    await timeline.record(session, row.incident_id, "notification_failed", actor, now, error=reason,
+                          fallback=other_channel(row.channel) if fallback_id else None, step=row.step,
+                          channel=row.channel, recipient=row.recipient_name, attempt=row.attempts)
     log.error("notification_failed", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
-              to=row.to, error=decision.reason, fallback_id=fallback)
+              to=row.to, error=reason, fallback_id=fallback_id)
+    return fallback_id
 
 
 async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], settings: Settings, clock: Clock,

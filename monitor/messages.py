@@ -74,7 +74,7 @@ def render_notification(directory: Directory, step: EscalationStep, contact: Con
         step=step.kind, occurrence=step.occurrence, incident_id=incident.id, incident_title=incident.title,
         severity=incident.severity, department_name=directory.departments[incident.department_id].name,
         occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key), now=now,
-        ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id), recipient_name=contact.name)
+        ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id, now), recipient_name=contact.name)
     rendered = render(context, channel, language=settings.language, timezone=settings.timezone)
     return {
         "step_id": step.id, "incident_id": step.incident_id, "obligation_key": step.obligation_key,

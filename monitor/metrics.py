@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter as CounterMetric, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import Counter as CounterMetric
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select

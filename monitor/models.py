@@ -146,6 +146,8 @@ class Notification(SQLModel, table=True):
 
 
 class Acknowledgement(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("step_id", "contact_id", name="uq_ack_step_contact"),)
+
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     step_id: int = Field(foreign_key="escalationstep.id")

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Severity = Literal["I", "II", "III", "IV"]
 Role = Literal["duty_officer", "department_head", "supervisor", "admin"]

@@ -7,82 +7,20 @@ touches an obligation or a step (SPEC §2: it never stops the legal clock).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
-from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import timeline
-from monitor.acks import AckLinkInvalid, read_token
+from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarget, acknowledge, acknowledged_at,
+                          load_target, read_token)
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
-from monitor.models import (
-    Acknowledgement,
-    Contact,
-    EscalationStep,
-    Incident,
-    Obligation,
-)
 
 log = structlog.get_logger("sunclock.ack")
 router = APIRouter(tags=["acknowledgements"])
-
-STEP_LABELS = {"registered": "事件登记", "reminder": "提醒", "warning": "预警", "final_warning": "最后预警",
-               "breached": "已超时", "overdue": "超时催办"}
-REGISTERED_DUTY = "事件登记通知"
-
-
-@dataclass
-class AckTarget:
-    step: EscalationStep
-    contact: Contact
-    incident: Incident
-    duties: list[Obligation]  # the step's obligation, or every obligation for the registered notice
-
-
-async def load_target(session: AsyncSession, step_id: int, contact_id: int) -> AckTarget | None:
-    step = await session.get(EscalationStep, step_id)
-    contact = await session.get(Contact, contact_id)
-    incident = await session.get(Incident, step.incident_id) if step else None
-    if step is None or contact is None or incident is None:
-        return None
-    query = select(Obligation).where(Obligation.incident_id == incident.id).order_by(Obligation.due_at)
-    if step.obligation_id is not None:
-        query = query.where(Obligation.id == step.obligation_id)
-    return AckTarget(step, contact, incident, list((await session.exec(query)).scalars()))
-
-
-async def acknowledge(session: AsyncSession, target: AckTarget, via: str, now: datetime,
-                      notification_id: int | None = None) -> Acknowledgement | None:
-    """Record that the contact has seen the step; None when they already had.
-
-    Shared by the link and the SMS reply, so both say the same on the timeline.
-    The caller commits.
-    """
-    # Read-then-insert: two simultaneous confirmations could both pass this
-    # check; a unique (step_id, contact_id) constraint would close that, and a
-    # duplicate acknowledgement is harmless meanwhile.
-    if await acknowledged_at(session, target) is not None:
-        return None
-    step, contact = target.step, target.contact
-    ack = Acknowledgement(incident_id=target.incident.id, step_id=step.id, contact_id=contact.id,
-                          notification_id=notification_id, via=via, at=now)
-    session.add(ack)
-    await timeline.record(session, target.incident.id, "acknowledged", contact.name[:64], now, via=via,
-                          recipient=contact.name, step=step.kind, obligation=step.obligation_key or None)
-    log.info("acknowledged", incident_id=target.incident.id, step=step.kind, contact_id=contact.id, via=via)
-    return ack
-
-
-async def acknowledged_at(session: AsyncSession, target: AckTarget) -> datetime | None:
-    return (await session.execute(select(Acknowledgement.at).where(
-        Acknowledgement.step_id == target.step.id, Acknowledgement.contact_id == target.contact.id)
-        .order_by(Acknowledgement.at).limit(1))).scalar_one_or_none()
-
 
 _PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -112,7 +50,7 @@ def _page(status: int, heading: str, message: str | None = None, **context: obje
 
 async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> AckTarget | HTMLResponse:
     try:
-        ref = read_token(runtime.settings.signing_key, token)
+        ref = read_token(runtime.settings.signing_key, token, runtime.clock.now())
     except AckLinkInvalid as exc:
         if exc.expired:
             return _page(410, "链接已过期", "此签收链接已超过有效期，请联系值班员。")

@@ -14,7 +14,6 @@ from monitor.errors import Forbidden
 from monitor.incidents import Actor
 from monitor.runtime import Runtime
 
-
 # Ids are database integers: anything outside that range is refused as a 422,
 # not passed on to overflow the driver.
 MAX_ID = 2_147_483_647

@@ -12,8 +12,15 @@ from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, chec
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
-from monitor.schemas import (CloseRequest, IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate,
-                             ObligationPublic, TimelineEntryPublic)
+from monitor.schemas import (
+    CloseRequest,
+    IncidentCreate,
+    IncidentPatch,
+    IncidentPublic,
+    MilestoneCreate,
+    ObligationPublic,
+    TimelineEntryPublic,
+)
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 

@@ -17,12 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alerts.policy import other_channel
 from alerts.sms import classify_twilio_error
 from monitor import timeline
-from monitor.api.ack import STEP_LABELS, acknowledge, load_target
+from monitor.acks import STEP_LABELS, acknowledge, load_target
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
-from monitor.delivery import _fallback
+from monitor.delivery import record_failure
 from monitor.models import Notification
 from monitor.runtime import Runtime
 
@@ -106,16 +105,12 @@ async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, pa
     error = f"{status} (Twilio error {code}): {reason}" if code is not None else f"{status}: {reason}"
     if not await _move(session, row, state="failed", last_error=error):
         return False
-    runtime.metrics.notifications.labels(row.channel, "failed").inc()
     # The carrier gave up after Twilio accepted: only a permanent cause (a
     # wrong or unreachable number) is worth the other channel; a transient one
     # is left as failed rather than re-sent blindly.
-    fallback = await _fallback(session, row, now, runtime.settings) if permanent else None
-    await timeline.record(session, row.incident_id, "notification_failed", "twilio", now, error=error,
-                          fallback=other_channel(row.channel) if fallback else None, **_who(row))
-    log.error("notification_failed", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
-              to=row.to, error=error, permanent=permanent, fallback_id=fallback)
-    return fallback is not None
+    fallback_id = await record_failure(session, row, error, now, runtime.settings, runtime.metrics, actor="twilio",
+                                       try_fallback=permanent)
+    return fallback_id is not None
 
 
 def _twiml(text: str) -> Response:

@@ -3,9 +3,9 @@ so that replicas starting together do not race each other's migrations."""
 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
+from sqlmodel import SQLModel
 
 import monitor.models  # noqa: F401 - registers the tables on SQLModel.metadata
-from sqlmodel import SQLModel
 
 MIGRATION_LOCK = 7_204_117  # any constant; shared by every Sunclock replica
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from datetime import timedelta
+
 from sqlalchemy import select
 from support import register, seed_departments
 
-from monitor.acks import ACK_SALT, make_token
+from monitor.acks import make_token
 from monitor.models import Acknowledgement, Contact, EscalationStep, Notification
 from tests.conftest import START
-
-
-class _SignedLongAgo(TimestampSigner):
-    # read_token measures age against the wall clock, so an expired link is
-    # one signed at a fixed moment far outside the validity window.
-    def get_timestamp(self) -> int:
-        return 1_000_000_000  # 2001-09-09
 
 
 async def registered_notice(client, runtime, title: str = "白蕉镇化工厂爆炸") -> tuple[Notification, str]:
@@ -24,7 +18,7 @@ async def registered_notice(client, runtime, title: str = "白蕉镇化工厂爆
     await runtime.scheduler.run_once()
     async with runtime.sessions() as session:
         sms = (await session.exec(select(Notification).where(Notification.channel == "sms"))).scalars().first()
-    return sms, make_token(runtime.settings.signing_key, sms.step_id, sms.contact_id)
+    return sms, make_token(runtime.settings.signing_key, sms.step_id, sms.contact_id, START)
 
 
 async def acks(runtime) -> list[Acknowledgement]:
@@ -54,7 +48,7 @@ async def test_a_step_of_one_obligation_names_that_obligation(client, runtime, c
         step = (await session.exec(select(EscalationStep).where(EscalationStep.kind == "reminder",
                                                                 EscalationStep.state == "fired"))).scalars().one()
         contact = (await session.exec(select(Contact).where(Contact.name == "王局长"))).scalars().one()
-    page = await client.get(f"/ack/{make_token(runtime.settings.signing_key, step.id, contact.id)}")
+    page = await client.get(f"/ack/{make_token(runtime.settings.signing_key, step.id, contact.id, START)}")
     assert "发布权威信息" in page.text and "提醒" in page.text and "事件登记通知" not in page.text
 
 
@@ -88,15 +82,16 @@ async def test_a_tampered_link_gets_the_invalid_page_for_both_methods(client, ru
     for method in ("GET", "POST"):
         response = await client.request(method, f"/ack/{forged}")
         assert response.status_code == 400 and "链接无效" in response.text
-    other_key = make_token(b"another-deployment", 1, 1)
+    other_key = make_token(b"another-deployment", 1, 1, START)
     assert (await client.get(f"/ack/{other_key}")).status_code == 400
     assert await acks(runtime) == []
 
 
-async def test_an_expired_link_gets_the_expired_page(client, runtime):
-    sms, _ = await registered_notice(client, runtime)
-    old = URLSafeTimedSerializer(runtime.settings.signing_key, salt=ACK_SALT, signer=_SignedLongAgo)
-    token = old.dumps([sms.step_id, sms.contact_id])
+async def test_an_expired_link_gets_the_expired_page(client, runtime, clock):
+    sms, token = await registered_notice(client, runtime)
+    clock.advance(timedelta(days=7))
+    assert (await client.get(f"/ack/{token}")).status_code == 200  # valid for exactly seven days
+    clock.advance(timedelta(seconds=1))
     for method in ("GET", "POST"):
         response = await client.request(method, f"/ack/{token}")
         assert response.status_code == 410 and "链接已过期" in response.text
@@ -106,7 +101,7 @@ async def test_an_expired_link_gets_the_expired_page(client, runtime):
 async def test_a_link_to_a_step_or_contact_that_no_longer_exists_is_not_found(client, runtime):
     sms, _ = await registered_notice(client, runtime)
     key = runtime.settings.signing_key
-    assert (await client.get(f"/ack/{make_token(key, 999_999, sms.contact_id)}")).status_code == 404
-    missing = await client.post(f"/ack/{make_token(key, sms.step_id, 999_999)}")
+    assert (await client.get(f"/ack/{make_token(key, 999_999, sms.contact_id, START)}")).status_code == 404
+    missing = await client.post(f"/ack/{make_token(key, sms.step_id, 999_999, START)}")
     assert missing.status_code == 404 and "不存在" in missing.text
     assert await acks(runtime) == []

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:45:33.178345
+Create Date: 2026-11-28
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,6 @@ import sqlmodel
 from alembic import op
 
 import monitor.db
-
 
 revision = '0001'
 down_revision = None
@@ -213,7 +212,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.ForeignKeyConstraint(['notification_id'], ['notification.id'], ),
     sa.ForeignKeyConstraint(['step_id'], ['escalationstep.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('step_id', 'contact_id', name='uq_ack_step_contact')
     )
     with op.batch_alter_table('acknowledgement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_acknowledgement_incident_id'), ['incident_id'], unique=False)
