@@ -32,6 +32,7 @@ from monitor.settings import Settings
 log = structlog.get_logger("sunclock.delivery")
 
 BATCH = 500
+RECORD_CHUNK = 25
 LATE_AFTER = timedelta(seconds=1)
 _CLAIMED = (Notification.id, Notification.step_id, Notification.incident_id, Notification.contact_id,
             Notification.channel, Notification.to, Notification.subject, Notification.body, Notification.html,
@@ -168,9 +169,23 @@ async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], se
         async with pool:
             return await _send(channels[row.channel], row, clock, settings.public_url)
 
-    attempts = await asyncio.gather(*(bounded(row) for row in claimed))
+    # Outcomes are committed in small chunks as sends complete, not after the
+    # whole batch: a crash then leaves at most a chunk plus the sends in flight
+    # accepted by the provider but unrecorded (the possible duplicates).
+    finished: list[Attempt] = []
+    for next_done in asyncio.as_completed([bounded(row) for row in claimed]):
+        finished.append(await next_done)
+        if len(finished) >= RECORD_CHUNK:
+            await _record_all(sessions, finished, token, clock, settings, metrics)
+            finished = []
+    if finished:
+        await _record_all(sessions, finished, token, clock, settings, metrics)
+    return len(claimed)
+
+
+async def _record_all(sessions: SessionFactory, attempts: list[Attempt], token: str, clock: Clock,
+                      settings: Settings, metrics: Metrics) -> None:
     done = clock.now()
     async with transaction(sessions) as session:
         for attempt in attempts:
             await _record(session, attempt, token, done, settings, metrics)
-    return len(claimed)

@@ -69,6 +69,9 @@ class FakeTwilio:
         self._release = asyncio.Event()  # lets hung handlers finish at close()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        # Seconds before each answer, after the message is recorded (accepted):
+        # a slow carrier, so that a sender can be killed between the two.
+        self.latency = 0.0
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order, then succeed."""
@@ -112,6 +115,8 @@ class FakeTwilio:
         if request.match_info["account_sid"] != self.account_sid:
             return _json(twilio_error(404, 20404, "The requested resource was not found"))
         reply = self._script.pop(0) if self._script else SUCCESS
+        if self.latency:
+            await asyncio.sleep(self.latency)  # simulated carrier latency, not a test waiting for time
         if reply.hang:
             await self._release.wait()
             return web.Response(status=503)
