@@ -25,7 +25,7 @@ from rules.schema import PRE_DEADLINE_KINDS
 
 log = structlog.get_logger("sunclock.dispatch")
 
-BATCH = 500
+BATCH = 200  # steps per firing transaction: small enough that the first sends of a burst start early
 LATE_AFTER = timedelta(seconds=1)
 
 
@@ -58,16 +58,19 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
             for r in rows]
 
 
-async def _claim(session: AsyncSession, ids: list[int], **values: object) -> list[EscalationStep]:
+_CLAIMED = (EscalationStep.id, EscalationStep.incident_id, EscalationStep.obligation_key, EscalationStep.kind,
+            EscalationStep.occurrence, EscalationStep.planned_at, EscalationStep.recipients, EscalationStep.channels,
+            EscalationStep.late)
+
+
+async def _claim(session: AsyncSession, ids: list[int], state: str, now: datetime) -> list:
+    """Move planned steps to ``state``; only the rows this UPDATE changed come back."""
     if not ids:
         return []
-    claimed = (await session.execute(
+    return list((await session.execute(
         update(EscalationStep).where(EscalationStep.id.in_(ids), EscalationStep.state == "planned")
-        .values(**values).returning(EscalationStep.id))).scalars().all()
-    if not claimed:
-        return []
-    return list((await session.exec(select(EscalationStep).where(EscalationStep.id.in_(claimed))
-                                    .execution_options(populate_existing=True))).scalars())
+        .values(state=state, fired_at=now, late=EscalationStep.planned_at < now - LATE_AFTER)
+        .returning(*_CLAIMED))).all())
 
 
 async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: datetime, limit: int = BATCH) -> int:
@@ -77,8 +80,8 @@ async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: date
         if not due:
             return 0
         to_fire, to_skip = select_due(due, now)
-        skipped = await _claim(session, [s.id for s in to_skip], state="skipped", fired_at=now)
-        fired = await _claim(session, [s.id for s in to_fire], state="fired", fired_at=now)
+        skipped = await _claim(session, [s.id for s in to_skip], "skipped", now)
+        fired = await _claim(session, [s.id for s in to_fire], "fired", now)
         directory = await Directory.load(session, {s.incident_id for s in fired}) if fired else None
         notifications, entries = [], []
         deadlines = {s.id: s.deadline for s in due}
@@ -90,7 +93,6 @@ async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: date
                                           else "a later step of the same deadline was due"))
         for step in fired:
             assert directory is not None
-            step.late = now - step.planned_at > LATE_AFTER
             contacts = directory.recipients(directory.incidents[step.incident_id], step.recipients)
             rows = [render_notification(directory, step, contact, channel, now, settings)
                     for contact in contacts for channel in step.channels if address(contact, channel)]
@@ -105,6 +107,6 @@ async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: date
                 log.warning("step_without_recipients", incident_id=step.incident_id, step=step.kind,
                             recipients=step.recipients)
         if notifications:
-            await session.execute(insert(Notification), notifications)
+            await session.execute(insert(Notification.__table__), notifications)
         await timeline.record_many(session, entries)
     return len(due)

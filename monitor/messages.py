@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
-from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
+from monitor.models import Contact, Department, Incident, Obligation
 from monitor.settings import Settings
 
 
@@ -66,7 +66,7 @@ def address(contact: Contact, channel: str) -> str | None:
     return contact.mobile if channel == "sms" else contact.email
 
 
-def render_notification(directory: Directory, step: EscalationStep, contact: Contact, channel: str,
+def render_notification(directory: Directory, step, contact: Contact, channel: str,  # noqa: ANN001 - a step row
                         now: datetime, settings: Settings) -> dict:
     """The stored notification row for one contact on one channel of a step."""
     incident = directory.incidents[step.incident_id]

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
 from monitor.db import SessionFactory
+from monitor import delivery, dispatch
 from monitor.delivery import deliver_due
 from monitor.dispatch import detect_breaches, fire_due_steps
 from monitor.models import EscalationStep, Incident, Notification, Obligation
@@ -60,7 +61,7 @@ class Scheduler:
         sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
         self.last_run = rt.clock.now()
         rt.metrics.heartbeat.set(self.last_run.timestamp())
-        return max(breaches, steps, sent) >= 500
+        return breaches >= dispatch.BATCH or steps >= dispatch.BATCH or sent >= delivery.BATCH
 
     def poke(self) -> None:
         """Run as soon as possible; pokes during a run coalesce into one more run."""

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from monitor import demo
+from monitor import demo, pages
 from monitor.api import ack, incidents, records, webhooks
 from monitor.db import ping
 from monitor.errors import SunclockError
@@ -93,6 +93,9 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)
+    # People's pages under /, signed in with a session cookie (monitor/pages).
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,21 @@
+"""Server-rendered pages for people: sign in, the board, incidents, outbox,
+cases and administration. Chinese by default, English with ``?lang=en``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from monitor.pages import admin, auth, board, incident_views
+from monitor.pages.render import STATIC_DIR
+
+router = APIRouter(include_in_schema=False)
+for _module in (auth, board, incident_views, admin):
+    router.include_router(_module.router)
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC_DIR)
+
+
+__all__ = ["router", "static_files"]

@@ -1,0 +1,188 @@
+"""Departments with their contacts and users (admins), and accountability
+cases (supervisors decide; department heads see their own)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from monitor import auth, departments
+from monitor.api import records
+from monitor.api.deps import MAX_ID, SessionDep
+from monitor.errors import SunclockError
+from monitor.models import AccountabilityCase, Department, Incident, Obligation, User
+from monitor.pages import overview
+from monitor.pages.auth import Posted, SignedIn
+from monitor.pages.forms import FormInvalid, service_errors, text, validate
+from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
+from monitor.schemas import ROLES, CaseDecision, DepartmentCreate
+
+router = APIRouter(route_class=PageRoute)
+CONTACT_FIELDS = ("name", "role", "mobile", "email")
+EMPTY_ROWS = 3
+
+
+def _allowed(page: Page, action: str) -> None:
+    if not page.may(action):
+        raise PageExit(refusal(page, 403, "error.forbidden"))
+
+
+def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
+    return {"code": "", "name": "", "supervisory": False,
+            "contacts": [dict.fromkeys(CONTACT_FIELDS, "") | {"role": "head" if i == 0 else "deputy"}
+                         for i in range(rows)]}
+
+
+async def _departments_page(page: Page, session, *, status: int = 200, values: dict[str, Any] | None = None,  # noqa: ANN001
+                            errors: dict[str, str] | None = None, editing: str | None = None) -> Response:
+    return render(page, "departments.html", status=status, departments=await departments.list_public(session),
+                  values=values or _empty_department(), errors=errors or {}, editing=editing,
+                  saved=page.request.query_params.get("saved") == "1")
+
+
+@router.get("/admin/departments")
+async def department_list(page: SignedIn, session: SessionDep) -> Response:
+    _allowed(page, "manage")
+    edit = page.request.query_params.get("edit")
+    found = next((d for d in await departments.list_public(session) if d.code == edit), None) if edit else None
+    if found is None:
+        return await _departments_page(page, session)
+    values = {"code": found.code, "name": found.name, "supervisory": found.supervisory,
+              "contacts": [{"name": c.name, "role": c.role, "mobile": c.mobile or "", "email": c.email or ""}
+                           for c in found.contacts] + _empty_department(2)["contacts"]}
+    return await _departments_page(page, session, values=values, editing=found.code)
+
+
+def _department_form(form) -> tuple[dict[str, Any], dict[str, Any], list[int]]:  # noqa: ANN001
+    """What was typed (to show again), the request body, and which form row each contact came from."""
+    rows = sorted({int(m.group(1)) for key in form for m in [re.fullmatch(r"contacts-(\d{1,2})-\w+", key)] if m})
+    typed = [{f: text(form, f"contacts-{i}-{f}") for f in CONTACT_FIELDS} for i in rows]
+    values = {"code": text(form, "code"), "name": text(form, "name"), "supervisory": bool(form.get("supervisory")),
+              "contacts": typed}
+    used = [i for i, c in zip(rows, typed, strict=True) if c["name"] or c["mobile"] or c["email"]]
+    contacts = [{k: v for k, v in typed[rows.index(i)].items() if v} for i in used]
+    body = {k: v for k, v in values.items() if k != "contacts" and v not in ("", None)} | {"contacts": contacts}
+    return values, body, used
+
+
+@router.post("/admin/departments")
+async def save_department(page: Posted, session: SessionDep) -> Response:
+    _allowed(page, "manage")
+    form = await page.request.form()
+    values, body, used = _department_form(form)
+    editing = text(form, "editing") or None
+    try:
+        data = validate(DepartmentCreate, body, page.t)
+        if editing is not None and data.code != editing:
+            raise FormInvalid({"code": page.t("err.invalid")})
+        await departments.save(session, data, page.runtime.clock.now(), replace=editing is not None)
+        await session.commit()
+    except FormInvalid as exc:
+        # Errors name the n-th contact sent; the page names the form row it came from.
+        errors = {re.sub(r"^contacts-(\d+)", lambda m: f"contacts-{used[int(m.group(1))]}", k): v
+                  for k, v in exc.errors.items()}
+    except SunclockError as exc:
+        errors = service_errors(exc, page.t)
+    else:
+        page.runtime.poke()
+        return redirect(page, "/admin/departments?saved=1")
+    await session.rollback()
+    return await _departments_page(page, session, status=422, values=values, errors=errors, editing=editing)
+
+
+async def _users_page(page: Page, session, *, status: int = 200, values: dict[str, str] | None = None,  # noqa: ANN001
+                      errors: dict[str, str] | None = None, token: str | None = None) -> Response:
+    users = (await session.execute(select(User, Department.code).outerjoin(
+        Department, Department.id == User.department_id).order_by(User.name))).all()
+    codes = list((await session.exec(select(Department.code).order_by(Department.code))).scalars())
+    return render(page, "users.html", status=status, users=users, codes=codes, roles=ROLES, token=token,
+                  values=values or {"name": "", "role": "duty_officer", "department": ""}, errors=errors or {})
+
+
+@router.get("/admin/users")
+async def user_list(page: SignedIn, session: SessionDep) -> Response:
+    _allowed(page, "manage")
+    return await _users_page(page, session)
+
+
+@router.post("/admin/users")
+async def create_user(page: Posted, session: SessionDep) -> Response:
+    _allowed(page, "manage")
+    form = await page.request.form()
+    values = {name: text(form, name) for name in ("name", "role", "department")}
+    password = str(form.get("password") or "")
+    errors: dict[str, str] = {}
+    if not password:
+        errors["password"] = page.t("err.required")
+    else:
+        try:
+            _, token = await auth.create_user(session, values["name"], values["role"], page.runtime.clock.now(),
+                                              department=values["department"] or None, password=password)
+            await session.commit()
+        except SunclockError as exc:
+            errors = service_errors(exc, page.t)
+    if errors:
+        await session.rollback()
+        return await _users_page(page, session, status=422, values=values, errors=errors)
+    page.runtime.poke()
+    return await _users_page(page, session, token=token)
+
+
+@router.post("/admin/users/{user_id}/active")
+async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Response:
+    """Switch a user off (no more sign-in or API token) or on again."""
+    _allowed(page, "manage")
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        return refusal(page, 404, "error.not_found")
+    user.active = not user.active
+    await session.commit()
+    page.runtime.poke()
+    return redirect(page, "/admin/users")
+
+
+async def _cases_page(page: Page, session, *, status: int = 200, errors: dict[str, str] | None = None,  # noqa: ANN001
+                      failed: int | None = None) -> Response:
+    assert page.actor is not None
+    query = overview.visible(
+        select(AccountabilityCase, Incident.title, Obligation.key, Obligation.title)
+        .join(Incident, Incident.id == AccountabilityCase.incident_id)
+        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id),
+        page.actor, AccountabilityCase.department_id)
+    cases = (await session.execute(query.order_by(AccountabilityCase.decision != "pending",
+                                                  AccountabilityCase.breached_at.desc()).limit(500))).all()
+    codes = dict((await session.execute(select(Department.id, Department.code))).all())
+    return render(page, "cases.html", status=status, cases=cases, codes=codes, errors=errors or {}, failed=failed,
+                  title_of=lambda key, title: overview.obligation_title(page.runtime.rules, key, title, page.lang),
+                  saved=status == 200 and page.request.query_params.get("saved") == "1")
+
+
+@router.get("/cases")
+async def case_list(page: SignedIn, session: SessionDep) -> Response:
+    _allowed(page, "cases")
+    return await _cases_page(page, session)
+
+
+@router.post("/cases/{case_id}/decision")
+async def decide(case_id: int, page: Posted, session: SessionDep) -> Response:
+    _allowed(page, "decide")
+    assert page.actor is not None
+    if not 0 < case_id <= MAX_ID:
+        return refusal(page, 404, "error.not_found")
+    form = await page.request.form()
+    try:
+        body = validate(CaseDecision, {k: v for k in ("decision", "reason") if (v := text(form, k))}, page.t)
+        await records.decide_case(case_id, body, session, page.runtime.clock, page.actor)  # it commits
+    except FormInvalid as exc:
+        errors = exc.errors
+    except SunclockError as exc:
+        errors = service_errors(exc, page.t)
+    else:
+        page.runtime.poke()
+        return redirect(page, "/cases?saved=1")
+    await session.rollback()
+    return await _cases_page(page, session, status=422, errors=errors, failed=case_id)

@@ -1,0 +1,100 @@
+"""What the board and the incident page read: incidents a person may see,
+with their deadlines, latest message and acknowledgements, in few queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import incidents
+from monitor.incidents import Actor
+from monitor.models import Acknowledgement, Contact, Department, Incident, Notification, TimelineEntry
+from monitor.schemas import IncidentPublic
+from rules import RuleSet
+
+UNMET = ("pending", "breached")
+
+
+@dataclass
+class Ack:
+    name: str
+    at: datetime
+    via: str
+
+
+@dataclass
+class IncidentView:
+    incident: IncidentPublic
+    department_name: str
+    latest: Notification | None = None
+    acks: list[Ack] = field(default_factory=list)
+
+    @property
+    def next_due(self) -> datetime | None:
+        return min((o.due_at for o in self.incident.obligations if o.state in UNMET), default=None)
+
+
+def visible(query, actor: Actor, column=Incident.department_id):  # noqa: ANN001, ANN201
+    """A department head's queries see their own department only."""
+    return query.where(column == actor.department_id) if actor.role == "department_head" else query
+
+
+def obligation_title(rules: RuleSet, key: str, fallback: str, lang: str) -> str:
+    found = rules.obligation(key)
+    if lang == "en" and found is not None and found[1].title_en:
+        return found[1].title_en
+    return fallback
+
+
+async def acknowledgements(session: AsyncSession, incident_ids: list[int]) -> list[tuple[Acknowledgement, str]]:
+    return list((await session.execute(
+        select(Acknowledgement, Contact.name).join(Contact, Contact.id == Acknowledgement.contact_id)
+        .where(Acknowledgement.incident_id.in_(incident_ids)).order_by(Acknowledgement.at))).all())
+
+
+async def views(session: AsyncSession, found: list[Incident]) -> list[IncidentView]:
+    if not found:
+        return []
+    ids = [i.id for i in found]
+    public = await incidents.to_public(session, found)
+    names = dict((await session.execute(select(Department.id, Department.name).where(
+        Department.id.in_({i.department_id for i in found})))).all())
+    latest_ids = select(func.max(Notification.id)).where(Notification.incident_id.in_(ids)).group_by(
+        Notification.incident_id)
+    latest = {n.incident_id: n for n in (await session.exec(
+        select(Notification).where(Notification.id.in_(latest_ids)))).scalars()}
+    acks: dict[int, list[Ack]] = {}
+    for ack, name in await acknowledgements(session, ids):
+        acks.setdefault(ack.incident_id, []).append(Ack(name, ack.at, ack.via))
+    return [IncidentView(p, names.get(i.department_id, p.department), latest.get(i.id), acks.get(i.id, []))
+            for i, p in zip(found, public, strict=True)]
+
+
+async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:
+    """Open incidents, the most urgent deadline first; those without one last."""
+    found = list((await session.exec(visible(select(Incident).where(Incident.state == "open"), actor)
+                                     .order_by(Incident.registered_at.desc()).limit(500))).scalars())
+    result = await views(session, found)
+    return sorted(result, key=lambda v: (v.next_due is None, v.next_due or v.incident.registered_at))
+
+
+@dataclass
+class MessageRow:
+    notification: Notification
+    acknowledged_at: datetime | None
+
+
+async def messages(session: AsyncSession, incident_id: int) -> list[MessageRow]:
+    """Every message of an incident; acknowledged when its recipient confirmed that step."""
+    rows = list((await session.exec(select(Notification).where(Notification.incident_id == incident_id)
+                                    .order_by(Notification.planned_at.desc(), Notification.id.desc()))).scalars())
+    acked = {(a.step_id, a.contact_id): a.at for a, _ in await acknowledgements(session, [incident_id])}
+    return [MessageRow(n, acked.get((n.step_id, n.contact_id))) for n in rows]
+
+
+async def timeline(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
+    return list((await session.exec(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+                                    .order_by(TimelineEntry.id))).scalars())
