@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select, update
 from e2e_peers import ThreadedTwilio
 from e2e_processes import start_sunclock, stop, wait_until
 
+from monitor.db import sync_url
+from monitor.models import EscalationStep, Obligation
 from tests.conftest import drop_pg_database, recreate_pg_database
 
 ADMIN = "e2e-admin-token"
@@ -129,3 +132,44 @@ def test_a_replica_killed_mid_burst_loses_nothing(tmp_path, pg_url, twilio):
         print(f"sent before the kill: {sent_before_kill}, duplicates after restart: {duplicates}")
     finally:
         stop(victim)
+
+
+def test_deadlines_that_pass_while_down_breach_at_the_deadline_on_restart(tmp_path, pg_url, twilio):
+    server, base = replica(tmp_path, "a", pg_url, twilio)
+    try:
+        with api(base) as client:
+            for department in DEPARTMENTS:
+                client.post("/api/v1/departments", json=department).raise_for_status()
+            incident = client.post("/api/v1/incidents", json={
+                "title": "水库溃坝", "severity": "I", "department": "EMB",
+                "occurred_at": datetime.now(UTC).isoformat()}).json()
+            wait_until(lambda: len(sms_rows(client, "registered")) == 1, 30, "the registered notice")
+    finally:
+        stop(server)
+    # While it is down, the release deadline passes by 90 minutes.
+    shift = timedelta(hours=6, minutes=30)
+    engine = create_engine(sync_url(pg_url))
+    with engine.begin() as db:
+        due = db.execute(select(Obligation.due_at).where(Obligation.key == "authoritative_release")).scalar_one()
+        db.execute(update(Obligation).where(Obligation.key == "authoritative_release").values(due_at=due - shift))
+        for step_id, planned in db.execute(select(EscalationStep.id, EscalationStep.planned_at).where(
+                EscalationStep.obligation_key == "authoritative_release")).all():
+            db.execute(update(EscalationStep).where(EscalationStep.id == step_id).values(planned_at=planned - shift))
+    engine.dispose()
+    server, base = replica(tmp_path, "a", pg_url, twilio)
+    try:
+        with api(base) as client:
+            wait_until(lambda: any(r["state"] == "sent" for r in sms_rows(client, "overdue")), 30,
+                       "the overdue step after the restart")
+            shown = client.get(f"/api/v1/incidents/{incident['id']}").json()
+            release = next(o for o in shown["obligations"] if o["key"] == "authoritative_release")
+            assert release["state"] == "breached"
+            assert datetime.fromisoformat(release["breached_at"]) == due - shift
+            sent = {r["step"] for r in client.get("/api/v1/notifications").json() if r["obligation"]}
+            assert sent == {"overdue"}, "only the latest overdue step is sent; the rest are skipped"
+            assert all(r["late"] for r in sms_rows(client, "overdue"))
+            kinds = [e["kind"] for e in client.get(f"/api/v1/incidents/{incident['id']}/timeline").json()]
+            # reminder, warning, final_warning and breached were all due at once; overdue #1 went out
+            assert kinds.count("step_skipped") == 4 and "breached" in kinds
+    finally:
+        stop(server)
