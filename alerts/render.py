@@ -138,6 +138,7 @@ def _environment() -> Environment:
         # or an SMS would show "&lt;".
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=StrictUndefined,  # a misspelt variable fails loudly, not as blank text
+        auto_reload=False,  # shipped with the package: no need to stat the files on every message
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -122,9 +122,12 @@ async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: st
         late = lag > LATE_AFTER
         params.append({"nid": row.id, "tok": token, "done": now, "started": attempt.started, "late": late,
                        "provider": receipt.provider, "provider_id": receipt.provider_id})
-        entries.append(timeline.entry(row.incident_id, "notification_sent", "scheduler", now, late=late,
-                                      provider=receipt.provider, step=row.step, channel=row.channel,
-                                      recipient=row.recipient_name, attempt=row.attempts))
+        if row.attempts > 1:
+            # A first-attempt send is the step_fired entry keeping its promise (and is
+            # in /notifications); a send that needed retries is news for the timeline.
+            entries.append(timeline.entry(row.incident_id, "notification_sent", "scheduler", now, late=late,
+                                          provider=receipt.provider, step=row.step, channel=row.channel,
+                                          recipient=row.recipient_name, attempt=row.attempts))
         metrics.notifications.labels(row.channel, "sent").inc()
         metrics.escalation_lag.labels(row.channel).observe(max(0.0, lag.total_seconds()))
         log.info("step_sent", notification_id=row.id, incident_id=row.incident_id, step=row.step,
