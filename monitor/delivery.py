@@ -115,23 +115,27 @@ _SENT = (update(Notification.__table__)
 async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: str, now: datetime,
                        metrics: Metrics) -> None:
     """Successes in one statement: a burst of thousands is recorded in a few round trips."""
-    params, entries = [], []
+    params = []
+    by_step: dict[int, list] = {}
     for attempt in attempts:
         row, receipt = attempt.row, attempt.receipt
         lag = attempt.started - row.planned_at
         late = lag > LATE_AFTER
         params.append({"nid": row.id, "tok": token, "done": now, "started": attempt.started, "late": late,
                        "provider": receipt.provider, "provider_id": receipt.provider_id})
-        if row.attempts > 1:
-            # A first-attempt send is the step_fired entry keeping its promise (and is
-            # in /notifications); a send that needed retries is news for the timeline.
-            entries.append(timeline.entry(row.incident_id, "notification_sent", "scheduler", now, late=late,
-                                          provider=receipt.provider, step=row.step, channel=row.channel,
-                                          recipient=row.recipient_name, attempt=row.attempts))
+        by_step.setdefault(row.step_id, []).append((row, late, receipt.provider))
         metrics.notifications.labels(row.channel, "sent").inc()
         metrics.escalation_lag.labels(row.channel).observe(max(0.0, lag.total_seconds()))
         log.info("step_sent", notification_id=row.id, incident_id=row.incident_id, step=row.step,
                  channel=row.channel, to=row.to, late=late)
+    # Every send is on the timeline, one entry per step listing its messages: a
+    # step to three people on two channels reads as one line, not six.
+    entries = [timeline.entry(
+        sends[0][0].incident_id, "notification_sent", "scheduler", now, step=sends[0][0].step,
+        recipient=", ".join(dict.fromkeys(r.recipient_name for r, _, _ in sends)),
+        channel=", ".join(dict.fromkeys(r.channel for r, _, _ in sends)), late=any(late for _, late, _ in sends),
+        sent=[{"recipient": r.recipient_name, "channel": r.channel, "attempt": r.attempts, "late": late,
+               "provider": provider} for r, late, provider in sends]) for sends in by_step.values()]
     result = await session.execute(_SENT, params)
     if result.rowcount not in (-1, len(params)):
         # Another replica reclaimed some of these after our lease ran out: they may go out twice.
