@@ -49,9 +49,12 @@ class Attempt:
 
 async def _claim(session: AsyncSession, now: datetime, token: str, lease: datetime, limit: int,
                  metrics: Metrics) -> list:
+    # On PostgreSQL, rows another replica is claiming or recording are skipped,
+    # never waited for: replicas share the work without blocking each other
+    # (SQLite has one writer and ignores the clause).
     due = list((await session.execute(
         select(Notification.id).where(Notification.state == "pending", Notification.next_attempt_at <= now)
-        .order_by(Notification.next_attempt_at).limit(limit))).scalars())
+        .order_by(Notification.next_attempt_at).limit(limit).with_for_update(skip_locked=True))).scalars())
     claim = dict(state="sending", claim_token=token, claimed_until=lease, attempts=Notification.attempts + 1)
     rows = []
     if due:
@@ -60,7 +63,7 @@ async def _claim(session: AsyncSession, now: datetime, token: str, lease: dateti
             .values(**claim).returning(*_CLAIMED))).all()
     expired = list((await session.execute(
         select(Notification.id).where(Notification.state == "sending", Notification.claimed_until < now)
-        .limit(limit))).scalars())
+        .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True))).scalars())
     if expired:
         reclaimed = (await session.execute(
             update(Notification).where(Notification.id.in_(expired), Notification.state == "sending",
@@ -117,7 +120,8 @@ async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: st
     """Successes in one statement: a burst of thousands is recorded in a few round trips."""
     params = []
     by_step: dict[int, list] = {}
-    for attempt in attempts:
+    # In id order, so that every writer takes row locks in the same order.
+    for attempt in sorted(attempts, key=lambda a: a.row.id):
         row, receipt = attempt.row, attempt.receipt
         lag = attempt.started - row.planned_at
         late = lag > LATE_AFTER

@@ -34,7 +34,7 @@ async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetim
         rows = (await session.execute(
             select(Obligation, Incident).join(Incident, Incident.id == Obligation.incident_id)
             .where(Obligation.state == "pending", Obligation.due_at <= now, Incident.state == "open")
-            .order_by(Obligation.due_at).limit(limit))).all()
+            .order_by(Obligation.due_at).limit(limit).with_for_update(of=Obligation, skip_locked=True))).all()
         for obligation, incident in rows:
             await planning.breach(session, incident, obligation, rules, now)
     return len(rows)
@@ -53,7 +53,9 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
                EscalationStep.occurrence, EscalationStep.planned_at, Obligation.due_at)
         .outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
         .where(EscalationStep.state == "planned", EscalationStep.planned_at <= now,
-               EscalationStep.incident_id.in_(head)))
+               EscalationStep.incident_id.in_(head))
+        # Steps another replica is firing are skipped, not waited for.
+        .order_by(EscalationStep.id).with_for_update(of=EscalationStep, skip_locked=True))
     return [DueStep(r.id, (r.incident_id, r.obligation_key), r.kind, r.occurrence, r.planned_at, r.due_at)
             for r in rows]
 
