@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.datastructures import FormData
 
 from monitor import auth, departments
 from monitor.api import records
@@ -37,7 +39,8 @@ def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
                          for i in range(rows)]}
 
 
-async def _departments_page(page: Page, session, *, status: int = 200, values: dict[str, Any] | None = None,  # noqa: ANN001
+async def _departments_page(page: Page, session: AsyncSession, *, status: int = 200,
+                            values: dict[str, Any] | None = None,
                             errors: dict[str, str] | None = None, editing: str | None = None) -> Response:
     return render(page, "departments.html", status=status, departments=await departments.list_public(session),
                   values=values or _empty_department(), errors=errors or {}, editing=editing,
@@ -57,7 +60,7 @@ async def department_list(page: SignedIn, session: SessionDep) -> Response:
     return await _departments_page(page, session, values=values, editing=found.code)
 
 
-def _department_form(form) -> tuple[dict[str, Any], dict[str, Any], list[int]]:  # noqa: ANN001
+def _department_form(form: FormData) -> tuple[dict[str, Any], dict[str, Any], list[int]]:
     """What was typed (to show again), the request body, and which form row each contact came from."""
     rows = sorted({int(m.group(1)) for key in form for m in [re.fullmatch(r"contacts-(\d{1,2})-\w+", key)] if m})
     typed = [{f: text(form, f"contacts-{i}-{f}") for f in CONTACT_FIELDS} for i in rows]
@@ -94,7 +97,7 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
     return await _departments_page(page, session, status=422, values=values, errors=errors, editing=editing)
 
 
-async def _users_page(page: Page, session, *, status: int = 200, values: dict[str, str] | None = None,  # noqa: ANN001
+async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, values: dict[str, str] | None = None,
                       errors: dict[str, str] | None = None, token: str | None = None) -> Response:
     users = (await session.execute(select(User, Department.code).outerjoin(
         Department, Department.id == User.department_id).order_by(User.name))).all()
@@ -139,13 +142,15 @@ async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         return refusal(page, 404, "error.not_found")
+    if page.user is not None and user.id == page.user.id:  # an admin never locks themselves out
+        return refusal(page, 403, "error.forbidden")
     user.active = not user.active
     await session.commit()
     page.runtime.poke()
     return redirect(page, "/admin/users")
 
 
-async def _cases_page(page: Page, session, *, status: int = 200, errors: dict[str, str] | None = None,  # noqa: ANN001
+async def _cases_page(page: Page, session: AsyncSession, *, status: int = 200, errors: dict[str, str] | None = None,
                       failed: int | None = None) -> Response:
     assert page.actor is not None
     query = overview.visible(

@@ -1,18 +1,19 @@
 """Signing in to the pages: a signed session cookie, a CSRF token on every
 form, and a throttle on failed sign-ins.
 
-The cookie holds ``{"u": user id or None, "c": CSRF token, "i": issued at}``,
-signed with ``settings.signing_key``. Every visitor gets one, so the sign-in
+The cookie holds ``{"u": user id or None, "p": password fingerprint, "c": CSRF
+token, "i": issued at}``, signed with ``settings.signing_key``. Every visitor gets one, so the sign-in
 form carries a CSRF token too; signing in or out issues a fresh one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -27,8 +28,18 @@ from monitor.clock import Clock
 from monitor.incidents import Actor
 from monitor.models import User
 from monitor.pages.i18n import LANGUAGES, translator
-from monitor.pages.render import (LANG_COOKIE, SESSION_COOKIE, Page, PageExit, PageRoute, redirect, refusal, render,
-                                  sign_in_url)
+from monitor.pages.render import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    Page,
+    PageExit,
+    PageRoute,
+    redirect,
+    refusal,
+    render,
+    sign_in_url,
+)
+from monitor.runtime import Runtime
 
 SESSION_SALT = "sunclock.pages.session.v1"
 SESSION_HOURS = 12  # a long duty shift; then sign in again
@@ -57,7 +68,7 @@ def _issue(page: Page, user: User | None) -> None:
     page.cookies[SESSION_COOKIE] = _serializer(page.runtime.settings.signing_key).dumps(payload)
 
 
-def _read(runtime, cookie: str | None) -> dict | None:  # noqa: ANN001
+def _read(runtime: Runtime, cookie: str | None) -> dict | None:
     if not cookie:
         return None
     try:
@@ -69,7 +80,7 @@ def _read(runtime, cookie: str | None) -> dict | None:  # noqa: ANN001
     return data
 
 
-def _language(request: Request, runtime) -> tuple[str, bool]:  # noqa: ANN001
+def _language(request: Request, runtime: Runtime) -> tuple[str, bool]:
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         return asked, True
@@ -87,7 +98,7 @@ async def page_context(request: Request, runtime: RuntimeDep, session: SessionDe
         _issue(page, None)
         return page
     page.csrf = data["c"]
-    issued = datetime.fromtimestamp(data["i"], runtime.clock.now().tzinfo)
+    issued = datetime.fromtimestamp(data["i"], UTC)
     if isinstance(data.get("u"), int):
         user = await session.get(User, data["u"])
         if (user is None or not user.active or data.get("p") != _fingerprint(user)
@@ -119,9 +130,11 @@ async def _check_csrf(page: Page) -> None:
 
 
 async def posted(page: AnyPage) -> Page:
-    """A form submitted by a signed-in user, with the CSRF token of their session."""
+    """A form submitted by a signed-in user, with the CSRF token of their session.
+    (Someone whose shift-long session ended is sent to sign in again first.)"""
+    await signed_in(page)
     await _check_csrf(page)
-    return await signed_in(page)
+    return page
 
 
 Posted = Annotated[Page, Depends(posted)]
@@ -170,6 +183,9 @@ class SignInThrottle:
             del self.failures[key]
         for key in [k for k, until in self.locked_until.items() if until <= now]:
             del self.locked_until[key]
+        if len(self.failures) > self.MAX_KEYS:  # a flood of fresh names: keep the most recent half
+            recent = sorted(self.failures.items(), key=lambda item: item[1][-1])[-self.MAX_KEYS // 2:]
+            self.failures = dict(recent)
 
 
 def throttle(request: Request, runtime: RuntimeDep) -> SignInThrottle:
@@ -199,7 +215,7 @@ async def sign_in(page: AnyPage, session: SessionDep,
                   limiter: Annotated[SignInThrottle, Depends(throttle)]) -> Response:
     await _check_csrf(page)
     form = await page.request.form()
-    name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
+    name, password = str(form.get("name") or "").strip()[:64], str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
     client = page.request.client.host if page.request.client else "unknown"
     wait = limiter.locked_for(name, client)
@@ -208,7 +224,9 @@ async def sign_in(page: AnyPage, session: SessionDep,
         return render(page, "signin.html", status=429, next=target, name=name,
                       error=page.t("signin.locked", minutes=minutes))
     user = (await session.exec(select(User).where(User.name == name))).scalars().first() if name else None
-    good = check_password(password, user.password_hash if user else _DUMMY_HASH) and user is not None and user.active
+    # scrypt takes tens of milliseconds: off the event loop, so the scheduler keeps its second.
+    matches = await asyncio.to_thread(check_password, password, user.password_hash if user else _DUMMY_HASH)
+    good = matches and user is not None and user.active
     if not good:
         limiter.failed(name, client)
         return render(page, "signin.html", status=401, next=target, name=name, error=page.t("signin.failed"))

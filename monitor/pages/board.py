@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
@@ -10,10 +12,11 @@ from monitor.api.deps import MAX_ID, SessionDep
 from monitor.models import Incident, Notification
 from monitor.pages import overview
 from monitor.pages.auth import SignedIn
-from monitor.pages.render import PageRoute, render
+from monitor.pages.render import Page, PageRoute, render
+from monitor.schemas import ObligationPublic
 
 router = APIRouter(route_class=PageRoute)
-REFRESH_SECONDS = 20
+REFRESH_SECONDS = 15
 
 
 @router.get("/")
@@ -31,7 +34,7 @@ async def board_fragment(page: SignedIn, session: SessionDep) -> Response:
     return render(page, "_board.html", rows=rows, title_of=_titles(page))
 
 
-def _titles(page):  # noqa: ANN001, ANN202
+def _titles(page: Page) -> Callable[[ObligationPublic], str]:
     return lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang)
 
 

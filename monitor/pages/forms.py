@@ -60,10 +60,10 @@ def _message(error: dict[str, Any], field: str, t: Translator) -> str:
         return t("err.code")
     if kind.startswith(TIME_ERRORS):
         return t("err.time")
-    if kind == "value_error" and field in VALUE_ERRORS:
-        return t(VALUE_ERRORS[field])
     if kind == "value_error" and "mobile number or an email" in error["msg"]:
         return t("err.contact_reachable")
+    if kind == "value_error" and field in VALUE_ERRORS:
+        return t(VALUE_ERRORS[field])
     if kind == "value_error" and "say what to correct" in error["msg"]:
         return t("err.nothing_to_correct")
     return t("err.invalid")

@@ -12,7 +12,7 @@ LANGUAGES = ("zh", "en")
 
 ZH: dict[str, str] = {
     "app": "阳光时钟", "tagline": "重特大突发事件信息发布时限", "skip": "跳到正文", "lang.switch": "English",
-    "nav.board": "值班看板", "nav.new": "登记事件", "nav.outbox": "发件箱", "nav.cases": "问责案件",
+    "nav.label": "主菜单", "nav.board": "值班看板", "nav.new": "登记事件", "nav.outbox": "发件箱", "nav.cases": "问责案件",
     "nav.departments": "责任单位", "nav.users": "用户", "nav.signout": "退出登录", "nav.signed_in_as": "当前用户",
     "role.duty_officer": "值班员", "role.department_head": "单位负责人", "role.supervisor": "督查", "role.admin": "管理员",
     # sign-in
@@ -99,7 +99,7 @@ ZH: dict[str, str] = {
 EN: dict[str, str] = {
     "app": "Sunclock", "tagline": "Disclosure deadlines of major emergencies", "skip": "Skip to content",
     "lang.switch": "中文",
-    "nav.board": "Board", "nav.new": "Register", "nav.outbox": "Outbox", "nav.cases": "Cases",
+    "nav.label": "Main menu", "nav.board": "Board", "nav.new": "Register", "nav.outbox": "Outbox", "nav.cases": "Cases",
     "nav.departments": "Departments", "nav.users": "Users", "nav.signout": "Sign out", "nav.signed_in_as": "Signed in as",
     "role.duty_officer": "duty officer", "role.department_head": "department head", "role.supervisor": "supervisor",
     "role.admin": "admin",
@@ -217,6 +217,7 @@ SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (
     ("password has at least 8", "err.password_short"),
     ("user name has 1 to 64", "err.required"),
     ("has no obligation", "err.choice"),
+    ("role must be one of", "err.choice"),
     ("recorded by someone else", "err.recorded_concurrently"),
     ("was already decided", "err.case_decided"),
 )

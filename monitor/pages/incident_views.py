@@ -5,6 +5,7 @@ wakes the scheduler, as the API handlers do."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,7 +20,14 @@ from monitor.errors import NotFound, SunclockError
 from monitor.models import Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
-from monitor.pages.forms import FormInvalid, local_time, optional, service_errors, text, validate
+from monitor.pages.forms import (
+    FormInvalid,
+    local_time,
+    optional,
+    service_errors,
+    text,
+    validate,
+)
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
 
@@ -116,8 +124,8 @@ async def show(incident_id: int, page: SignedIn, session: SessionDep) -> Respons
     return await _incident_page(page, session, await _visible_incident(page, session, incident_id))
 
 
-async def _act(page: Page, session: AsyncSession, incident: Incident, form_name: str, values: dict[str, str],
-               action, saved: str) -> Response:  # noqa: ANN001 - an async callable doing the work
+async def _act(page: Page, session: AsyncSession, incident_id: int, form_name: str, values: dict[str, str],
+               action: Callable[[], Awaitable[None]], saved: str) -> Response:
     """Run one action; on success commit, wake the scheduler and show the incident again."""
     try:
         await action()
@@ -128,9 +136,9 @@ async def _act(page: Page, session: AsyncSession, incident: Incident, form_name:
         errors = service_errors(exc, page.t)
     else:
         page.runtime.poke()
-        return redirect(page, f"/incidents/{incident.id}?saved={saved}")
+        return redirect(page, f"/incidents/{incident_id}?saved={saved}")
     await session.rollback()
-    incident = await _visible_incident(page, session, incident.id)  # re-read: the rollback expired it
+    incident = await _visible_incident(page, session, incident_id)  # read again: the rollback expired it
     return await _incident_page(page, session, incident, status=422, form=form_name, errors=errors, values=values)
 
 
@@ -152,12 +160,12 @@ async def correct(incident_id: int, page: Posted, session: SessionDep) -> Respon
         patch = validate(IncidentPatch, _present(body), page.t)
         await incidents.correct(session, incident_id, patch, page.runtime.rules, page.runtime.clock.now(), page.actor)
 
-    return await _act(page, session, incident, "correct", values, action, "corrected")
+    return await _act(page, session, incident_id, "correct", values, action, "corrected")
 
 
 @router.post("/incidents/{incident_id}/milestone")
 async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Response:
-    incident = await _visible_incident(page, session, incident_id)
+    await _visible_incident(page, session, incident_id)
     _allowed(page, "milestone")
     assert page.actor is not None
     form = await page.request.form()
@@ -170,12 +178,12 @@ async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Resp
             "at": values["at"] and local_time(values["at"], page.runtime.settings.zone)}), page.t)
         await incidents.record_milestone(session, incident_id, data, page.runtime.clock.now(), page.actor)
 
-    return await _act(page, session, incident, "milestone", values, action, "milestone")
+    return await _act(page, session, incident_id, "milestone", values, action, "milestone")
 
 
 @router.post("/incidents/{incident_id}/close")
 async def close(incident_id: int, page: Posted, session: SessionDep) -> Response:
-    incident = await _visible_incident(page, session, incident_id)
+    await _visible_incident(page, session, incident_id)
     _allowed(page, "close")
     assert page.actor is not None
     form = await page.request.form()
@@ -185,4 +193,4 @@ async def close(incident_id: int, page: Posted, session: SessionDep) -> Response
         data = validate(CloseRequest, _present(values), page.t)
         await incidents.close(session, incident_id, data.reason, page.runtime.clock.now(), page.actor)
 
-    return await _act(page, session, incident, "close", values, action, "closed")
+    return await _act(page, session, incident_id, "close", values, action, "closed")

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
 from monitor.incidents import Actor
-from monitor.models import Acknowledgement, Contact, Department, Incident, Notification, TimelineEntry
+from monitor.models import (
+    Acknowledgement,
+    Contact,
+    Department,
+    Incident,
+    Notification,
+    TimelineEntry,
+)
 from monitor.schemas import IncidentPublic
 from rules import RuleSet
 
@@ -37,7 +45,7 @@ class IncidentView:
         return min((o.due_at for o in self.incident.obligations if o.state in UNMET), default=None)
 
 
-def visible(query, actor: Actor, column=Incident.department_id):  # noqa: ANN001, ANN201
+def visible(query: Select, actor: Actor, column: Any = Incident.department_id) -> Select:
     """A department head's queries see their own department only."""
     return query.where(column == actor.department_id) if actor.role == "department_head" else query
 

@@ -121,7 +121,11 @@ def _lang_href(page: Page) -> str:
     return request.url.path + "?" + urlencode([*query, ("lang", other)])
 
 
-def _write_cookies(page: Page, response: Response) -> Response:
+def _finish(page: Page, response: Response) -> Response:
+    """Session and language cookies, and no framing by other sites (clickjacking)."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
     secure = page.runtime.settings.public_url.startswith("https://")
     for name, value in page.cookies.items():
         response.set_cookie(name, value, httponly=True, samesite="lax", secure=secure, path="/",
@@ -137,11 +141,11 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
         outbox_channels=page.runtime.outbox_channels, path=page.request.url.path, lang_href=_lang_href(page),
         **context)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-    return _write_cookies(page, response)
+    return _finish(page, response)
 
 
 def redirect(page: Page, url: str) -> Response:
-    return _write_cookies(page, RedirectResponse(url, status_code=303))
+    return _finish(page, RedirectResponse(url, status_code=303))
 
 
 def refusal(page: Page, status: int, message_key: str) -> HTMLResponse:
