@@ -96,10 +96,11 @@ def peak_rss_mb(pid: int) -> float:
 def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = os.environ | {"SUNCLOCK_DATABASE_URL": url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_PORT": str(port),
-                        "SUNCLOCK_LOG_LEVEL": "ERROR"}
+                        "SUNCLOCK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "ERROR"), "SUNCLOCK_LOG_FORMAT": "json"}
     started = time.time()
+    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve"], env=env, cwd=workdir,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, proc, time.monotonic() + 300)
     return proc, base, started
@@ -133,11 +134,15 @@ def burst_lag(url: str, burst: int) -> tuple[float, float]:
     """Move ``burst`` reminders to the same second, a few seconds ahead; measure send lag."""
     engine = create_engine(sync_url(url))
     at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    moved = time.perf_counter()
     with engine.begin() as db:
         ids = db.execute(select(EscalationStep.id).where(EscalationStep.kind == "reminder",
                                                          EscalationStep.state == "planned")
                          .order_by(EscalationStep.id).limit(burst)).scalars().all()
         db.execute(update(EscalationStep).where(EscalationStep.id.in_(ids)).values(planned_at=at))
+    if os.environ.get("BENCH_LOG_LEVEL"):
+        print(f"<!-- burst at {at.time()}, moved in {time.perf_counter() - moved:.2f} s, "
+              f"committed {datetime.now(UTC).time()} -->", flush=True)
 
     def sent() -> int:
         with engine.connect() as db:
@@ -180,6 +185,7 @@ def first_overdue_sent(url: str, since: datetime) -> datetime | None:
 
 def run(kind: str, n: int, burst: int) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="sunclock-bench-"))
+    print(f"<!-- {kind} n={n}: server logs in {workdir} -->", flush=True)
     url = fresh_database(kind, workdir)
     migrate(url)
     began = time.perf_counter()

@@ -31,13 +31,23 @@ LATE_AFTER = timedelta(seconds=1)
 
 async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, limit: int = BATCH) -> int:
     async with transaction(sessions) as session:
-        rows = (await session.execute(
-            select(Obligation, Incident).join(Incident, Incident.id == Obligation.incident_id)
-            .where(Obligation.state == "pending", Obligation.due_at <= now, Incident.state == "open")
-            .order_by(Obligation.due_at).limit(limit).with_for_update(of=Obligation, skip_locked=True))).all()
-        for obligation, incident in rows:
-            await planning.breach(session, incident, obligation, rules, now)
-    return len(rows)
+        # One table and its (state, due_at) index; the incidents are read by id
+        # after. A join here can go badly wrong on tables PostgreSQL has not yet
+        # analysed (seconds instead of milliseconds after a bulk import).
+        due = list((await session.exec(
+            select(Obligation).where(Obligation.state == "pending", Obligation.due_at <= now)
+            .order_by(Obligation.due_at).limit(limit).with_for_update(skip_locked=True))).scalars())
+        if not due:
+            return 0
+        incidents = {i.id: i for i in (await session.exec(
+            select(Incident).where(Incident.id.in_({o.incident_id for o in due})))).scalars()}
+        for obligation in due:
+            incident = incidents[obligation.incident_id]
+            if incident.state == "open":
+                await planning.breach(session, incident, obligation, rules, now)
+            else:  # closing cancels pending obligations; never leave one due forever
+                obligation.state = "cancelled"
+    return len(due)
 
 
 async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[DueStep]:

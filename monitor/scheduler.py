@@ -10,6 +10,7 @@ which asks the database "what is due at or before now?".
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from datetime import UTC, datetime
 
 import structlog
@@ -20,7 +21,7 @@ from monitor.db import SessionFactory
 from monitor import delivery, dispatch
 from monitor.delivery import deliver_due
 from monitor.dispatch import detect_breaches, fire_due_steps
-from monitor.models import EscalationStep, Incident, Notification, Obligation
+from monitor.models import EscalationStep, Notification, Obligation
 
 log = structlog.get_logger("sunclock.scheduler")
 
@@ -29,8 +30,9 @@ async def next_due(sessions: SessionFactory) -> datetime | None:
     """The earliest moment anything in the database falls due."""
     queries = [
         select(func.min(EscalationStep.planned_at)).where(EscalationStep.state == "planned"),
-        select(func.min(Obligation.due_at)).join(Incident, Incident.id == Obligation.incident_id)
-        .where(Obligation.state == "pending", Incident.state == "open"),
+        # Pending obligations belong to open incidents (closing cancels them), so no
+        # join: one index lookup, whatever the planner knows of the tables.
+        select(func.min(Obligation.due_at)).where(Obligation.state == "pending"),
         select(func.min(Notification.next_attempt_at)).where(Notification.state == "pending"),
         select(func.min(Notification.claimed_until)).where(Notification.state == "sending"),
     ]
@@ -67,17 +69,24 @@ class Scheduler:
         """Run as soon as possible; pokes during a run coalesce into one more run."""
         self._again = True
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+            # A fresh context: a run poked by an HTTP request must not log that
+            # request's id on everything the scheduler does afterwards.
+            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
 
     async def _drain(self) -> None:
-        while self._again:
-            self._again = False
-            try:
-                self._again = await self.run_once() or self._again
-            except Exception:  # the database may be down: log, keep the heartbeat stale, retry at the next sweep
-                log.exception("scheduler_run_failed")
+        while True:
+            while self._again:
+                self._again = False
+                try:
+                    self._again = await self.run_once() or self._again
+                except Exception:  # the database may be down: log, keep the heartbeat stale, retry at the next sweep
+                    log.exception("scheduler_run_failed")
+                    return
+            await self._arm_wake()
+            # A poke that came in while the wake-up was being armed (a registration
+            # committed just then) must not wait for the next sweep.
+            if not self._again:
                 return
-        await self._arm_wake()
 
     async def _arm_wake(self) -> None:
         if self._aps is None or not self._aps.running:
