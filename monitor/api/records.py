@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from monitor import departments, timeline
+from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
-from monitor.errors import Conflict, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
@@ -92,17 +91,6 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
 @router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])
 async def decide_case(case_id: Id, body: CaseDecision, session: SessionDep, clock: ClockDep,
                       actor: Annotated[Actor, allowed("decide")]) -> CasePublic:
-    case = await session.get(AccountabilityCase, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    now = clock.now()
-    won = await session.execute(
-        update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == "pending")
-        .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
-    if won.rowcount != 1:
-        raise Conflict(f"case {case_id} was already decided")
-    obligation = await session.get(Obligation, case.obligation_id)
-    await timeline.record(session, case.incident_id, "case_decided", actor.name, now, case_id=case_id,
-                          obligation=obligation.key if obligation else None, decision=body.decision, reason=body.reason)
+    await cases.decide(session, case_id, body, clock.now(), actor)
     await session.commit()
     return (await _cases(session, select(AccountabilityCase).where(AccountabilityCase.id == case_id)))[0]

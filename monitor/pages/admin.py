@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
 from monitor import auth, departments
-from monitor.api import records
+from monitor.cases import decide as decide_case
 from monitor.api.deps import MAX_ID, SessionDep
 from monitor.errors import SunclockError
 from monitor.models import AccountabilityCase, Department, Incident, Obligation, User
@@ -181,7 +181,8 @@ async def decide(case_id: int, page: Posted, session: SessionDep) -> Response:
     form = await page.request.form()
     try:
         body = validate(CaseDecision, {k: v for k in ("decision", "reason") if (v := text(form, k))}, page.t)
-        await records.decide_case(case_id, body, session, page.runtime.clock, page.actor)  # it commits
+        await decide_case(session, case_id, body, page.runtime.clock.now(), page.actor)
+        await session.commit()
     except FormInvalid as exc:
         errors = exc.errors
     except SunclockError as exc:

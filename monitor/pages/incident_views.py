@@ -124,6 +124,14 @@ async def show(incident_id: int, page: SignedIn, session: SessionDep) -> Respons
     return await _incident_page(page, session, await _visible_incident(page, session, incident_id))
 
 
+async def _acting(page: Page, session: AsyncSession, incident_id: int, action: str) -> tuple[Incident, object]:
+    """The incident a form acts on, once the actor may see it and do ``action``, and the form."""
+    incident = await _visible_incident(page, session, incident_id)
+    _allowed(page, action)
+    assert page.actor is not None
+    return incident, await page.request.form()
+
+
 async def _act(page: Page, session: AsyncSession, incident_id: int, form_name: str, values: dict[str, str],
                action: Callable[[], Awaitable[None]], saved: str) -> Response:
     """Run one action; on success commit, wake the scheduler and show the incident again."""
@@ -144,10 +152,7 @@ async def _act(page: Page, session: AsyncSession, incident_id: int, form_name: s
 
 @router.post("/incidents/{incident_id}/correct")
 async def correct(incident_id: int, page: Posted, session: SessionDep) -> Response:
-    incident = await _visible_incident(page, session, incident_id)
-    _allowed(page, "correct")
-    assert page.actor is not None
-    form = await page.request.form()
+    incident, form = await _acting(page, session, incident_id, "correct")
     values = {name: text(form, name) for name in ("occurred_at", "severity", "reason")}
     body: dict[str, Any] = {"reason": values["reason"]}
     # Only what was changed: the field shows whole minutes, and an untouched one must not move the clock.
@@ -165,10 +170,7 @@ async def correct(incident_id: int, page: Posted, session: SessionDep) -> Respon
 
 @router.post("/incidents/{incident_id}/milestone")
 async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Response:
-    await _visible_incident(page, session, incident_id)
-    _allowed(page, "milestone")
-    assert page.actor is not None
-    form = await page.request.form()
+    _, form = await _acting(page, session, incident_id, "milestone")
     values = {name: text(form, name) for name in ("obligation", "at", "evidence_url", "note")}
 
     async def action() -> None:
@@ -183,10 +185,7 @@ async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Resp
 
 @router.post("/incidents/{incident_id}/close")
 async def close(incident_id: int, page: Posted, session: SessionDep) -> Response:
-    await _visible_incident(page, session, incident_id)
-    _allowed(page, "close")
-    assert page.actor is not None
-    form = await page.request.form()
+    _, form = await _acting(page, session, incident_id, "close")
     values = {"reason": text(form, "reason")}
 
     async def action() -> None:

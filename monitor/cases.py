@@ -1,0 +1,32 @@
+"""Accountability cases (问责): opened at each breach, decided once by a supervisor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import timeline
+from monitor.errors import Conflict, NotFound
+from monitor.incidents import Actor
+from monitor.models import AccountabilityCase, Obligation
+from monitor.schemas import CaseDecision
+
+
+async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: datetime,
+                 actor: Actor) -> AccountabilityCase:
+    """Record the decision; a case already decided stays as it was (409). The caller commits."""
+    case = await session.get(AccountabilityCase, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    won = await session.execute(
+        update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == "pending")
+        .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
+    if won.rowcount != 1:
+        raise Conflict(f"case {case_id} was already decided")
+    obligation = await session.get(Obligation, case.obligation_id)
+    await timeline.record(session, case.incident_id, "case_decided", actor.name, now, case_id=case_id,
+                          obligation=obligation.key if obligation else None, decision=body.decision,
+                          reason=body.reason)
+    return case
