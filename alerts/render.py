@@ -96,7 +96,7 @@ def format_time(at: datetime, language: str, zone: ZoneInfo, *, with_year: bool 
 
 def sms_units(text: str) -> int:
     """Length in UCS-2/UTF-16 code units, which is what SMS segments count."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def render(
