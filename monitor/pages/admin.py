@@ -19,7 +19,7 @@ from monitor.errors import SunclockError
 from monitor.models import AccountabilityCase, Department, Incident, Obligation, User
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
-from monitor.pages.forms import FormInvalid, service_errors, text, validate
+from monitor.pages.forms import FormInvalid, save, service_errors, text, validate
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import ROLES, CaseDecision, DepartmentCreate
 
@@ -78,22 +78,18 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
     form = await page.request.form()
     values, body, used = _department_form(form)
     editing = text(form, "editing") or None
-    try:
+
+    async def action() -> None:
         data = validate(DepartmentCreate, body, page.t)
         if editing is not None and data.code != editing:
             raise FormInvalid({"code": page.t("err.invalid")})
         await departments.save(session, data, page.runtime.clock.now(), replace=editing is not None)
-        await session.commit()
-    except FormInvalid as exc:
-        # Errors name the n-th contact sent; the page names the form row it came from.
-        errors = {re.sub(r"^contacts-(\d+)", lambda m: f"contacts-{used[int(m.group(1))]}", k): v
-                  for k, v in exc.errors.items()}
-    except SunclockError as exc:
-        errors = service_errors(exc, page.t)
-    else:
-        page.runtime.poke()
+
+    _, errors = await save(page, session, action)
+    if errors is None:
         return redirect(page, "/admin/departments?saved=1")
-    await session.rollback()
+    # Errors name the n-th contact sent; the page names the form row it came from.
+    errors = {re.sub(r"^contacts-(\d+)", lambda m: f"contacts-{used[int(m.group(1))]}", k): v for k, v in errors.items()}
     return await _departments_page(page, session, status=422, values=values, errors=errors, editing=editing)
 
 
@@ -179,16 +175,11 @@ async def decide(case_id: int, page: Posted, session: SessionDep) -> Response:
     if not 0 < case_id <= MAX_ID:
         return refusal(page, 404, "error.not_found")
     form = await page.request.form()
-    try:
+    async def action() -> None:
         body = validate(CaseDecision, {k: v for k in ("decision", "reason") if (v := text(form, k))}, page.t)
         await decide_case(session, case_id, body, page.runtime.clock.now(), page.actor)
-        await session.commit()
-    except FormInvalid as exc:
-        errors = exc.errors
-    except SunclockError as exc:
-        errors = service_errors(exc, page.t)
-    else:
-        page.runtime.poke()
+
+    _, errors = await save(page, session, action)
+    if errors is None:
         return redirect(page, "/cases?saved=1")
-    await session.rollback()
     return await _cases_page(page, session, status=422, errors=errors, failed=case_id)

@@ -5,7 +5,8 @@ in the reader's language next to the field that caused it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
@@ -13,6 +14,11 @@ from starlette.datastructures import FormData
 
 from monitor.errors import SunclockError
 from monitor.pages.i18n import Translator, service_message
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from monitor.pages.render import Page
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -94,3 +100,28 @@ def service_errors(exc: SunclockError, t: Translator, fields: dict[str, str] | N
     """A service error next to its field; ``fields`` renames service fields to form fields."""
     name = (fields or {}).get(exc.field or "", exc.field) or FORM_LEVEL
     return {name: service_message(exc.message, t)}
+
+
+Done = TypeVar("Done")
+
+
+async def save(page: Page, session: AsyncSession, action: Callable[[], Awaitable[Done]]
+               ) -> tuple[Done | None, dict[str, str] | None]:
+    """Run a form's action in the request's transaction.
+
+    On success the work is committed and the scheduler woken (its steps may be
+    due now); on a refused form or a service error nothing is kept and the
+    errors to show next to the fields come back instead.
+    """
+    try:
+        result = await action()
+        await session.commit()
+    except FormInvalid as exc:
+        errors = exc.errors
+    except SunclockError as exc:
+        errors = service_errors(exc, page.t)
+    else:
+        page.runtime.poke()
+        return result, None
+    await session.rollback()
+    return None, errors

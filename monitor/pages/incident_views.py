@@ -16,17 +16,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor import incidents
 from monitor.api.deps import MAX_ID, SessionDep
 from monitor.auth import sees_department
-from monitor.errors import NotFound, SunclockError
+from monitor.errors import NotFound
 from monitor.models import Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import (
-    FormInvalid,
-    local_time,
-    optional,
-    service_errors,
-    text,
-    validate,
+    local_time, optional, save, text, validate,
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
@@ -67,19 +62,15 @@ async def register(page: Posted, session: SessionDep) -> Response:
     values = {name: text(form, name) for name in
               ("title", "severity", "occurred_at", "department", "description", "location")}
     runtime = page.runtime
-    try:
+
+    async def action() -> int:
         data = validate(IncidentCreate, _present(
             values | {"occurred_at": values["occurred_at"] and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
-        incident = await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)
-        incident_id = incident.id
-        await session.commit()
-    except FormInvalid as exc:
-        errors = exc.errors
-    except SunclockError as exc:
-        errors = service_errors(exc, page.t)
-    else:
-        runtime.poke()
+        return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
+
+    incident_id, errors = await save(page, session, action)
+    if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
                   departments=await _departments(session), severities=SEVERITIES)
@@ -135,17 +126,9 @@ async def _acting(page: Page, session: AsyncSession, incident_id: int, action: s
 async def _act(page: Page, session: AsyncSession, incident_id: int, form_name: str, values: dict[str, str],
                action: Callable[[], Awaitable[None]], saved: str) -> Response:
     """Run one action; on success commit, wake the scheduler and show the incident again."""
-    try:
-        await action()
-        await session.commit()
-    except FormInvalid as exc:
-        errors = exc.errors
-    except SunclockError as exc:
-        errors = service_errors(exc, page.t)
-    else:
-        page.runtime.poke()
+    _, errors = await save(page, session, action)
+    if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved={saved}")
-    await session.rollback()
     incident = await _visible_incident(page, session, incident_id)  # read again: the rollback expired it
     return await _incident_page(page, session, incident, status=422, form=form_name, errors=errors, values=values)
 
