@@ -48,9 +48,14 @@ scrape_configs:
     api = f"http://127.0.0.1:{port}/api/v1"
 
     def query(expr: str) -> dict:
-        return httpx.get(f"{api}/query", params={"query": expr}, timeout=10).json()
+        response = httpx.get(f"{api}/query", params={"query": expr}, timeout=10)
+        response.raise_for_status()
+        return response.json()
 
     try:
+        # Until it is ready, Prometheus answers 503 in plain text.
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=2).status_code == 200, 60,
+                   "Prometheus")
         # Rates need a few samples: wait until Prometheus has scraped Sunclock several times.
         wait_until(lambda: bool((r := query('count_over_time(up{job="sunclock"}[5m])')["data"]["result"])
                                 and float(r[0]["value"][1]) >= 4), 60, "Prometheus scraping Sunclock")
