@@ -167,8 +167,9 @@ def user_create(name: str, role: str, department: str | None, password_stdin: bo
     click.echo(_run(work))
 
 
-from monitor.cli_records import department, incident, milestone  # noqa: E402 - they use the helpers above
+from monitor.cli_records import department, incident, milestone, report  # noqa: E402 - they use the helpers above
 
 main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)
+main.add_command(report)

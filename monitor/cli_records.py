@@ -212,4 +212,45 @@ def milestone_add(incident_id: int, obligation: str, at_text: str, evidence_url:
     click.echo(f"{row.key}: {row.state} at {_local(row.fulfilled_at, settings)} (due {_local(row.due_at, settings)})")
 
 
-__all__ = ["department", "incident", "milestone"]
+
+
+@click.group()
+def report() -> None:
+    """Reports for supervisors."""
+
+
+@report.command("compliance")
+@click.option("--from", "start", required=True, help="Start of the period (ISO time, or local YYYY-MM-DD HH:MM).")
+@click.option("--to", "end", required=True, help="End of the period, exclusive.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+def report_compliance(start: str, end: str, fmt: str) -> None:
+    """Per department: incidents that occurred in the period, deadlines met / met late / breached,
+    the on-time rate and the median time to the authoritative release."""
+    from monitor import reports
+
+    settings = _settings()
+
+    async def work(rt):  # noqa: ANN001, ANN202
+        now = rt.clock.now()
+        begin, finish = parse_time(start, settings, now), parse_time(end, settings, now)
+        if begin >= finish:
+            raise click.BadParameter("--from must be before --to")
+        async with rt.sessions() as session:
+            return await reports.compliance(session, begin, finish)
+
+    result = _run(work)
+    if fmt == "csv":
+        click.echo(reports.to_csv(result), nl=False)
+        return
+
+    def hours(seconds: float | None) -> str:
+        return "" if seconds is None else f"{seconds / 3600:.1f} h"
+
+    click.echo(f"{_local(result.from_, settings)} – {_local(result.to, settings)} ({settings.timezone})")
+    print_table(["DEPT", "NAME", "INCIDENTS", "MET", "MET LATE", "BREACHED", "ON TIME", "MEDIAN TO RELEASE"],
+                [[d.department, d.name, d.incidents, d.met, d.met_late, d.breached,
+                  "" if d.on_time_rate is None else f"{d.on_time_rate:.0%}", hours(d.median_time_to_release_seconds)]
+                 for d in result.departments])
+
+
+__all__ = ["department", "incident", "milestone", "report"]

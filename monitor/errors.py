@@ -10,10 +10,11 @@ from __future__ import annotations
 class SunclockError(Exception):
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, where: str = "body"):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.where = where  # "body" or "query": where the field was sent
 
 
 class Invalid(SunclockError):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import demo, pages
-from monitor.api import ack, incidents, records, webhooks
+from monitor.api import ack, incidents, records, reports, webhooks
 from monitor.db import ping
 from monitor.errors import SunclockError
 from monitor.metrics import database_metrics
@@ -25,9 +25,9 @@ from monitor.runtime import Runtime
 log = structlog.get_logger("sunclock.api")
 
 
-def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+def _error(status: int, message: str, field: str | None = None, where: str = "body") -> JSONResponse:
     if status == 422:
-        loc = ["body", field] if field else ["body"]
+        loc = [where, field] if field else [where]
         return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)
     return JSONResponse({"detail": message, **({"field": field} if field else {})}, status_code=status)
 
@@ -63,7 +63,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     @app.exception_handler(SunclockError)
     async def domain_error(_request: Request, exc: SunclockError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.field)
+        return _error(exc.status, exc.message, exc.field, exc.where)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -90,6 +90,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(records.router, prefix="/api/v1")
+    app.include_router(reports.router, prefix="/api/v1")
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)

@@ -31,6 +31,7 @@ MATRIX = [
     ("GET", "/api/v1/outbox", None, EVERYONE),
     ("GET", "/api/v1/cases", None, {"supervisor", "admin", "department_head"}),
     ("POST", "/api/v1/cases/{case}/decision", {"decision": "notice", "reason": "逾期未发布"}, {"supervisor"}),
+    ("GET", "/api/v1/reports/compliance", None, {"supervisor", "admin"}),
 ]
 
 
