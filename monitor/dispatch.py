@@ -42,11 +42,10 @@ async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetim
         incidents = {i.id: i for i in (await session.exec(
             select(Incident).where(Incident.id.in_({o.incident_id for o in due})))).scalars()}
         for obligation in due:
-            incident = incidents[obligation.incident_id]
-            if incident.state == "open":
-                await planning.breach(session, incident, obligation, rules, now)
-            else:  # closing cancels pending obligations; never leave one due forever
-                obligation.state = "cancelled"
+            if incidents[obligation.incident_id].state != "open":
+                obligation.state = "cancelled"  # closing cancels pending obligations; never leave one due forever
+        await planning.breach_many(session, incidents, [o for o in due if incidents[o.incident_id].state == "open"],
+                                   rules, now)
     return len(due)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
@@ -148,28 +149,61 @@ async def withdraw(session: AsyncSession, incident: Incident, now: datetime, act
 
 async def breach(session: AsyncSession, incident: Incident, obligation: Obligation, rules: RuleSet,
                  now: datetime, actor: str = SCHEDULER) -> bool:
-    """Mark a pending obligation breached at its deadline, exactly once.
+    return bool(await breach_many(session, {incident.id: incident}, [obligation], rules, now, actor))
 
-    A conditional UPDATE decides which replica wins; the winner opens the
-    accountability case and plans the overdue repeats.
+
+async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obligations: list[Obligation],
+                      rules: RuleSet, now: datetime, actor: str = SCHEDULER) -> list[Obligation]:
+    """Mark pending obligations breached at their deadlines, each exactly once.
+
+    One conditional UPDATE decides which of them this replica wins; for those
+    it opens the accountability cases and plans the overdue repeats, in a few
+    statements however many deadlines pass in the same second.
     """
-    assert incident.id is not None and obligation.id is not None
-    won = await session.execute(
-        update(Obligation).where(Obligation.id == obligation.id, Obligation.state == "pending")
-        .values(state="breached", breached_at=obligation.due_at))
-    if won.rowcount != 1:
-        return False
-    await session.refresh(obligation)
-    case = AccountabilityCase(incident_id=incident.id, obligation_id=obligation.id,
-                              department_id=incident.department_id, breached_at=obligation.due_at)
-    session.add(case)
-    found = rules.obligation(obligation.key)
-    if found is not None:
-        rule, spec = found
-        await _upsert_steps(session, incident.id, obligation.id, overdue_steps(rule, spec, obligation.due_at))
-    lag = (now - obligation.due_at).total_seconds()
-    await timeline.record(session, incident.id, "breached", actor, now, obligation=obligation.key,
-                          due_at=obligation.due_at, breached_at=obligation.due_at, detected_late=lag > 1)
-    log.warning("deadline_breached", incident_id=incident.id, obligation=obligation.key,
-                breached_at=obligation.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
-    return True
+    by_id = {o.id: o for o in obligations}
+    won = (await session.execute(
+        update(Obligation).where(Obligation.id.in_(by_id), Obligation.state == "pending")
+        .values(state="breached", breached_at=Obligation.due_at).returning(Obligation.id))).scalars().all()
+    if not won:
+        return []
+    breached = [by_id[i] for i in won]
+    for obligation in breached:  # the objects the caller holds say what the database now says
+        set_committed_value(obligation, "state", "breached")
+        set_committed_value(obligation, "breached_at", obligation.due_at)
+    await session.execute(insert(AccountabilityCase.__table__), [
+        {"incident_id": o.incident_id, "obligation_id": o.id, "department_id": incidents[o.incident_id].department_id,
+         "breached_at": o.due_at, "decision": "pending", "reason": None, "decided_at": None, "decided_by": None}
+        for o in breached])
+    await _plan_overdue(session, breached, rules)
+    entries = []
+    for o in breached:
+        lag = (now - o.due_at).total_seconds()
+        entries.append(timeline.entry(o.incident_id, "breached", actor, now, obligation=o.key, due_at=o.due_at,
+                                      breached_at=o.due_at, detected_late=lag > 1))
+        log.warning("deadline_breached", incident_id=o.incident_id, obligation=o.key,
+                    breached_at=o.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
+    await timeline.record_many(session, entries)
+    return breached
+
+
+async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules: RuleSet) -> None:
+    """The overdue repeats of newly breached obligations. Rows left from an earlier
+    breach that a correction withdrew are re-timed; the rest are inserted in bulk."""
+    existing = {(s.obligation_id, s.occurrence): s for s in (await session.exec(select(EscalationStep).where(
+        EscalationStep.obligation_id.in_([o.id for o in breached]), EscalationStep.kind == "overdue"))).scalars()}
+    rows = []
+    for obligation in breached:
+        found = rules.obligation(obligation.key)
+        if found is None:
+            continue
+        for step in overdue_steps(*found, obligation.due_at):
+            row = existing.get((obligation.id, step.occurrence))
+            if row is None:
+                rows.append({"incident_id": obligation.incident_id, "obligation_id": obligation.id,
+                             "obligation_key": obligation.key, "kind": step.kind, "occurrence": step.occurrence,
+                             "planned_at": step.planned_at, "recipients": list(step.to),
+                             "channels": list(step.channels), "state": "planned", "fired_at": None, "late": False})
+            elif row.state in ("planned", "cancelled"):
+                row.state, row.planned_at = "planned", step.planned_at
+    if rows:
+        await session.execute(insert(EscalationStep.__table__), rows)
