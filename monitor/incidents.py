@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
 from monitor.errors import Conflict, Invalid, NotFound
-from monitor.models import Department, EscalationStep, Incident, Obligation
+from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
 from rules.deadlines import fulfilment_state
@@ -162,9 +162,3 @@ async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[In
         )
         for incident in incidents
     ]
-
-
-async def next_planned_steps(session: AsyncSession, incident_id: int) -> list[EscalationStep]:
-    return list((await session.exec(select(EscalationStep).where(
-        EscalationStep.incident_id == incident_id, EscalationStep.state == "planned")
-        .order_by(EscalationStep.planned_at))).scalars())
