@@ -23,6 +23,7 @@ from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 from alerts.base import DeliveryError, Message
 from alerts.sms import TwilioSmsChannel
+from tests.e2e.e2e_processes import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +35,6 @@ STARTUP_DEADLINE = 60.0  # seconds; parsing the 1.8 MB contract takes a few
 def _prism_path() -> Path:
     configured = os.environ.get("SUNCLOCK_PRISM")
     return Path(configured) if configured else REPO_ROOT / ".cache" / "prism" / "node_modules" / ".bin" / "prism"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
@@ -73,7 +68,7 @@ def prism_url(tmp_path_factory: pytest.TempPathFactory, missing_peer):
             "`npm install --prefix .cache/prism @stoplight/prism-cli@5.14.2` or set SUNCLOCK_PRISM"
         )
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("prism") / "prism.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -86,12 +81,7 @@ def prism_url(tmp_path_factory: pytest.TempPathFactory, missing_peer):
         _wait_for_port(port, process, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _message(**changes) -> Message:
