@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from alerts.base import Channel, DeliveryError, Message, Receipt
@@ -32,16 +32,27 @@ from monitor.settings import Settings
 log = structlog.get_logger("sunclock.delivery")
 
 BATCH = 500
-RECORD_CHUNK = 25
 LATE_AFTER = timedelta(seconds=1)
-_CLAIMED = (Notification.id, Notification.step_id, Notification.incident_id, Notification.contact_id,
+CLAIMED = (Notification.id, Notification.step_id, Notification.incident_id, Notification.contact_id,
             Notification.channel, Notification.to, Notification.subject, Notification.body, Notification.html,
             Notification.planned_at, Notification.attempts, Notification.step, Notification.recipient_name)
 
 
+def pending(content: dict, now: datetime) -> dict:
+    """A notification row from rendered content, due for delivery now."""
+    return content | {"state": "pending", "attempts": 0, "next_attempt_at": now, "late": False}
+
+
+def leased(content: dict, now: datetime, token: str, lease: datetime) -> dict:
+    """A notification row already claimed by ``token``: created by the replica
+    that will send it, it needs no separate claim."""
+    return content | {"state": "sending", "attempts": 1, "next_attempt_at": now, "late": False,
+                      "claim_token": token, "claimed_until": lease}
+
+
 @dataclass
 class Attempt:
-    row: object  # a RETURNING row of _CLAIMED
+    row: object  # a RETURNING row of CLAIMED
     started: datetime
     receipt: Receipt | None = None
     error: DeliveryError | None = None
@@ -60,7 +71,7 @@ async def _claim(session: AsyncSession, now: datetime, token: str, lease: dateti
     if due:
         rows += (await session.execute(
             update(Notification).where(Notification.id.in_(due), Notification.state == "pending")
-            .values(**claim).returning(*_CLAIMED))).all()
+            .values(**claim).returning(*CLAIMED))).all()
     expired = list((await session.execute(
         select(Notification.id).where(Notification.state == "sending", Notification.claimed_until < now)
         .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True))).scalars())
@@ -68,7 +79,7 @@ async def _claim(session: AsyncSession, now: datetime, token: str, lease: dateti
         reclaimed = (await session.execute(
             update(Notification).where(Notification.id.in_(expired), Notification.state == "sending",
                                        Notification.claimed_until < now)
-            .values(**claim).returning(*_CLAIMED))).all()
+            .values(**claim).returning(*CLAIMED))).all()
         for row in reclaimed:
             metrics.reclaimed.labels(row.channel).inc()
             log.warning("notification_lease_expired", notification_id=row.id, incident_id=row.incident_id,
@@ -99,11 +110,11 @@ async def fallback(session: AsyncSession, row, now: datetime, settings: Settings
         Notification.step_id == row.step_id, Notification.contact_id == row.contact_id,
         Notification.channel == channel))).first()
     contact = await session.get(Contact, row.contact_id)
-    if exists or contact is None or not address(contact, channel):
+    if exists or contact is None or contact.retired_at is not None or not address(contact, channel):
         return None
     step = await session.get(EscalationStep, row.step_id)
     directory = await Directory.load(session, [row.incident_id])
-    values = render_notification(directory, step, contact, channel, now, settings) | {"fallback_of": row.id}
+    values = pending(render_notification(directory, step, contact, channel, now, settings), now) | {"fallback_of": row.id}
     return (await session.execute(insert(Notification).values(**values).returning(Notification.id))).scalar_one()
 
 
@@ -113,6 +124,17 @@ _SENT = (update(Notification.__table__)
          .values(state="sent", sent_at=bindparam("done"), send_started_at=bindparam("started"), late=bindparam("late"),
                  claimed_until=None, provider=bindparam("provider"), provider_id=bindparam("provider_id"),
                  last_error=None))
+# The same for PostgreSQL, as one statement over arrays: per-row statements
+# are planned one by one, and on a table last analysed when it was nearly
+# empty each of them can become a scan of the whole table.
+_SENT_ALL = text("""
+    UPDATE notification SET state = 'sent', sent_at = :done, send_started_at = v.started, late = v.late,
+           claimed_until = NULL, provider = v.provider, provider_id = v.provider_id, last_error = NULL
+    FROM unnest(CAST(:nid AS integer[]), CAST(:started AS timestamptz[]), CAST(:late AS boolean[]),
+                CAST(:provider AS varchar[]), CAST(:provider_id AS varchar[]))
+         AS v(nid, started, late, provider, provider_id)
+    WHERE notification.id = v.nid AND notification.claim_token = :tok AND notification.state = 'sending'
+""")
 
 
 async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: str, now: datetime,
@@ -140,7 +162,11 @@ async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: st
         channel=", ".join(dict.fromkeys(r.channel for r, _, _ in sends)), late=any(late for _, late, _ in sends),
         sent=[{"recipient": r.recipient_name, "channel": r.channel, "attempt": r.attempts, "late": late,
                "provider": provider} for r, late, provider in sends]) for sends in by_step.values()]
-    result = await session.execute(_SENT, params)
+    if session.bind.dialect.name == "postgresql":
+        arrays = {key: [p[key] for p in params] for key in ("nid", "started", "late", "provider", "provider_id")}
+        result = await session.execute(_SENT_ALL, arrays | {"tok": token, "done": now})
+    else:
+        result = await session.execute(_SENT, params)
     if result.rowcount not in (-1, len(params)):
         # Another replica reclaimed some of these after our lease ran out: they may go out twice.
         log.warning("notification_duplicate_possible", count=len(params) - result.rowcount, channels=sorted(
@@ -186,31 +212,37 @@ async def record_failure(session: AsyncSession, row, reason: str, now: datetime,
 
 async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], settings: Settings, clock: Clock,
                       metrics: Metrics, limit: int = BATCH) -> int:
-    """Send what is due now; returns how many notifications were claimed."""
+    """Send what is due now (retries, fallbacks, expired leases); returns how many
+    notifications were claimed."""
     now = clock.now()
     token = uuid.uuid4().hex
     async with transaction(sessions) as session:
         claimed = await _claim(session, now, token, now + timedelta(seconds=settings.lease_seconds), limit, metrics)
+    await send_claimed(sessions, channels, settings, clock, metrics, claimed, token)
+    return len(claimed)
+
+
+async def send_claimed(sessions: SessionFactory, channels: dict[str, Channel], settings: Settings, clock: Clock,
+                       metrics: Metrics, claimed: list, token: str) -> None:
+    """Send notifications this process holds the lease on (``token``), at most
+    ``send_concurrency`` at a time, and record every outcome."""
     if not claimed:
-        return 0
+        return
     pool = asyncio.Semaphore(settings.send_concurrency)
 
-    async def bounded(row) -> Attempt:
+    async def bounded(row) -> Attempt:  # noqa: ANN001 - a RETURNING row of CLAIMED
         async with pool:
             return await _send(channels[row.channel], row, clock, settings.public_url)
 
-    # Outcomes are committed in small chunks as sends complete, not after the
-    # whole batch: a crash then leaves at most a chunk plus the sends in flight
-    # accepted by the provider but unrecorded (the possible duplicates).
-    finished: list[Attempt] = []
-    for next_done in asyncio.as_completed([bounded(row) for row in claimed]):
-        finished.append(await next_done)
-        if len(finished) >= RECORD_CHUNK:
-            await _record_all(sessions, finished, token, clock, settings, metrics)
-            finished = []
-    if finished:
-        await _record_all(sessions, finished, token, clock, settings, metrics)
-    return len(claimed)
+    # Outcomes are committed while the rest are still being sent, each commit
+    # taking every send that finished since the previous one began (a group
+    # commit): a burst is recorded in a few transactions, and a crash leaves
+    # unrecorded only what finished during one commit plus the sends in flight,
+    # accepted by the provider but not yet marked sent (the possible duplicates).
+    unfinished = {asyncio.ensure_future(bounded(row)) for row in claimed}
+    while unfinished:
+        finished, unfinished = await asyncio.wait(unfinished, return_when=asyncio.FIRST_COMPLETED)
+        await _record_all(sessions, [task.result() for task in finished], token, clock, settings, metrics)
 
 
 async def _record_all(sessions: SessionFactory, attempts: list[Attempt], token: str, clock: Clock,

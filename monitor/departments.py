@@ -7,9 +7,10 @@ import io
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from monitor import planning
 from monitor.errors import Conflict, Invalid
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
@@ -32,23 +33,37 @@ async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, 
     department = (await session.exec(select(Department).where(Department.code == data.code))).scalars().first()
     if department is not None and not replace:
         raise Conflict(f"department {data.code} exists already", field="code")
+    current: dict[tuple[str, str], Contact] = {}
     if department is None:
         department = Department(code=data.code, name=data.name, supervisory=data.supervisory, created_at=now)
         session.add(department)
         await session.flush()
     else:
         department.name, department.supervisory = data.name, data.supervisory
-        await session.execute(delete(Contact).where(Contact.department_id == department.id))
+        current = {(c.name, c.role): c for c in (await session.exec(select(Contact).where(
+            Contact.department_id == department.id, Contact.retired_at.is_(None)))).scalars()}
+    # The same person in the same role keeps their record (their addresses may
+    # change); anyone not in the new list is retired, not deleted: the messages
+    # they were sent and their acknowledgements stay on the record.
     for contact in data.contacts:
-        session.add(Contact(department_id=department.id, **contact.model_dump()))
+        kept = current.pop((contact.name, contact.role), None)
+        if kept is None:
+            session.add(Contact(department_id=department.id, **contact.model_dump()))
+        else:
+            kept.mobile, kept.email = contact.mobile, contact.email
+    for gone in current.values():
+        gone.retired_at = now
     await session.flush()
+    # Messages prepared ahead may name old contacts, or miss new supervisors.
+    await planning.discard_prepared(session)
     return department
 
 
 async def list_public(session: AsyncSession) -> list[DepartmentPublic]:
     departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
     contacts: dict[int, list[ContactPublic]] = {}
-    for c in (await session.exec(select(Contact).order_by(Contact.role.desc(), Contact.id))).scalars():
+    active = select(Contact).where(Contact.retired_at.is_(None)).order_by(Contact.role.desc(), Contact.id)
+    for c in (await session.exec(active)).scalars():
         contacts.setdefault(c.department_id, []).append(ContactPublic.model_validate(c, from_attributes=True))
     return [DepartmentPublic(code=d.code, name=d.name, supervisory=d.supervisory, contacts=contacts.get(d.id, []))
             for d in departments]

@@ -1,6 +1,8 @@
 """Detection: deadlines that have passed become breaches, and planned steps
-whose time has come become notifications. Delivery is separate
-(:mod:`monitor.delivery`), so neither can run twice.
+whose time has come become notifications, created already leased to the
+replica that fired them, which sends them at once (:mod:`monitor.delivery`).
+Shortly before they are due, steps have their messages prepared, so that a
+thousand steps due in the same second do not wait for a thousand renders.
 
 Every claim is a conditional UPDATE (``… WHERE state = 'planned'``): of
 several replicas only the one whose UPDATE changed the row goes on.
@@ -8,16 +10,19 @@ several replicas only the one whose UPDATE changed the row goes on.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
 from monitor.db import SessionFactory, transaction
-from monitor.messages import Directory, address, render_notification
-from monitor.models import EscalationStep, Incident, Notification, Obligation
+from monitor.delivery import CLAIMED, leased
+from monitor.messages import CONTENT, Directory, render_step
+from monitor.models import EscalationStep, Incident, Notification, Obligation, PreparedNotification
 from monitor.settings import Settings
 from rules import RuleSet
 from rules.deadlines import DueStep, select_due
@@ -27,6 +32,9 @@ log = structlog.get_logger("sunclock.dispatch")
 
 BATCH = 200  # steps per firing transaction: small enough that the first sends of a burst start early
 LATE_AFTER = timedelta(seconds=1)
+# A prepared message is used only this close to its planned time; later, its
+# "2 hours left" would be off, so the step is rendered again.
+PREPARED_FRESH = timedelta(minutes=1)
 
 
 async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, limit: int = BATCH) -> int:
@@ -69,9 +77,9 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
             for r in rows]
 
 
-_CLAIMED = (EscalationStep.id, EscalationStep.incident_id, EscalationStep.obligation_key, EscalationStep.kind,
-            EscalationStep.occurrence, EscalationStep.planned_at, EscalationStep.recipients, EscalationStep.channels,
-            EscalationStep.late)
+_STEP = (EscalationStep.id, EscalationStep.incident_id, EscalationStep.obligation_key, EscalationStep.kind,
+         EscalationStep.occurrence, EscalationStep.planned_at, EscalationStep.recipients, EscalationStep.channels,
+         EscalationStep.late, EscalationStep.prepared_at)
 
 
 async def _claim(session: AsyncSession, ids: list[int], state: str, now: datetime) -> list:
@@ -81,43 +89,118 @@ async def _claim(session: AsyncSession, ids: list[int], state: str, now: datetim
     return list((await session.execute(
         update(EscalationStep).where(EscalationStep.id.in_(ids), EscalationStep.state == "planned")
         .values(state=state, fired_at=now, late=EscalationStep.planned_at < now - LATE_AFTER)
-        .returning(*_CLAIMED))).all())
+        .returning(*_STEP))).all())
 
 
-async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: datetime, limit: int = BATCH) -> int:
-    """Send (as notifications) the steps whose time has come; returns how many were due."""
+@dataclass
+class Firing:
+    """What one firing pass did: how many steps were due, and the notifications
+    it created already leased to this process under ``token``, to be sent now."""
+
+    due: int = 0
+    claimed: list = field(default_factory=list)
+    token: str = ""
+
+
+async def _from_prepared(session: AsyncSession, steps: list, now: datetime, values: dict) -> list:
+    """Notifications copied from the messages prepared for ``steps``, inside the
+    database; only those prepared for the step's current time are used."""
+    ids = [s.id for s in steps if s.prepared_at is not None and now - s.planned_at <= PREPARED_FRESH]
+    if not ids:
+        return []
+    prepared = PreparedNotification.__table__.c
+    content = [prepared[name] for name in CONTENT]
+    source = (select(*content, *(literal(v, type_=Notification.__table__.c[k].type) for k, v in values.items()))
+              .join(EscalationStep, EscalationStep.id == prepared.step_id)
+              .where(prepared.step_id.in_(ids), prepared.planned_at == EscalationStep.planned_at))
+    return list((await session.execute(
+        insert(Notification.__table__).from_select([*CONTENT, *values], source).returning(*CLAIMED))).all())
+
+
+async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: datetime, limit: int = BATCH) -> Firing:
+    """Turn the steps whose time has come into notifications, leased to this
+    process for sending at once (no second claim, no wait for a delivery pass)."""
+    token = uuid.uuid4().hex
+    lease = leased({}, now, token, now + timedelta(seconds=settings.lease_seconds))
     async with transaction(sessions) as session:
         due = await _due_steps(session, now, limit)
         if not due:
-            return 0
+            return Firing()
         to_fire, to_skip = select_due(due, now)
         skipped = await _claim(session, [s.id for s in to_skip], "skipped", now)
         fired = await _claim(session, [s.id for s in to_fire], "fired", now)
-        directory = await Directory.load(session, {s.incident_id for s in fired}) if fired else None
-        notifications, entries = [], []
-        deadlines = {s.id: s.deadline for s in due}
-        for step in skipped:
-            passed = step.kind in PRE_DEADLINE_KINDS and deadlines[step.id] is not None and deadlines[step.id] <= now
-            entries.append(timeline.entry(step.incident_id, "step_skipped", "scheduler", now, step=step.kind,
-                                          obligation=step.obligation_key or None, occurrence=step.occurrence,
-                                          planned_at=step.planned_at, why="its deadline has passed" if passed
-                                          else "a later step of the same deadline was due"))
-        for step in fired:
-            assert directory is not None
-            contacts = directory.recipients(directory.incidents[step.incident_id], step.recipients)
-            rows = [render_notification(directory, step, contact, channel, now, settings)
-                    for contact in contacts for channel in step.channels if address(contact, channel)]
-            notifications += rows
-            entries.append(timeline.entry(step.incident_id, "step_fired", "scheduler", now, step=step.kind,
-                                          obligation=step.obligation_key or None, occurrence=step.occurrence,
-                                          planned_at=step.planned_at, late=step.late, notifications=len(rows),
-                                          recipients=sorted({c.name for c in contacts})))
-            log.info("step_fired", incident_id=step.incident_id, obligation=step.obligation_key or None,
-                     step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows))
-            if not rows:
-                log.warning("step_without_recipients", incident_id=step.incident_id, step=step.kind,
-                            recipients=step.recipients)
-        if notifications:
-            await session.execute(insert(Notification.__table__), notifications)
-        await timeline.record_many(session, entries)
-    return len(due)
+        claimed = await _from_prepared(session, fired, now, lease)
+        copied = {row.step_id for row in claimed}
+        unprepared = [s for s in fired if s.id not in copied]
+        names: dict[int, list[str]] = {}
+        if unprepared:
+            # Not prepared (late, just planned, or discarded): rendered now.
+            directory = await Directory.load(session, {s.incident_id for s in unprepared})
+            rows = []
+            for step in unprepared:
+                contacts, content = render_step(directory, step, now, settings)
+                names[step.id] = [c.name for c in contacts]
+                rows += [c | lease for c in content]
+            if rows:
+                claimed += (await session.execute(insert(Notification.__table__).returning(*CLAIMED), rows)).all()
+        await session.execute(delete(PreparedNotification).where(PreparedNotification.step_id.in_([s.id for s in due])))
+        await timeline.record_many(session, _entries(skipped, fired, claimed, names, due, now))
+    return Firing(due=len(due), claimed=claimed, token=token)
+
+
+def _entries(skipped: list, fired: list, claimed: list, names: dict[int, list[str]], due: list[DueStep],
+             now: datetime) -> list[dict]:
+    deadlines = {s.id: s.deadline for s in due}
+    entries = []
+    for step in skipped:
+        passed = step.kind in PRE_DEADLINE_KINDS and deadlines[step.id] is not None and deadlines[step.id] <= now
+        entries.append(timeline.entry(step.incident_id, "step_skipped", "scheduler", now, step=step.kind,
+                                      obligation=step.obligation_key or None, occurrence=step.occurrence,
+                                      planned_at=step.planned_at, why="its deadline has passed" if passed
+                                      else "a later step of the same deadline was due"))
+    sent_to: dict[int, list] = {}
+    for row in claimed:
+        sent_to.setdefault(row.step_id, []).append(row)
+    for step in fired:
+        rows = sent_to.get(step.id, [])
+        recipients = names.get(step.id) or [row.recipient_name for row in rows]
+        entries.append(timeline.entry(step.incident_id, "step_fired", "scheduler", now, step=step.kind,
+                                      obligation=step.obligation_key or None, occurrence=step.occurrence,
+                                      planned_at=step.planned_at, late=step.late, notifications=len(rows),
+                                      recipients=sorted(set(recipients))))
+        log.info("step_fired", incident_id=step.incident_id, obligation=step.obligation_key or None,
+                 step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows))
+        if not rows:
+            log.warning("step_without_recipients", incident_id=step.incident_id, step=step.kind,
+                        recipients=step.recipients)
+    return entries
+
+
+async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datetime, limit: int = BATCH) -> int:
+    """Render ahead the messages of steps due within ``prepare_seconds``, so that
+    a burst of steps due in the same second costs a copy, not a render each.
+
+    The text is rendered as of the step's planned time. A step that then fires
+    more than PREPARED_FRESH late, or whose incident or department changed
+    meanwhile (:func:`monitor.planning.discard_prepared`), is rendered again at
+    its firing. Returns how many steps were prepared.
+    """
+    horizon = timedelta(seconds=settings.prepare_seconds)
+    if not horizon:
+        return 0
+    async with transaction(sessions) as session:
+        # The messages of steps that were cancelled before their time.
+        await session.execute(delete(PreparedNotification).where(PreparedNotification.planned_at < now - PREPARED_FRESH))
+        steps = list((await session.execute(
+            select(*_STEP).where(EscalationStep.state == "planned", EscalationStep.prepared_at.is_(None),
+                                 EscalationStep.planned_at > now, EscalationStep.planned_at <= now + horizon)
+            .order_by(EscalationStep.planned_at).limit(limit).with_for_update(skip_locked=True))).all())
+        if not steps:
+            return 0
+        directory = await Directory.load(session, {s.incident_id for s in steps})
+        rows = [content for step in steps for content in render_step(directory, step, step.planned_at, settings)[1]]
+        await session.execute(update(EscalationStep).where(EscalationStep.id.in_([s.id for s in steps]))
+                              .values(prepared_at=now))
+        if rows:
+            await session.execute(insert(PreparedNotification.__table__), rows)
+    return len(steps)

@@ -97,6 +97,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
         return incident
     assert incident.id is not None
     await timeline.record(session, incident.id, "corrected", actor.name, now, reason=patch.reason, **changes)
+    await planning.discard_prepared(session, incident.id)  # messages prepared ahead show the old facts
     if rules.applicable(incident.severity):
         # An upgrade into I/II tells the head about the new deadlines, as registration would.
         await planning.plan_incident(session, incident, rules, now, actor.name, registering=upgraded)

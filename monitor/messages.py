@@ -16,6 +16,11 @@ from monitor.models import Contact, Department, Incident, Obligation
 from monitor.settings import Settings
 
 
+# The columns of a rendered message (a notification's content, without its delivery state).
+CONTENT = ("step_id", "incident_id", "obligation_key", "step", "contact_id", "recipient_name", "channel", "to",
+           "planned_at", "subject", "body", "html")
+
+
 @dataclass
 class Directory:
     """Incidents, departments, contacts and obligations for a batch of steps,
@@ -35,7 +40,8 @@ class Directory:
         departments = {d.id: d for d in (await session.exec(select(Department).where(
             (Department.id.in_(department_ids)) | Department.supervisory.is_(True)))).scalars()}
         contacts: dict[int, list[Contact]] = {}
-        for c in (await session.exec(select(Contact).where(Contact.department_id.in_(departments.keys()))
+        for c in (await session.exec(select(Contact).where(Contact.department_id.in_(departments.keys()),
+                                                          Contact.retired_at.is_(None))
                                      .order_by(Contact.id))).scalars():
             contacts.setdefault(c.department_id, []).append(c)
         supervisory = [d.id for d in departments.values() if d.supervisory]
@@ -68,7 +74,8 @@ def address(contact: Contact, channel: str) -> str | None:
 
 def render_notification(directory: Directory, step, contact: Contact, channel: str,  # noqa: ANN001 - a step row
                         now: datetime, settings: Settings) -> dict:
-    """The stored notification row for one contact on one channel of a step."""
+    """What one contact is told on one channel about a step, as of ``now``: the
+    content columns of a notification (its delivery state is the caller's)."""
     incident = directory.incidents[step.incident_id]
     context = MessageContext(
         step=step.kind, occurrence=step.occurrence, incident_id=incident.id, incident_title=incident.title,
@@ -79,7 +86,14 @@ def render_notification(directory: Directory, step, contact: Contact, channel: s
     return {
         "step_id": step.id, "incident_id": step.incident_id, "obligation_key": step.obligation_key,
         "step": step.kind, "contact_id": contact.id, "recipient_name": contact.name, "channel": channel,
-        "to": address(contact, channel), "state": "pending", "attempts": 0, "planned_at": step.planned_at,
-        "next_attempt_at": now, "late": False, "subject": rendered.subject, "body": rendered.body,
-        "html": rendered.html,
+        "to": address(contact, channel), "planned_at": step.planned_at, "subject": rendered.subject,
+        "body": rendered.body, "html": rendered.html,
     }
+
+
+def render_step(directory: Directory, step, now: datetime, settings: Settings) -> tuple[list[Contact], list[dict]]:  # noqa: ANN001
+    """A step's recipients and its message to each of them on each of its
+    channels where they have an address."""
+    contacts = directory.recipients(directory.incidents[step.incident_id], step.recipients)
+    return contacts, [render_notification(directory, step, contact, channel, now, settings)
+                      for contact in contacts for channel in step.channels if address(contact, channel)]

@@ -34,6 +34,7 @@ class Contact(SQLModel, table=True):
     role: str = Field(max_length=16)  # head | deputy
     mobile: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=254)
+    retired_at: datetime | None = _time(nullable=True)  # replaced in the department; kept for the record
 
 
 class User(SQLModel, table=True):
@@ -109,6 +110,9 @@ class EscalationStep(SQLModel, table=True):
     state: str = Field(default="planned", max_length=16)  # planned | fired | skipped | cancelled
     fired_at: datetime | None = _time(nullable=True)
     late: bool = False
+    # When its messages were rendered ahead into PreparedNotification (see
+    # monitor.dispatch.prepare_steps); None when not, or when that was discarded.
+    prepared_at: datetime | None = _time(nullable=True)
 
 
 class Notification(SQLModel, table=True):
@@ -140,6 +144,26 @@ class Notification(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=64, index=True)
     last_error: str | None = Field(default=None, sa_type=Text)
     fallback_of: int | None = Field(default=None, foreign_key="notification.id")
+    subject: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+    html: str | None = Field(default=None, sa_type=Text)
+
+
+class PreparedNotification(SQLModel, table=True):
+    """A step's message rendered shortly before the step is due, so that at its
+    time firing is a copy into ``notification`` instead of rendering thousands
+    of messages on the deadline. Only a cache: no foreign keys, deleted when the
+    step fires, is skipped or cancelled, or when what it says may have changed."""
+
+    step_id: int = Field(primary_key=True)
+    contact_id: int = Field(primary_key=True)
+    channel: str = Field(primary_key=True, max_length=8)
+    incident_id: int = Field(index=True)
+    obligation_key: str = Field(max_length=64)
+    step: str = Field(max_length=16)
+    recipient_name: str = Field(max_length=100)
+    to: str = Field(max_length=254)
+    planned_at: datetime = _time(index=True)
     subject: str = Field(sa_type=Text)
     body: str = Field(sa_type=Text)
     html: str | None = Field(default=None, sa_type=Text)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
-from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
+from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation, PreparedNotification
 from rules import RuleSet
 from rules.deadlines import PlannedStep, due_at, is_overdue, ladder_steps, overdue_steps, registered_step
 
@@ -44,7 +44,7 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
                 recipients=list(p.to), channels=list(p.channels)))
             changed.append(p)
         elif row.state in ("planned", "cancelled") and (row.state != "planned" or row.planned_at != p.planned_at):
-            row.state, row.planned_at = "planned", p.planned_at
+            row.state, row.planned_at, row.prepared_at = "planned", p.planned_at, None
             row.recipients, row.channels = list(p.to), list(p.channels)
             changed.append(p)
     return changed
@@ -57,8 +57,25 @@ async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: 
         query = query.where(EscalationStep.obligation_key == obligation_key)
     if kinds is not None:
         query = query.where(EscalationStep.kind.in_(kinds))
-    result = await session.execute(query.values(state="cancelled"))
-    return result.rowcount or 0
+    cancelled = list((await session.execute(query.values(state="cancelled").returning(EscalationStep.id))).scalars())
+    if cancelled:
+        await session.execute(delete(PreparedNotification).where(PreparedNotification.step_id.in_(cancelled)))
+    return len(cancelled)
+
+
+async def discard_prepared(session: AsyncSession, incident_id: int | None = None) -> None:
+    """Forget messages prepared ahead (of one incident, or all) because what they
+    say may have changed: a step without them is rendered when it fires, and
+    prepared again if there is time."""
+    prepared = select(PreparedNotification.step_id)
+    if incident_id is not None:
+        prepared = prepared.where(PreparedNotification.incident_id == incident_id)
+    await session.execute(update(EscalationStep).where(EscalationStep.id.in_(prepared), EscalationStep.state == "planned")
+                          .values(prepared_at=None))
+    query = delete(PreparedNotification)
+    if incident_id is not None:
+        query = query.where(PreparedNotification.incident_id == incident_id)
+    await session.execute(query)
 
 
 def _summary(steps: list[PlannedStep]) -> list[dict]:

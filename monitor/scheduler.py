@@ -19,11 +19,13 @@ from sqlalchemy import func, select
 
 from monitor.db import SessionFactory
 from monitor import delivery, dispatch
-from monitor.delivery import deliver_due
-from monitor.dispatch import detect_breaches, fire_due_steps
+from monitor.delivery import deliver_due, send_claimed
+from monitor.dispatch import detect_breaches, fire_due_steps, prepare_steps
 from monitor.models import EscalationStep, Notification, Obligation
 
 log = structlog.get_logger("sunclock.scheduler")
+
+FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries get their turn again
 
 
 async def next_due(sessions: SessionFactory) -> datetime | None:
@@ -59,11 +61,27 @@ class Scheduler:
         rt = self.runtime
         now = rt.clock.now()
         breaches = await detect_breaches(rt.sessions, rt.rules, now)
-        steps = await fire_due_steps(rt.sessions, rt.settings, now)
+        # Each batch of fired steps is sent while the next batch is fired: the
+        # database records one while this process prepares the other.
+        sending: list[asyncio.Task] = []
+        try:
+            for _ in range(FIRE_ROUNDS):
+                firing = await fire_due_steps(rt.sessions, rt.settings, now)
+                if firing.claimed:
+                    sending.append(asyncio.create_task(send_claimed(
+                        rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics, firing.claimed, firing.token)))
+                if firing.due < dispatch.BATCH:
+                    break
+        finally:
+            await asyncio.gather(*sending)
         sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
+        busy = breaches >= dispatch.BATCH or firing.due >= dispatch.BATCH or sent >= delivery.BATCH
+        if not busy:
+            # What is due now comes first; preparing what is due soon fills the gaps.
+            busy = await prepare_steps(rt.sessions, rt.settings, rt.clock.now()) >= dispatch.BATCH
         self.last_run = rt.clock.now()
         rt.metrics.heartbeat.set(self.last_run.timestamp())
-        return breaches >= dispatch.BATCH or steps >= dispatch.BATCH or sent >= delivery.BATCH
+        return busy
 
     def poke(self) -> None:
         """Run as soon as possible; pokes during a run coalesce into one more run."""

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # How long a claimed notification stays with the replica that claimed it.
     lease_seconds: float = Field(default=60.0, ge=5, le=3600)
     send_concurrency: int = Field(default=50, ge=1, le=1000)
+    # How far ahead of its time a step's messages are rendered (0: at its time).
+    prepare_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     @field_validator("timezone")
     @classmethod

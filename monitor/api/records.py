@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
+from monitor.errors import Invalid, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
@@ -20,6 +21,20 @@ router = APIRouter()
 async def create_department(body: DepartmentCreate, session: SessionDep, clock: ClockDep,
                             actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
     await departments.save(session, body, clock.now())
+    await session.commit()
+    return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,
+                            contacts=[c.model_dump() for c in body.contacts])
+
+
+@router.put("/departments/{code}", response_model=DepartmentPublic, tags=["departments"])
+async def replace_department(code: str, body: DepartmentCreate, session: SessionDep, clock: ClockDep,
+                             actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
+    """Rename a department and replace its contacts; later steps go to the new ones."""
+    if body.code != code:
+        raise Invalid(f"the body's code {body.code!r} is not the department {code!r} in the address", field="code")
+    if (await session.exec(select(Department.id).where(Department.code == code))).first() is None:
+        raise NotFound(f"no department {code!r}")
+    await departments.save(session, body, clock.now(), replace=True)
     await session.commit()
     return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,
                             contacts=[c.model_dump() for c in body.contacts])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from support import hours, obligation, register, seed_departments
+from support import DEPARTMENTS, hours, obligation, register, seed_departments
 
 from tests.conftest import START
 
@@ -176,3 +176,21 @@ async def test_departments_supervisory_is_unique_and_codes_too(client):
     listed = (await client.get("/api/v1/departments")).json()
     assert [d["code"] for d in listed] == ["EMB", "GOV", "HEALTH"]
     assert listed[0]["contacts"][0]["role"] == "head"
+
+
+async def test_replacing_contacts_after_messages_were_sent_keeps_the_record(client, runtime):
+    await seed_departments(client)
+    incident = await register(client, START - hours(1))
+    await runtime.scheduler.run_once()  # the registered notice to 王局长
+    emb = next(d for d in DEPARTMENTS if d["code"] == "EMB")
+    moved = {"name": "王局长", "role": "head", "mobile": "+8613800000011", "email": "wang@emb.example.org"}
+    response = await client.put("/api/v1/departments/EMB", json=emb | {"name": "区应急管理局（新）",
+                                                                        "contacts": [moved]})
+    assert response.status_code == 200, response.text
+    listed = next(d for d in (await client.get("/api/v1/departments")).json() if d["code"] == "EMB")
+    assert listed["name"] == "区应急管理局（新）"
+    assert [(c["name"], c["mobile"]) for c in listed["contacts"]] == [("王局长", "+8613800000011")]  # 李副局长 retired
+    sent = (await client.get("/api/v1/notifications", params={"incident_id": incident["id"]})).json()
+    assert {r["to"] for r in sent} == {"+8613800000001", "wang@emb.example.org"}  # history unchanged
+    assert (await client.put("/api/v1/departments/EMB", json=emb | {"code": "OTHER"})).status_code == 422
+    assert (await client.put("/api/v1/departments/NOPE", json=emb | {"code": "NOPE"})).status_code == 404

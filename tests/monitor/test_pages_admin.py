@@ -31,10 +31,11 @@ async def pages(runtime):
         yield client
 
 
-async def contacts_of(runtime, code: str) -> list[tuple[str, str]]:
+async def contacts_of(runtime, code: str, *, retired: bool = False) -> list[tuple[str, str]]:
     async with runtime.sessions() as session:
         rows = (await session.execute(select(Contact.name, Contact.role).join(
-            Department, Department.id == Contact.department_id).where(Department.code == code)
+            Department, Department.id == Contact.department_id).where(
+            Department.code == code, Contact.retired_at.is_not(None) if retired else Contact.retired_at.is_(None))
             .order_by(Contact.id))).all()
     return [tuple(r) for r in rows]
 
@@ -73,6 +74,7 @@ async def test_an_admin_replaces_a_departments_contacts(pages, runtime):
                              "contacts-0-mobile": "+8613800000021", "contacts-0-email": ""})
     assert response.status_code == 303
     assert await contacts_of(runtime, "EMB") == [("新局长", "head")]
+    assert await contacts_of(runtime, "EMB", retired=True) == [("王局长", "head"), ("李副局长", "deputy")]
 
 
 async def test_an_admin_creates_a_user_who_then_signs_in(pages, runtime):
