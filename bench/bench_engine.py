@@ -9,6 +9,9 @@ into a fresh database, starts the server and prints:
 - p50 / p99 lag between planned time and send start for a burst of --burst
   steps due in the same second (each step goes to the head by SMS and email,
   both outbox channels here: this measures the engine, not a provider);
+- the same for --burst release deadlines breached in the same second (each
+  breach notice to the head and the supervisor, 4 messages), and the time
+  until every breach and its accountability case is recorded;
 - time from process start to the first overdue step sent after a restart with
   deadlines that passed while it was down;
 - the server's peak RSS (VmHWM).
@@ -36,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_register import fresh_database, free_port, wait_ready  # noqa: E402
 
 from monitor.db import migrate, sync_url  # noqa: E402
-from monitor.models import Contact, Department, EscalationStep, Incident, Notification, Obligation  # noqa: E402
+from monitor.models import (  # noqa: E402
+    AccountabilityCase, Contact, Department, EscalationStep, Incident, Notification, Obligation)
 from rules import load_rules  # noqa: E402
 from rules.deadlines import due_at, ladder_steps  # noqa: E402
+from rules.schema import PRE_DEADLINE_KINDS  # noqa: E402
 
 ADMIN = "bench-admin-token"
 CHUNK = 5000
@@ -158,6 +163,51 @@ def burst_lag(url: str, burst: int) -> tuple[float, float]:
     return statistics.median(lags), lags[max(0, int(len(lags) * 0.99) - 1)]
 
 
+def breach_burst(url: str, count: int) -> tuple[float, float, float]:
+    """``count`` release deadlines moved to the same second a few seconds ahead,
+    their warnings already sent: returns the p50 / p99 lag of the breach
+    messages and the seconds until every breach (with its case) is recorded."""
+    engine = create_engine(sync_url(url))
+    at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    with engine.begin() as db:
+        ids = db.execute(select(Obligation.id).where(Obligation.key == "authoritative_release",
+                                                     Obligation.state == "pending")
+                         .order_by(Obligation.id).limit(count)).scalars().all()
+        db.execute(update(Obligation).where(Obligation.id.in_(ids)).values(due_at=at))
+        db.execute(update(EscalationStep).where(EscalationStep.obligation_id.in_(ids),
+                                                EscalationStep.kind.in_(PRE_DEADLINE_KINDS))
+                   .values(state="fired", fired_at=at - timedelta(minutes=30)))
+        db.execute(update(EscalationStep).where(EscalationStep.obligation_id.in_(ids),
+                                                EscalationStep.kind == "breached").values(planned_at=at))
+    messages = 4 * len(ids)  # the breached step goes to the head and the supervisor, by SMS and email
+
+    def progress() -> tuple[int, int]:
+        with engine.connect() as db:
+            sent = db.execute(select(func.count()).select_from(Notification).where(
+                Notification.planned_at == at, Notification.step == "breached", Notification.state == "sent")).scalar_one()
+            cases = db.execute(select(func.count()).select_from(AccountabilityCase).where(
+                AccountabilityCase.breached_at == at)).scalar_one()
+        return sent, cases
+
+    recorded = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        sent, cases = progress()
+        if cases == len(ids) and recorded is None:
+            recorded = (datetime.now(UTC) - at).total_seconds()
+        if sent == messages and recorded is not None:
+            break
+        time.sleep(0.2)  # polling the database for the server's work
+    else:
+        raise SystemExit("timed out waiting for the breach burst")
+    with engine.connect() as db:
+        lags = sorted((s - p).total_seconds() for s, p in db.execute(select(
+            Notification.send_started_at, Notification.planned_at).where(
+            Notification.planned_at == at, Notification.step == "breached")).all())
+    engine.dispose()
+    return statistics.median(lags), lags[max(0, int(len(lags) * 0.99) - 1)], recorded
+
+
 def make_overdue(url: str, count: int = 100) -> None:
     """While the server is down: deadlines of ``count`` incidents pass (by 90 minutes)."""
     engine = create_engine(sync_url(url))
@@ -196,6 +246,7 @@ def run(kind: str, n: int, burst: int) -> dict:
     try:
         rate = registration_rate(base)
         p50, p99 = burst_lag(url, burst)
+        b50, b99, recorded = breach_burst(url, burst)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -210,7 +261,8 @@ def run(kind: str, n: int, burst: int) -> dict:
         proc.terminate()
         proc.wait(timeout=60)
     return {"database": kind, "n": n, "seed_s": seeded, "register_per_s": rate, "burst": burst,
-            "lag_p50_ms": p50 * 1000, "lag_p99_ms": p99 * 1000, "restart_s": restart, "rss_mb": rss}
+            "lag_p50_ms": p50 * 1000, "lag_p99_ms": p99 * 1000,
+            "breach_p50_ms": b50 * 1000, "breach_p99_ms": b99 * 1000, "breaches_recorded_s": recorded, "restart_s": restart, "rss_mb": rss}
 
 
 def main() -> None:
@@ -220,12 +272,14 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1000)
     args = parser.parse_args()
     print("| database | open incidents | registrations/s (API, 8 clients) | burst | lag p50 | lag p99 "
-          "| restart → first overdue sent | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| breach burst lag p50 / p99 | all breaches recorded | restart → first overdue sent | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in args.n:
         r = run(args.database, n, args.burst)
         print(f"| {r['database']} | {r['n']:,} | {r['register_per_s']:.0f} | {r['burst']:,} steps | "
-              f"{r['lag_p50_ms']:.0f} ms | {r['lag_p99_ms']:.0f} ms | {r['restart_s']:.2f} s | {r['rss_mb']:.0f} MB |",
+              f"{r['lag_p50_ms']:.0f} ms | {r['lag_p99_ms']:.0f} ms | "
+              f"{r['breach_p50_ms']:.0f} / {r['breach_p99_ms']:.0f} ms | {r['breaches_recorded_s']:.2f} s | "
+              f"{r['restart_s']:.2f} s | {r['rss_mb']:.0f} MB |",
               flush=True)
 
 

@@ -23,7 +23,7 @@ from alerts.base import Channel, DeliveryError, Message, Receipt
 from alerts.policy import decide, other_channel
 from monitor import timeline
 from monitor.clock import Clock
-from monitor.db import SessionFactory, transaction
+from monitor.db import SessionFactory, as_json_rows, on_postgresql, transaction
 from monitor.messages import Directory, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
@@ -124,15 +124,14 @@ _SENT = (update(Notification.__table__)
          .values(state="sent", sent_at=bindparam("done"), send_started_at=bindparam("started"), late=bindparam("late"),
                  claimed_until=None, provider=bindparam("provider"), provider_id=bindparam("provider_id"),
                  last_error=None))
-# The same for PostgreSQL, as one statement over arrays: per-row statements
-# are planned one by one, and on a table last analysed when it was nearly
-# empty each of them can become a scan of the whole table.
+# The same for PostgreSQL, as one statement with the rows in one JSON document:
+# per-row statements are planned one by one, and on a table last analysed when
+# it was nearly empty each of them can become a scan of the whole table.
 _SENT_ALL = text("""
     UPDATE notification SET state = 'sent', sent_at = :done, send_started_at = v.started, late = v.late,
            claimed_until = NULL, provider = v.provider, provider_id = v.provider_id, last_error = NULL
-    FROM unnest(CAST(:nid AS integer[]), CAST(:started AS timestamptz[]), CAST(:late AS boolean[]),
-                CAST(:provider AS varchar[]), CAST(:provider_id AS varchar[]))
-         AS v(nid, started, late, provider, provider_id)
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS v(nid integer, started timestamptz, late boolean, provider varchar, provider_id varchar)
     WHERE notification.id = v.nid AND notification.claim_token = :tok AND notification.state = 'sending'
 """)
 
@@ -162,9 +161,8 @@ async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: st
         channel=", ".join(dict.fromkeys(r.channel for r, _, _ in sends)), late=any(late for _, late, _ in sends),
         sent=[{"recipient": r.recipient_name, "channel": r.channel, "attempt": r.attempts, "late": late,
                "provider": provider} for r, late, provider in sends]) for sends in by_step.values()]
-    if session.bind.dialect.name == "postgresql":
-        arrays = {key: [p[key] for p in params] for key in ("nid", "started", "late", "provider", "provider_id")}
-        result = await session.execute(_SENT_ALL, arrays | {"tok": token, "done": now})
+    if on_postgresql(session):
+        result = await session.execute(_SENT_ALL, {"rows": as_json_rows(params), "tok": token, "done": now})
     else:
         result = await session.execute(_SENT, params)
     if result.rowcount not in (-1, len(params)):

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, literal, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.db import SessionFactory, transaction
+from monitor.db import SessionFactory, insert_many, transaction
 from monitor.delivery import CLAIMED, leased
 from monitor.messages import CONTENT, Directory, render_step
 from monitor.models import EscalationStep, Incident, Notification, Obligation, PreparedNotification
@@ -30,14 +30,17 @@ from rules.schema import PRE_DEADLINE_KINDS
 
 log = structlog.get_logger("sunclock.dispatch")
 
-BATCH = 200  # steps per firing transaction: small enough that the first sends of a burst start early
+BATCH = 500  # steps per firing or preparing transaction; the sends of one go out while the next is fired
+# Deadlines per breach transaction (each plans its overdue repeats): small, as
+# the breach notices of a burst wait for the first such batch.
+BREACH_BATCH = 100
 LATE_AFTER = timedelta(seconds=1)
 # A prepared message is used only this close to its planned time; later, its
 # "2 hours left" would be off, so the step is rendered again.
 PREPARED_FRESH = timedelta(minutes=1)
 
 
-async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, limit: int = BATCH) -> int:
+async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, limit: int = BREACH_BATCH) -> int:
     async with transaction(sessions) as session:
         # One table and its (state, due_at) index; the incidents are read by id
         # after. A join here can go badly wrong on tables PostgreSQL has not yet
@@ -169,7 +172,8 @@ def _entries(skipped: list, fired: list, claimed: list, names: dict[int, list[st
                                       planned_at=step.planned_at, late=step.late, notifications=len(rows),
                                       recipients=sorted(set(recipients))))
         log.info("step_fired", incident_id=step.incident_id, obligation=step.obligation_key or None,
-                 step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows))
+                 step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows),
+                 prepared=step.id not in names)
         if not rows:
             log.warning("step_without_recipients", incident_id=step.incident_id, step=step.kind,
                         recipients=step.recipients)
@@ -201,6 +205,6 @@ async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datet
         rows = [content for step in steps for content in render_step(directory, step, step.planned_at, settings)[1]]
         await session.execute(update(EscalationStep).where(EscalationStep.id.in_([s.id for s in steps]))
                               .values(prepared_at=now))
-        if rows:
-            await session.execute(insert(PreparedNotification.__table__), rows)
+        await insert_many(session, PreparedNotification.__table__, rows)
+    log.info("steps_prepared", steps=len(steps), messages=len(rows), first=steps[0].planned_at.isoformat())
     return len(steps)

@@ -163,7 +163,9 @@ class PreparedNotification(SQLModel, table=True):
     step: str = Field(max_length=16)
     recipient_name: str = Field(max_length=100)
     to: str = Field(max_length=254)
-    planned_at: datetime = _time(index=True)
+    # No index: the table holds about a minute of messages, and SQLite would
+    # rather search a burst's thousands of equal times than the primary key.
+    planned_at: datetime = _time()
     subject: str = Field(sa_type=Text)
     body: str = Field(sa_type=Text)
     html: str | None = Field(default=None, sa_type=Text)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
+from monitor.db import insert_many
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation, PreparedNotification
 from rules import RuleSet
 from rules.deadlines import PlannedStep, due_at, is_overdue, ladder_steps, overdue_steps, registered_step
@@ -187,7 +188,7 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
     for obligation in breached:  # the objects the caller holds say what the database now says
         set_committed_value(obligation, "state", "breached")
         set_committed_value(obligation, "breached_at", obligation.due_at)
-    await session.execute(insert(AccountabilityCase.__table__), [
+    await insert_many(session, AccountabilityCase.__table__, [
         {"incident_id": o.incident_id, "obligation_id": o.id, "department_id": incidents[o.incident_id].department_id,
          "breached_at": o.due_at, "decision": "pending", "reason": None, "decided_at": None, "decided_by": None}
         for o in breached])
@@ -222,5 +223,4 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
                              "channels": list(step.channels), "state": "planned", "fired_at": None, "late": False})
             elif row.state in ("planned", "cancelled"):
                 row.state, row.planned_at = "planned", step.planned_at
-    if rows:
-        await session.execute(insert(EscalationStep.__table__), rows)
+    await insert_many(session, EscalationStep.__table__, rows)

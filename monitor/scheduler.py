@@ -75,7 +75,7 @@ class Scheduler:
         finally:
             await asyncio.gather(*sending)
         sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
-        busy = breaches >= dispatch.BATCH or firing.due >= dispatch.BATCH or sent >= delivery.BATCH
+        busy = breaches >= dispatch.BREACH_BATCH or firing.due >= dispatch.BATCH or sent >= delivery.BATCH
         if not busy:
             # What is due now comes first; preparing what is due soon fills the gaps.
             busy = await prepare_steps(rt.sessions, rt.settings, rt.clock.now()) >= dispatch.BATCH

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from monitor.db import insert_many
 from monitor.models import TimelineEntry
 
 
@@ -30,5 +30,4 @@ async def record(session: AsyncSession, incident_id: int, kind: str, actor: str,
 
 
 async def record_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    if entries:
-        await session.execute(insert(TimelineEntry), entries)
+    await insert_many(session, TimelineEntry.__table__, entries)

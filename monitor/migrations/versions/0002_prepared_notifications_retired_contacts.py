@@ -37,7 +37,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('preparednotification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_preparednotification_incident_id'), ['incident_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_preparednotification_planned_at'), ['planned_at'], unique=False)
 
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.add_column(sa.Column('retired_at', monitor.db.UTCDateTime(timezone=True), nullable=True))
@@ -57,7 +56,6 @@ def downgrade() -> None:
         batch_op.drop_column('retired_at')
 
     with op.batch_alter_table('preparednotification', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_preparednotification_planned_at'))
         batch_op.drop_index(batch_op.f('ix_preparednotification_incident_id'))
 
     op.drop_table('preparednotification')
