@@ -203,8 +203,10 @@ async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datet
             return 0
         directory = await Directory.load(session, {s.incident_id for s in steps})
         rows = [content for step in steps for content in render_step(directory, step, step.planned_at, settings)[1]]
-        await session.execute(update(EscalationStep).where(EscalationStep.id.in_([s.id for s in steps]))
-                              .values(prepared_at=now))
+        ids = [s.id for s in steps]
+        await session.execute(update(EscalationStep).where(EscalationStep.id.in_(ids)).values(prepared_at=now))
+        # Left from before the step was moved, if nothing discarded them.
+        await session.execute(delete(PreparedNotification).where(PreparedNotification.step_id.in_(ids)))
         await insert_many(session, PreparedNotification.__table__, rows)
     log.info("steps_prepared", steps=len(steps), messages=len(rows), first=steps[0].planned_at.isoformat())
     return len(steps)

@@ -207,8 +207,12 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
 async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules: RuleSet) -> None:
     """The overdue repeats of newly breached obligations. Rows left from an earlier
     breach that a correction withdrew are re-timed; the rest are inserted in bulk."""
+    ids = {o.id for o in breached}
+    # By incident, which is indexed (obligation_id is not: at 1.2 million steps
+    # that would be a scan of the table for every batch of breaches).
     existing = {(s.obligation_id, s.occurrence): s for s in (await session.exec(select(EscalationStep).where(
-        EscalationStep.obligation_id.in_([o.id for o in breached]), EscalationStep.kind == "overdue"))).scalars()}
+        EscalationStep.incident_id.in_({o.incident_id for o in breached}), EscalationStep.kind == "overdue"))).scalars()
+        if s.obligation_id in ids}
     rows = []
     for obligation in breached:
         found = rules.obligation(obligation.key)
@@ -222,5 +226,5 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
                              "planned_at": step.planned_at, "recipients": list(step.to),
                              "channels": list(step.channels), "state": "planned", "fired_at": None, "late": False})
             elif row.state in ("planned", "cancelled"):
-                row.state, row.planned_at = "planned", step.planned_at
+                row.state, row.planned_at, row.prepared_at = "planned", step.planned_at, None
     await insert_many(session, EscalationStep.__table__, rows)

@@ -150,3 +150,18 @@ async def test_two_replicas_prepare_and_fire_each_message_once(client, runtime, 
     rows = await sent(client, "reminder")
     assert len(rows) == 30 * 2 and all(r["state"] == "sent" for r in rows)
     assert max(Counter((r["incident_id"], r["channel"]) for r in rows).values()) == 1
+
+
+async def test_a_corrected_start_time_moves_the_step_and_it_is_prepared_again(client, runtime, clock):
+    incident = await registered_and_prepared(client, runtime, clock)
+    earlier = START - timedelta(seconds=20)
+    response = await client.patch(f"/api/v1/incidents/{incident['id']}",
+                                  json={"occurred_at": earlier.isoformat(), "reason": "核实发生时间"})
+    assert response.status_code == 200, response.text
+    moved = REMINDER - timedelta(seconds=20)
+    await run_at(runtime, clock, moved - timedelta(seconds=5))
+    assert {p.planned_at for p in await prepared(runtime)} == {moved}
+    await run_at(runtime, clock, moved)
+    rows = await sent(client, "reminder")
+    assert len(rows) == 2 and all(not r["late"] for r in rows)
+    assert "剩余2小时" in next(r["body"] for r in rows if r["channel"] == "sms")
