@@ -47,6 +47,11 @@ from rules.schema import PRE_DEADLINE_KINDS  # noqa: E402
 
 ADMIN = "bench-admin-token"
 CHUNK = 5000
+# Bursts are moved this far ahead: within the server's preparing window
+# (SUNCLOCK_PREPARE_SECONDS, 60 s), as steps planned hours ahead always are,
+# and far enough for a sweep to prepare them. SUNCLOCK_PREPARE_SECONDS=0 in
+# the environment measures the engine without preparing.
+LEAD = 10
 
 
 def seed(url: str, n: int, now: datetime) -> None:
@@ -138,7 +143,7 @@ def wait_for(check, timeout: float, what: str, every: float = 0.05) -> None:  # 
 def burst_lag(url: str, burst: int) -> tuple[float, float]:
     """Move ``burst`` reminders to the same second, a few seconds ahead; measure send lag."""
     engine = create_engine(sync_url(url))
-    at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    at = (datetime.now(UTC) + timedelta(seconds=LEAD)).replace(microsecond=0)
     moved = time.perf_counter()
     with engine.begin() as db:
         ids = db.execute(select(EscalationStep.id).where(EscalationStep.kind == "reminder",
@@ -168,7 +173,7 @@ def breach_burst(url: str, count: int) -> tuple[float, float, float]:
     their warnings already sent: returns the p50 / p99 lag of the breach
     messages and the seconds until every breach (with its case) is recorded."""
     engine = create_engine(sync_url(url))
-    at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    at = (datetime.now(UTC) + timedelta(seconds=LEAD)).replace(microsecond=0)
     with engine.begin() as db:
         ids = db.execute(select(Obligation.id).where(Obligation.key == "authoritative_release",
                                                      Obligation.state == "pending")
