@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import delete, insert, literal, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
@@ -26,7 +26,7 @@ from monitor.models import EscalationStep, Incident, Notification, Obligation, P
 from monitor.settings import Settings
 from rules import RuleSet
 from rules.deadlines import DueStep, select_due
-from rules.schema import PRE_DEADLINE_KINDS
+from rules.schema import MIN_OVERDUE_EVERY, PRE_DEADLINE_KINDS
 
 log = structlog.get_logger("sunclock.dispatch")
 
@@ -38,16 +38,26 @@ LATE_AFTER = timedelta(seconds=1)
 # A prepared message is used only this close to its planned time; later, its
 # "2 hours left" would be off, so the step is rendered again.
 PREPARED_FRESH = timedelta(minutes=1)
+# A deadline that passed less than this ago may have its breached step sent
+# before the breach is recorded (a burst of breaches is announced first and
+# recorded after): none of the overdue repeats recording plans can be due yet.
+# Older unrecorded breaches hold their steps back until recorded, so that
+# catch-up sees the repeats too and sends one message per deadline.
+FRESH_BREACH = MIN_OVERDUE_EVERY / 2
 
 
-async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, limit: int = BREACH_BATCH) -> int:
+async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetime, stale: bool = False) -> int:
+    """Record the breaches of deadlines passed by ``now`` (with ``stale``, only
+    of those passed FRESH_BREACH ago or more), a batch of BREACH_BATCH at most;
+    returns how many were found."""
     async with transaction(sessions) as session:
         # One table and its (state, due_at) index; the incidents are read by id
         # after. A join here can go badly wrong on tables PostgreSQL has not yet
         # analysed (seconds instead of milliseconds after a bulk import).
         due = list((await session.exec(
-            select(Obligation).where(Obligation.state == "pending", Obligation.due_at <= now)
-            .order_by(Obligation.due_at).limit(limit).with_for_update(skip_locked=True))).scalars())
+            select(Obligation).where(Obligation.state == "pending",
+                                     Obligation.due_at <= (now - FRESH_BREACH if stale else now))
+            .order_by(Obligation.due_at).limit(BREACH_BATCH).with_for_update(skip_locked=True))).scalars())
         if not due:
             return 0
         incidents = {i.id: i for i in (await session.exec(
@@ -60,9 +70,15 @@ async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetim
     return len(due)
 
 
+def _not_held(now: datetime):  # noqa: ANN202 - an SQL condition
+    """Steps of an obligation whose breach is stale and not yet recorded wait for it."""
+    return or_(Obligation.id.is_(None), Obligation.state != "pending", Obligation.due_at > now - FRESH_BREACH)
+
+
 async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[DueStep]:
     head = set((await session.execute(
-        select(EscalationStep.incident_id).where(EscalationStep.state == "planned", EscalationStep.planned_at <= now)
+        select(EscalationStep.incident_id).outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
+        .where(EscalationStep.state == "planned", EscalationStep.planned_at <= now, _not_held(now))
         .order_by(EscalationStep.planned_at).limit(limit))).scalars())
     if not head:
         return []
@@ -73,7 +89,7 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
                EscalationStep.occurrence, EscalationStep.planned_at, Obligation.due_at)
         .outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
         .where(EscalationStep.state == "planned", EscalationStep.planned_at <= now,
-               EscalationStep.incident_id.in_(head))
+               EscalationStep.incident_id.in_(head), _not_held(now))
         # Steps another replica is firing are skipped, not waited for.
         .order_by(EscalationStep.id).with_for_update(of=EscalationStep, skip_locked=True))
     return [DueStep(r.id, (r.incident_id, r.obligation_key), r.kind, r.occurrence, r.planned_at, r.due_at)

@@ -60,7 +60,11 @@ class Scheduler:
         """One pass over everything due now; true when a batch was full and more may wait."""
         rt = self.runtime
         now = rt.clock.now()
-        breaches = await detect_breaches(rt.sessions, rt.rules, now)
+        # Breaches found late (after a stop) first: their overdue repeats may be
+        # due, and catch-up must see them with the rest of the ladder.
+        stale = await detect_breaches(rt.sessions, rt.rules, now, stale=True)
+        # Then the messages: recording a burst of fresh breaches (cases, overdue
+        # repeats) must not hold back the breached steps that announce them.
         # Each batch of fired steps is sent while the next batch is fired: the
         # database records one while this process prepares the other.
         sending: list[asyncio.Task] = []
@@ -74,6 +78,7 @@ class Scheduler:
                     break
         finally:
             await asyncio.gather(*sending)
+        breaches = max(stale, await detect_breaches(rt.sessions, rt.rules, now))
         sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
         busy = breaches >= dispatch.BREACH_BATCH or firing.due >= dispatch.BATCH or sent >= delivery.BATCH
         if not busy:

@@ -74,6 +74,11 @@ class LadderStep(_Strict):
         return self
 
 
+# The engine relies on it: a breach recorded within half of this after its
+# deadline cannot have an overdue repeat due yet (monitor.dispatch.FRESH_BREACH).
+MIN_OVERDUE_EVERY = timedelta(minutes=1)
+
+
 class Overdue(_Strict):
     every: Duration
     max: int = Field(ge=1, le=1000)
@@ -83,7 +88,7 @@ class Overdue(_Strict):
     @field_validator("every")
     @classmethod
     def _positive(cls, every: timedelta) -> timedelta:
-        if every < timedelta(minutes=1):
+        if every < MIN_OVERDUE_EVERY:
             raise ValueError("overdue repeats must be at least 1m apart")
         return every
 

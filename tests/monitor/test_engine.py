@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from support import hours, register, seed_departments
 
 from alerts.base import DeliveryError, Message, Receipt
+from monitor import dispatch, scheduler
 from monitor.db import transaction
 from monitor.models import Notification
 from monitor.runtime import Runtime
@@ -85,6 +86,43 @@ async def test_catch_up_after_downtime_sends_only_the_latest_step_marked_late(cl
     assert sorted(skipped) == [("breached", 1), ("final_warning", 1), ("overdue", 1), ("reminder", 1), ("warning", 1)]
     breach = next(e for e in timeline if e["kind"] == "breached")
     assert breach["detail"]["breached_at"] == (START + hours(5)).isoformat()
+
+
+async def test_catch_up_holds_for_breaches_beyond_one_batch(client, runtime, clock, monkeypatch):
+    # After a long stop more deadlines have passed than one breach batch takes:
+    # the steps of those not yet recorded wait, so that each deadline still gets
+    # one catch-up message (the latest overdue repeat), not its breached notice
+    # now and a repeat after the breach is recorded.
+    monkeypatch.setattr(dispatch, "BREACH_BATCH", 1)
+    await seed_departments(client)
+    incidents = [await register(client, START) for _ in range(3)]
+    await runtime.scheduler.run_once()
+    await run_at(runtime, clock, START + hours(7) + timedelta(minutes=10))
+    rows = [r for r in await notifications(client) if r["step"] != "registered"]
+    assert Counter((r["incident_id"], r["step"], r["channel"]) for r in rows) == Counter(
+        {(i["id"], "overdue", channel): 2 for i in incidents for channel in ("sms", "email")})
+
+
+async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, runtime, clock, monkeypatch):
+    # Recording a breach (its case, its overdue repeats) comes after the sends,
+    # so a burst of breaches does not delay its own notices; its breached_at is
+    # the deadline either way.
+    await seed_departments(client)
+    incident = await register(client, START)
+    await run_at(runtime, clock, START + hours(5) - timedelta(minutes=30))
+    recorded = dispatch.detect_breaches
+
+    async def checked(sessions, rules, now, stale=False):
+        if not stale:
+            assert {r["step"] for r in await notifications(client)} >= {"breached"}
+        return await recorded(sessions, rules, now, stale)
+
+    monkeypatch.setattr(scheduler, "detect_breaches", checked)
+    await run_at(runtime, clock, START + hours(5) + timedelta(seconds=2))
+    shown = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    release = next(o for o in shown["obligations"] if o["key"] == "authoritative_release")
+    assert release["state"] == "breached" and release["breached_at"] == "2026-11-28T07:00:00Z"
+    assert [r["late"] for r in await notifications(client) if r["step"] == "breached"] == [True] * 4
 
 
 async def test_no_warning_is_sent_after_its_deadline(client, runtime, clock):
