@@ -23,7 +23,7 @@ from alerts.base import Channel, DeliveryError, Message, Receipt
 from alerts.policy import decide, other_channel
 from monitor import timeline
 from monitor.clock import Clock
-from monitor.db import SessionFactory, as_json_rows, on_postgresql, transaction
+from monitor.db import SessionFactory, among, on_postgresql, transaction
 from monitor.messages import Directory, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
@@ -70,14 +70,14 @@ async def _claim(session: AsyncSession, now: datetime, token: str, lease: dateti
     rows = []
     if due:
         rows += (await session.execute(
-            update(Notification).where(Notification.id.in_(due), Notification.state == "pending")
+            update(Notification).where(among(session, Notification.id, due), Notification.state == "pending")
             .values(**claim).returning(*CLAIMED))).all()
     expired = list((await session.execute(
         select(Notification.id).where(Notification.state == "sending", Notification.claimed_until < now)
         .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True))).scalars())
     if expired:
         reclaimed = (await session.execute(
-            update(Notification).where(Notification.id.in_(expired), Notification.state == "sending",
+            update(Notification).where(among(session, Notification.id, expired), Notification.state == "sending",
                                        Notification.claimed_until < now)
             .values(**claim).returning(*CLAIMED))).all()
         for row in reclaimed:
@@ -124,14 +124,18 @@ _SENT = (update(Notification.__table__)
          .values(state="sent", sent_at=bindparam("done"), send_started_at=bindparam("started"), late=bindparam("late"),
                  claimed_until=None, provider=bindparam("provider"), provider_id=bindparam("provider_id"),
                  last_error=None))
-# The same for PostgreSQL, as one statement with the rows in one JSON document:
-# per-row statements are planned one by one, and on a table last analysed when
-# it was nearly empty each of them can become a scan of the whole table.
+# The same for PostgreSQL, as one statement with the rows as arrays: per-row
+# statements are planned one by one, and on a table last analysed when it was
+# nearly empty each of them can become a scan of the whole table. Arrays, not a
+# JSON recordset: the planner counts an array's elements, while for a recordset
+# it guesses 100 rows and, so misled, re-read the whole batch for every row
+# (0.7 s instead of 0.08 s for 2,000 messages).
 _SENT_ALL = text("""
     UPDATE notification SET state = 'sent', sent_at = :done, send_started_at = v.started, late = v.late,
            claimed_until = NULL, provider = v.provider, provider_id = v.provider_id, last_error = NULL
-    FROM json_to_recordset(CAST(:rows AS json))
-         AS v(nid integer, started timestamptz, late boolean, provider varchar, provider_id varchar)
+    FROM unnest(CAST(:nid AS integer[]), CAST(:started AS timestamptz[]), CAST(:late AS boolean[]),
+                CAST(:provider AS varchar[]), CAST(:provider_id AS varchar[]))
+         AS v(nid, started, late, provider, provider_id)
     WHERE notification.id = v.nid AND notification.claim_token = :tok AND notification.state = 'sending'
 """)
 
@@ -162,7 +166,8 @@ async def _record_sent(session: AsyncSession, attempts: list[Attempt], token: st
         sent=[{"recipient": r.recipient_name, "channel": r.channel, "attempt": r.attempts, "late": late,
                "provider": provider} for r, late, provider in sends]) for sends in by_step.values()]
     if on_postgresql(session):
-        result = await session.execute(_SENT_ALL, {"rows": as_json_rows(params), "tok": token, "done": now})
+        columns = {name: [p[name] for p in params] for name in ("nid", "started", "late", "provider", "provider_id")}
+        result = await session.execute(_SENT_ALL, columns | {"tok": token, "done": now})
     else:
         result = await session.execute(_SENT, params)
     if result.rowcount not in (-1, len(params)):
