@@ -124,6 +124,21 @@ def among(session: AsyncSession, column: ColumnElement, values: Iterable) -> Col
     return column.in_(values)
 
 
+# The lock that keeps messages prepared ahead true: preparing holds it shared,
+# an edit of what they say (an incident's facts, a department's contacts) holds
+# it exclusively, so that the edit's discarding of prepared messages sees every
+# message rendered before it, and no preparing reads the facts it is changing.
+_PREPARED_LOCK = 0x53756E636C6F636B  # "Sunclock"
+
+
+async def lock_prepared(session: AsyncSession, *, shared: bool) -> None:
+    """Take the prepared-messages lock until the transaction ends. On SQLite a
+    transaction already holds the one write lock from BEGIN IMMEDIATE."""
+    if on_postgresql(session):
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": _PREPARED_LOCK})
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()

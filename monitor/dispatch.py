@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, insert, literal, or_, select, update
+from sqlalchemy import delete, insert, literal, or_, select, tuple_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.db import SessionFactory, among, insert_many, transaction
+from monitor.db import SessionFactory, among, insert_many, lock_prepared, transaction
 from monitor.delivery import CLAIMED, leased
 from monitor.messages import CONTENT, Directory, render_step
 from monitor.models import EscalationStep, Incident, Notification, Obligation, PreparedNotification
@@ -212,8 +212,16 @@ async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datet
     if not horizon:
         return 0
     async with transaction(sessions) as session:
-        # The messages of steps that were cancelled before their time.
-        await session.execute(delete(PreparedNotification).where(PreparedNotification.planned_at < now - PREPARED_FRESH))
+        # Edits that would make these messages untrue wait until they are
+        # committed, and then discard them (or this waits for the edit).
+        await lock_prepared(session, shared=True)
+        # The messages of steps that were cancelled before their time, or fired
+        # too late to use them. Rows a firing is deleting are left to it: taken
+        # in another order, the two deletes could deadlock.
+        key = tuple_(PreparedNotification.step_id, PreparedNotification.contact_id, PreparedNotification.channel)
+        await session.execute(delete(PreparedNotification).where(key.in_(
+            select(PreparedNotification.step_id, PreparedNotification.contact_id, PreparedNotification.channel)
+            .where(PreparedNotification.planned_at < now - PREPARED_FRESH).with_for_update(skip_locked=True))))
         steps = list((await session.execute(
             select(*_STEP).where(EscalationStep.state == "planned", EscalationStep.prepared_at.is_(None),
                                  EscalationStep.planned_at > now, EscalationStep.planned_at <= now + horizon)

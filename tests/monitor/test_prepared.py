@@ -12,9 +12,11 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 from support import DEPARTMENTS, hours, register, seed_departments
 
+from monitor import dispatch
 from monitor.dispatch import prepare_steps
 from monitor.models import EscalationStep, PreparedNotification
 from monitor.runtime import Runtime
@@ -22,6 +24,7 @@ from tests.conftest import START, make_settings
 
 RELEASE_DUE = START + hours(5)
 REMINDER = RELEASE_DUE - hours(2)  # the first step after registration: to the head
+NEW_HEAD = {"name": "赵局长", "role": "head", "mobile": "+8613800000007", "email": "zhao@emb.example.org"}
 
 
 async def run_at(runtime, clock, moment):
@@ -39,6 +42,12 @@ async def sent(client, step: str) -> list[dict]:
     rows = (await client.get("/api/v1/notifications")).json()
     outbox = {m["id"]: m for m in (await client.get("/api/v1/outbox")).json()}
     return [r | {"body": outbox[r["id"]]["body"]} for r in rows if r["step"] == step]
+
+
+async def waiting_for_a_lock(runtime) -> bool:
+    async with runtime.sessions() as session:
+        return bool((await session.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))).scalar())
 
 
 async def registered_and_prepared(client, runtime, clock) -> dict:
@@ -79,8 +88,7 @@ async def test_a_severity_change_after_preparing_is_in_the_message(client, runti
 async def test_a_new_head_gets_the_step_prepared_for_the_old_one(client, runtime, clock):
     await registered_and_prepared(client, runtime, clock)
     emb = next(d for d in DEPARTMENTS if d["code"] == "EMB")
-    new_head = {"name": "赵局长", "role": "head", "mobile": "+8613800000007", "email": "zhao@emb.example.org"}
-    response = await client.put("/api/v1/departments/EMB", json=emb | {"contacts": [new_head]})
+    response = await client.put("/api/v1/departments/EMB", json=emb | {"contacts": [NEW_HEAD]})
     assert response.status_code == 200, response.text
     assert await prepared(runtime) == []
     await run_at(runtime, clock, REMINDER)
@@ -165,3 +173,47 @@ async def test_a_corrected_start_time_moves_the_step_and_it_is_prepared_again(cl
     rows = await sent(client, "reminder")
     assert len(rows) == 2 and all(not r["late"] for r in rows)
     assert "剩余2小时" in next(r["body"] for r in rows if r["channel"] == "sms")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite runs one writer at a time
+@pytest.mark.parametrize("edit", ["severity", "new head"])
+async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(client, runtime, clock, monkeypatch, edit):
+    # The edit commits while a replica is still rendering with the old facts:
+    # it must wait for those messages and discard them, or they go out as
+    # prepared, to the retired head or with the old severity.
+    await seed_departments(client)
+    incident = await register(client, START)
+    await runtime.scheduler.run_once()
+    rendering, go_on = asyncio.Event(), asyncio.Event()
+
+    class Paused(dispatch.Directory):
+        @classmethod
+        async def load(cls, session, incident_ids):
+            directory = await super().load(session, incident_ids)
+            rendering.set()
+            await go_on.wait()
+            return directory
+
+    monkeypatch.setattr(dispatch, "Directory", Paused)
+    clock.set(REMINDER - timedelta(seconds=30))
+    preparing = asyncio.create_task(prepare_steps(runtime.sessions, runtime.settings, clock.now()))
+    await rendering.wait()
+    if edit == "severity":
+        request = client.patch(f"/api/v1/incidents/{incident['id']}", json={"severity": "II", "reason": "核实后定为较大"})
+    else:
+        emb = next(d for d in DEPARTMENTS if d["code"] == "EMB")
+        request = client.put("/api/v1/departments/EMB", json=emb | {"contacts": [NEW_HEAD]})
+    editing = asyncio.create_task(request)
+    while not editing.done() and not await waiting_for_a_lock(runtime):
+        await asyncio.sleep(0.01)  # until the edit has either committed or queued behind the preparing
+    go_on.set()
+    assert await preparing == 1
+    response = await editing
+    assert response.status_code == 200, response.text
+    monkeypatch.undo()
+    await run_at(runtime, clock, REMINDER)
+    sms = next(r for r in await sent(client, "reminder") if r["channel"] == "sms")
+    if edit == "severity":
+        assert "Ⅱ级" in sms["body"] or "II级" in sms["body"], sms["body"]
+    else:
+        assert sms["to"] == NEW_HEAD["mobile"], sms
