@@ -35,7 +35,11 @@ BATCH = 500
 LATE_AFTER = timedelta(seconds=1)
 CLAIMED = (Notification.id, Notification.step_id, Notification.incident_id, Notification.contact_id,
             Notification.channel, Notification.to, Notification.subject, Notification.body, Notification.html,
-            Notification.planned_at, Notification.attempts, Notification.step, Notification.recipient_name)
+            Notification.planned_at, Notification.attempts, Notification.step, Notification.recipient_name,
+            Notification.claimed_until)
+# While a burst is being sent, how often the lease is looked at (seconds of
+# real time: the provider may not answer for a while).
+LEASE_CHECK = 1.0
 
 
 def pending(content: dict, now: datetime) -> dict:
@@ -225,6 +229,64 @@ async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], se
     return len(claimed)
 
 
+class _Lease:
+    """This process's hold on the notifications it is sending under ``token``.
+
+    A burst at a slow provider can take longer than one lease (4,000 messages
+    at one second each, fifty at a time, take 80 s): half way through it, the
+    rows not yet recorded are held again, or another replica would take them
+    as abandoned and send them twice. A row whose lease is lost (ran out while
+    this process stalled, or taken by a replica) is not sent from here.
+    """
+
+    def __init__(self, sessions: SessionFactory, settings: Settings, clock: Clock, claimed: list, token: str):
+        self.sessions, self.clock, self.token = sessions, clock, token
+        self.length = timedelta(seconds=settings.lease_seconds)
+        self.held = {row.id for row in claimed}
+        self.until = min(row.claimed_until for row in claimed)
+        self.dropped: list[int] = []
+        self._lock = asyncio.Lock()
+
+    def _renewal_due(self) -> bool:
+        return bool(self.held) and self.clock.now() >= self.until - self.length / 2
+
+    async def may_send(self, row) -> bool:  # noqa: ANN001 - a RETURNING row of CLAIMED
+        """Checked as each send starts, with the lease renewed first if it is due."""
+        if self._renewal_due():
+            await self.keep()
+        if row.id in self.held and self.clock.now() < self.until:
+            return True
+        self.dropped.append(row.id)
+        return False
+
+    def done(self, attempts: list[Attempt]) -> None:
+        self.held.difference_update(a.row.id for a in attempts)
+
+    async def keep(self) -> None:
+        """Hold the unrecorded rows for another lease once half of this one is
+        gone; let go of those that were not sent."""
+        async with self._lock:  # one renewal at a time; the others see its result
+            dropped, self.dropped = self.dropped, []
+            self.held.difference_update(dropped)
+            renew = self._renewal_due()
+            if not (renew or dropped):
+                return
+            mine = (Notification.claim_token == self.token, Notification.state == "sending")
+            async with transaction(self.sessions) as session:
+                if dropped:  # due again at once, for whoever claims them (no attempt was made)
+                    await session.execute(update(Notification).where(among(session, Notification.id, dropped), *mine)
+                                          .values(state="pending", claimed_until=None,
+                                                  attempts=Notification.attempts - 1))
+                if renew:
+                    until = self.clock.now() + self.length
+                    kept = set((await session.execute(
+                        update(Notification).where(among(session, Notification.id, self.held), *mine)
+                        .values(claimed_until=until).returning(Notification.id))).scalars())
+                    if lost := self.held - kept:
+                        log.warning("notification_lease_lost", count=len(lost), duplicate_possible=True)
+                    self.held, self.until = kept, until
+
+
 async def send_claimed(sessions: SessionFactory, channels: dict[str, Channel], settings: Settings, clock: Clock,
                        metrics: Metrics, claimed: list, token: str) -> None:
     """Send notifications this process holds the lease on (``token``), at most
@@ -232,9 +294,12 @@ async def send_claimed(sessions: SessionFactory, channels: dict[str, Channel], s
     if not claimed:
         return
     pool = asyncio.Semaphore(settings.send_concurrency)
+    lease = _Lease(sessions, settings, clock, claimed, token)
 
-    async def bounded(row) -> Attempt:  # noqa: ANN001 - a RETURNING row of CLAIMED
+    async def bounded(row) -> Attempt | None:  # noqa: ANN001 - a RETURNING row of CLAIMED
         async with pool:
+            if not await lease.may_send(row):
+                return None
             return await _send(channels[row.channel], row, clock, settings.public_url)
 
     # Outcomes are committed while the rest are still being sent, each commit
@@ -244,8 +309,12 @@ async def send_claimed(sessions: SessionFactory, channels: dict[str, Channel], s
     # accepted by the provider but not yet marked sent (the possible duplicates).
     unfinished = {asyncio.ensure_future(bounded(row)) for row in claimed}
     while unfinished:
-        finished, unfinished = await asyncio.wait(unfinished, return_when=asyncio.FIRST_COMPLETED)
-        await _record_all(sessions, [task.result() for task in finished], token, clock, settings, metrics)
+        finished, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK, return_when=asyncio.FIRST_COMPLETED)
+        attempts = [attempt for task in finished if (attempt := task.result()) is not None]
+        if attempts:
+            await _record_all(sessions, attempts, token, clock, settings, metrics)
+            lease.done(attempts)
+        await lease.keep()
 
 
 async def _record_all(sessions: SessionFactory, attempts: list[Attempt], token: str, clock: Clock,

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
 from support import hours, register, seed_departments
 
@@ -199,6 +199,75 @@ async def test_a_transient_failure_is_retried_later_and_a_permanent_one_falls_ba
     assert sms["state"] == "failed" and sms["attempts"] == 2
     # The step already had an email to the same head, so there is nothing to fall back to.
     assert [r["channel"] for r in rows].count("email") == 1
+
+
+class SlowChannel:
+    """A provider that takes seven seconds per message, on the frozen clock, and
+    notes at each send how many messages another replica could take as abandoned."""
+
+    provider = "slow"
+
+    def __init__(self, name: str, clock, sessions, abandoned: list[int]):
+        self.name, self.clock, self.sessions, self.abandoned = name, clock, sessions, abandoned
+
+    async def send(self, message: Message) -> Receipt:
+        async with self.sessions() as session:
+            self.abandoned.append((await session.execute(select(func.count()).select_from(Notification).where(
+                Notification.state == "sending", Notification.claimed_until < self.clock.now()))).scalar())
+        self.clock.advance(seconds=7)
+        return Receipt(provider=self.provider, provider_id=f"slow-{len(self.abandoned)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_burst_longer_than_the_lease_keeps_its_lease(client, runtime, clock, database_url):
+    await seed_departments(client)
+    for n in range(4):
+        await register(client, START, title=f"incident {n}")
+    abandoned: list[int] = []
+    slow = Runtime.build(make_settings(database_url, lease_seconds=20, send_concurrency=1), clock=clock,
+                         migrate_schema=False)
+    slow.channels = {name: SlowChannel(name, clock, slow.sessions, abandoned) for name in ("sms", "email")}
+    try:
+        await slow.scheduler.run_once()  # eight messages, 56 s, under a 20 s lease
+    finally:
+        await slow.close()
+    assert len(abandoned) == 8 and set(abandoned) == {0}, abandoned
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(Notification))).scalars().all()
+    assert len(rows) == 8 and all(r.state == "sent" and r.attempts == 1 for r in rows)
+
+
+async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sent_again(client, runtime, clock,
+                                                                                       database_url):
+    # The first send outlasts the whole lease and, meanwhile, a replica takes
+    # both messages as abandoned. The one still waiting here is not sent twice;
+    # the one in flight may be, and is logged as such.
+    await seed_departments(client)
+    await register(client, START)
+    stalled = Runtime.build(make_settings(database_url, lease_seconds=5, send_concurrency=1), clock=clock,
+                            migrate_schema=False)
+
+    class Stalled(SlowChannel):
+        async def send(self, message: Message) -> Receipt:
+            receipt = await super().send(message)
+            await runtime.scheduler.run_once()  # the other replica, its lease check seven seconds on
+            return receipt
+
+    stalled.channels = {name: Stalled(name, clock, stalled.sessions, []) for name in ("sms", "email")}
+    try:
+        with capture_logs() as logs:
+            await stalled.scheduler.run_once()
+    finally:
+        await stalled.close()
+    events = Counter(e["event"] for e in logs)
+    assert events["notification_lease_expired"] == 2 and events["notification_duplicate_possible"] == 1
+    assert [len(channel.abandoned) for channel in stalled.channels.values()].count(1) == 1  # one slow send only
+    outbox = (await client.get("/api/v1/outbox")).json()
+    assert len(outbox) == 2
+    async with runtime.sessions() as session:
+        assert {r.state for r in (await session.exec(select(Notification))).scalars()} == {"sent"}
 
 
 async def test_an_expired_lease_is_claimed_again_and_logged_as_a_possible_duplicate(client, runtime, clock):
