@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from alerts.base import Channel, ChannelName
 from alerts.email import SmtpEmailChannel
 from alerts.outbox import OutboxChannel
-from alerts.sms import TwilioSmsChannel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +45,10 @@ def build_channels(
     if twilio is None:
         sms = OutboxChannel("sms")
     else:
+        # Loaded only here: the Twilio client and aiohttp take a noticeable part
+        # of start-up, which an install delivering into the outbox can skip.
+        from alerts.sms import TwilioSmsChannel
+
         sms = TwilioSmsChannel(
             twilio.account_sid,
             twilio.auth_token,

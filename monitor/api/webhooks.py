@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alerts.sms import classify_twilio_error
+from alerts.twilio_errors import classify_twilio_error
 from monitor import timeline
 from monitor.acks import STEP_LABELS, acknowledge, load_target
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep

@@ -9,6 +9,7 @@ form carries a CSRF token too; signing in or out issues a fresh one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -46,8 +47,14 @@ SESSION_HOURS = 12  # a long duty shift; then sign in again
 FAILURES_ALLOWED = {"name": 5, "client": 20}  # an office shares one address: allow it more
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=5)
-# Checked when the user name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so that a wrong name takes as
+    long as a wrong password. Made at the first sign-in, not at start-up (scrypt)."""
+    return hash_password(secrets.token_hex(8))
+
 
 router = APIRouter(route_class=PageRoute)
 
@@ -225,7 +232,7 @@ async def sign_in(page: AnyPage, session: SessionDep,
                       error=page.t("signin.locked", minutes=minutes))
     user = (await session.exec(select(User).where(User.name == name))).scalars().first() if name else None
     # scrypt takes tens of milliseconds: off the event loop, so the scheduler keeps its second.
-    matches = await asyncio.to_thread(check_password, password, user.password_hash if user else _DUMMY_HASH)
+    matches = await asyncio.to_thread(check_password, password, user.password_hash if user else _dummy_hash())
     good = matches and user is not None and user.active
     if not good:
         limiter.failed(name, client)
