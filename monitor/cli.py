@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
@@ -100,6 +101,19 @@ def main() -> None:
     information within 5 hours, a press conference within 24 hours."""
 
 
+def _settle_start_up_objects() -> None:
+    """Keep the garbage collector off what start-up made and keeps for good.
+
+    The modules, classes and caches loaded by now are some 170,000 objects that
+    every full collection would walk again: 0.2 s each on a slow machine, twice
+    in a burst of 4,000 messages, on the event loop that starts the sends. Frozen,
+    they are left out; a larger first generation makes collections rarer too.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Seed sample departments, incidents and users into an empty database.")
 @click.option("--host", default=None, help="Overrides SUNCLOCK_HOST.")
@@ -118,6 +132,7 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
     except RulesInvalid as exc:
         fail(f"the rules are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
+    _settle_start_up_objects()
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning",
                 access_log=False, lifespan="on")
 
