@@ -125,9 +125,9 @@ def among(session: AsyncSession, column: ColumnElement, values: Iterable) -> Col
 
 
 # The lock that keeps messages prepared ahead true: preparing holds it shared,
-# an edit of what they say (an incident's facts, a department's contacts) holds
-# it exclusively, so that the edit's discarding of prepared messages sees every
-# message rendered before it, and no preparing reads the facts it is changing.
+# discarding them after an edit (an incident's facts, a department's contacts)
+# holds it exclusively until the edit commits, so that the discard sees every
+# message rendered before it and no preparing reads the facts being changed.
 _PREPARED_LOCK = 0x53756E636C6F636B  # "Sunclock"
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning
-from monitor.db import lock_prepared
 from monitor.errors import Conflict, Invalid
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
@@ -30,7 +29,6 @@ async def _check_single_supervisory(session: AsyncSession, data: DepartmentCreat
 
 async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, replace: bool = False) -> Department:
     """Create a department, or with ``replace`` update it and replace its contacts."""
-    await lock_prepared(session, shared=False)  # before anything is read: see discard_prepared below
     await _check_single_supervisory(session, data)
     department = (await session.exec(select(Department).where(Department.code == data.code))).scalars().first()
     if department is not None and not replace:

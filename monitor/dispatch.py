@@ -212,8 +212,8 @@ async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datet
     if not horizon:
         return 0
     async with transaction(sessions) as session:
-        # Edits that would make these messages untrue wait until they are
-        # committed, and then discard them (or this waits for the edit).
+        # An edit's discard of prepared messages waits until these are
+        # committed (or this waits for the edit): see discard_prepared.
         await lock_prepared(session, shared=True)
         # The messages of steps that were cancelled before their time, or fired
         # too late to use them. Rows a firing is deleting are left to it: taken

@@ -13,7 +13,6 @@ from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.db import lock_prepared
 from monitor.errors import Conflict, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
@@ -78,7 +77,6 @@ def _require_open(incident: Incident) -> None:
 async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch, rules: RuleSet, now: datetime,
                   actor: Actor) -> Incident:
     """Start-time correction and severity change (SPEC §4.6), with a reason."""
-    await lock_prepared(session, shared=False)  # before anything is read: see discard_prepared below
     incident = await get_incident(session, incident_id, for_update=True)
     _require_open(incident)
     changes: dict[str, dict[str, object]] = {}

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
-from monitor.db import insert_many
+from monitor.db import insert_many, lock_prepared
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation, PreparedNotification
 from rules import RuleSet
 from rules.deadlines import PlannedStep, due_at, is_overdue, ladder_steps, overdue_steps, registered_step
@@ -67,7 +67,12 @@ async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: 
 async def discard_prepared(session: AsyncSession, incident_id: int | None = None) -> None:
     """Forget messages prepared ahead (of one incident, or all) because what they
     say may have changed: a step without them is rendered when it fires, and
-    prepared again if there is time."""
+    prepared again if there is time.
+
+    First it waits for any preparing under way, so that the messages it is
+    rendering with the old facts are committed and discarded here; preparing
+    that starts later waits for this transaction and reads the new facts."""
+    await lock_prepared(session, shared=False)
     prepared = select(PreparedNotification.step_id)
     if incident_id is not None:
         prepared = prepared.where(PreparedNotification.incident_id == incident_id)
