@@ -232,7 +232,10 @@ async def sign_in(page: AnyPage, session: SessionDep,
                       error=page.t("signin.locked", minutes=minutes))
     user = (await session.exec(select(User).where(User.name == name))).scalars().first() if name else None
     # scrypt takes tens of milliseconds: off the event loop, so the scheduler keeps its second.
-    matches = await asyncio.to_thread(check_password, password, user.password_hash if user else _dummy_hash())
+    # The dummy hash for an unknown name is made there too, at the first such sign-in.
+    known = user is not None
+    stored = user.password_hash if user is not None else None
+    matches = await asyncio.to_thread(lambda: check_password(password, stored if known else _dummy_hash()))
     good = matches and user is not None and user.active
     if not good:
         limiter.failed(name, client)
