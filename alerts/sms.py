@@ -33,9 +33,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from alerts.base import ChannelName, DeliveryError, Message, Receipt
-from alerts.twilio_errors import TWILIO_ERROR_CODES, classify_twilio_error
-
-__all__ = ["TWILIO_ERROR_CODES", "TwilioSmsChannel", "classify_twilio_error"]
+from alerts.twilio_errors import classify_twilio_error
 
 # The reason ends up in logs and the database; Twilio's messages quote the
 # number, and §10 of the spec wants numbers masked.

@@ -8,7 +8,8 @@ import pytest
 from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, HANG, FakeTwilio, Reply, twilio_error
 
 from alerts.base import DeliveryError, Message, Receipt
-from alerts.sms import TWILIO_ERROR_CODES, TwilioSmsChannel, classify_twilio_error
+from alerts.sms import TwilioSmsChannel
+from alerts.twilio_errors import TWILIO_ERROR_CODES, classify_twilio_error
 
 CALLBACK = "https://sunclock.example.org/webhooks/twilio/status"
 
