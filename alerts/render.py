@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from alerts.base import ChannelName
 
-STEPS = ("registered", "reminder", "warning", "final_warning", "breached", "overdue")
+STEPS = ("registered", "reminder", "warning", "final_warning", "breached", "overdue", "waiver_requested")
 LANGUAGES = ("zh", "en")
 
 # Two concatenated UCS-2 segments hold 2 x 67 characters. The SMS text is kept
@@ -40,7 +40,8 @@ class DeadlineInfo:
     key: str  # e.g. "authoritative_release"
     title: str  # e.g. "发布权威信息"
     due_at: datetime  # aware UTC
-    state: str  # pending | met | met_late | breached | cancelled
+    state: str  # pending | met | met_late | breached | waived
+    waiver_reason: str | None = None  # why a waiver was requested, for waiver_requested
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "timezone": zone.key,
         "deadlines": deadlines,
         "d": deadlines[0],
+        "reason": _one_line(ctx.deadlines[0].waiver_reason or ""),
     }
 
 

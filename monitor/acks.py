@@ -69,7 +69,7 @@ def ack_url(public_url: str, key: bytes, step_id: int, contact_id: int, now: dat
 
 
 STEP_LABELS = {"registered": "事件登记", "reminder": "提醒", "warning": "预警", "final_warning": "最后预警",
-               "breached": "已超时", "overdue": "超时催办"}
+               "breached": "已超时", "overdue": "超时催办", "waiver_requested": "免除申请"}
 REGISTERED_DUTY = "事件登记通知"
 
 

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage": frozenset({"admin"}),
     "cases": frozenset({"supervisor", "admin", "department_head"}),
     "decide": frozenset({"supervisor"}),
+    "waive": frozenset({"supervisor"}),
     "report": frozenset({"supervisor", "admin"}),
 }
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import timeline
+from monitor import planning, timeline
 from monitor.errors import Conflict, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Obligation
@@ -26,7 +26,10 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     if won.rowcount != 1:
         raise Conflict(f"case {case_id} was already decided")
     obligation = await session.get(Obligation, case.obligation_id)
+    # Overdue repeats chase a breach until a supervisor has dealt with it (SPEC §11.3).
+    stopped = await planning.cancel_steps(session, case.incident_id, obligation.key, kinds=(planning.OVERDUE,)) \
+        if obligation else 0
     await timeline.record(session, case.incident_id, "case_decided", actor.name, now, case_id=case_id,
                           obligation=obligation.key if obligation else None, decision=body.decision,
-                          reason=body.reason)
+                          reason=body.reason, steps_cancelled=stopped)
     return case

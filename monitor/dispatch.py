@@ -62,11 +62,8 @@ async def detect_breaches(sessions: SessionFactory, rules: RuleSet, now: datetim
             return 0
         incidents = {i.id: i for i in (await session.exec(
             select(Incident).where(Incident.id.in_({o.incident_id for o in due})))).scalars()}
-        for obligation in due:
-            if incidents[obligation.incident_id].state != "open":
-                obligation.state = "cancelled"  # closing cancels pending obligations; never leave one due forever
-        await planning.breach_many(session, incidents, [o for o in due if incidents[o.incident_id].state == "open"],
-                                   rules, now)
+        # Closed incidents too: closing does not discharge a duty (SPEC §4.7).
+        await planning.breach_many(session, incidents, due, rules, now)
     return len(due)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, timeline
+from monitor import planning, timeline, waivers
 from monitor.errors import Conflict, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
@@ -65,7 +65,8 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     assert incident.id is not None
     await timeline.record(session, incident.id, "registered", actor.name, now, title=incident.title,
                           severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
-    await planning.plan_incident(session, incident, rules, now, actor.name, registering=True)
+    await planning.plan_incident(session, incident, rules, now, actor.name,
+                                 notify=rules.applicable(incident.severity))
     return incident
 
 
@@ -88,9 +89,8 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
             raise Invalid("occurred_at cannot be later than a milestone already recorded", field="occurred_at")
         changes["occurred_at"] = {"from": incident.occurred_at, "to": patch.occurred_at}
         incident.occurred_at = patch.occurred_at
-    upgraded = False
+    before = {rule.id for rule in rules.applicable(incident.severity)}
     if patch.severity is not None and patch.severity != incident.severity:
-        upgraded = not rules.applicable(incident.severity) and bool(rules.applicable(patch.severity))
         changes["severity"] = {"from": incident.severity, "to": patch.severity}
         incident.severity = patch.severity
     if not changes:
@@ -98,11 +98,14 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     assert incident.id is not None
     await timeline.record(session, incident.id, "corrected", actor.name, now, reason=patch.reason, **changes)
     await planning.discard_prepared(session, incident.id)  # messages prepared ahead show the old facts
-    if rules.applicable(incident.severity):
-        # An upgrade into I/II tells the head about the new deadlines, as registration would.
-        await planning.plan_incident(session, incident, rules, now, actor.name, registering=upgraded)
-    else:
-        await planning.withdraw(session, incident, now, actor.name, patch.reason)
+    # Each rule is judged on its own (SPEC §4.6): one entering scope tells the
+    # head about its deadlines, as registration would; one leaving it asks for
+    # waivers of its unmet duties, which stay owed until a supervisor decides.
+    applicable = rules.applicable(incident.severity)
+    await planning.plan_incident(session, incident, rules, now, actor.name,
+                                 notify=[rule for rule in applicable if rule.id not in before])
+    left = {rule.id for rule in rules.rules} - {rule.id for rule in applicable}
+    await waivers.request(session, incident, rules, now, actor.name, patch.reason, rule_ids=left)
     return incident
 
 
@@ -115,8 +118,8 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
         raise Invalid(f"incident {incident_id} has no obligation {data.obligation!r}", field="obligation")
     if obligation.fulfilled_at is not None:
         raise Conflict(f"{data.obligation} was already recorded at {obligation.fulfilled_at.isoformat()}")
-    if obligation.state == "cancelled":
-        raise Conflict(f"{data.obligation} was cancelled; there is nothing to record")
+    if obligation.state == planning.WAIVED:
+        raise Conflict(f"{data.obligation} was waived; there is nothing to record")
     if data.at > now:
         raise Invalid("a milestone cannot be in the future", field="at")
     if data.at < incident.occurred_at:
@@ -135,12 +138,15 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     return obligation
 
 
-async def close(session: AsyncSession, incident_id: int, reason: str, now: datetime, actor: Actor) -> Incident:
+async def close(session: AsyncSession, incident_id: int, reason: str, rules: RuleSet, now: datetime,
+                actor: Actor) -> Incident:
+    """Close an incident. Its unmet duties are not discharged (SPEC §4.7): each
+    gets a waiver request and keeps its clock until a supervisor decides."""
     incident = await get_incident(session, incident_id, for_update=True)
     _require_open(incident)
     incident.state, incident.closed_at, incident.close_reason = "closed", now, reason
-    await planning.withdraw(session, incident, now, actor.name, reason)
     await timeline.record(session, incident_id, "closed", actor.name, now, reason=reason)
+    await waivers.request(session, incident, rules, now, actor.name, reason)
     return incident
 
 

@@ -14,6 +14,7 @@ from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
 from monitor.models import Contact, Department, Incident, Obligation
 from monitor.settings import Settings
+from rules.deadlines import WAIVER_REQUESTED
 
 
 # The columns of a rendered message (a notification's content, without its delivery state).
@@ -62,10 +63,14 @@ class Directory:
             chosen.update((c.id, c) for c in members)
         return list(chosen.values())
 
-    def deadlines(self, incident_id: int, obligation_key: str) -> tuple[DeadlineInfo, ...]:
-        rows = [o for o in self.obligations.get(incident_id, [])
-                if (o.key == obligation_key if obligation_key else o.state != "cancelled")]
-        return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state) for o in rows)
+    def deadlines(self, incident_id: int, obligation_key: str, kind: str = "") -> tuple[DeadlineInfo, ...]:
+        """The obligation a step is about; for an incident-wide notice, those it covers."""
+        if kind == WAIVER_REQUESTED:
+            rows = [o for o in self.obligations.get(incident_id, []) if o.waiver_state == "requested"]
+        else:
+            rows = [o for o in self.obligations.get(incident_id, [])
+                    if (o.key == obligation_key if obligation_key else o.state != "waived")]
+        return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state, o.waiver_reason) for o in rows)
 
 
 def address(contact: Contact, channel: str) -> str | None:
@@ -80,7 +85,7 @@ def render_notification(directory: Directory, step, contact: Contact, channel: s
     context = MessageContext(
         step=step.kind, occurrence=step.occurrence, incident_id=incident.id, incident_title=incident.title,
         severity=incident.severity, department_name=directory.departments[incident.department_id].name,
-        occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key), now=now,
+        occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key, step.kind), now=now,
         ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id, now), recipient_name=contact.name)
     rendered = render(context, channel, language=settings.language, timezone=settings.timezone)
     return {

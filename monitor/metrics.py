@@ -21,13 +21,14 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
+from monitor.waivers import still_owed
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
 CHANNELS = ("sms", "email")
 OUTCOMES = ("sent", "delivered", "failed", "retried")
 SEVERITIES = ("I", "II", "III", "IV")
-OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "cancelled")
+OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "waived")
 DECISIONS = ("pending", "notice", "summons", "waived")
 
 
@@ -79,18 +80,21 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
             obligations.add_metric([key, state], counts.get((key, state), 0))
 
     remaining = GaugeMetricFamily(
-        "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline of an open incident; "
-        "negative once overdue.", labels=["incident_id", "department", "obligation"])
+        "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
+        "A closed incident's stay until met, waived, or (once breached) its case is decided.",
+        labels=["incident_id", "department", "obligation"])
     for incident_id, department_id, key, due in (await session.execute(
             select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
-            .join(Incident, Incident.id == Obligation.incident_id)
-            .where(Incident.state == "open", Obligation.state.in_(("pending", "breached"))))).all():
+            .join(Incident, Incident.id == Obligation.incident_id).where(still_owed()))).all():
         remaining.add_metric([str(incident_id), codes.get(department_id, "?"), key], (due - now).total_seconds())
 
+    # From the cases, which are never deleted and one per obligation: a breach
+    # withdrawn by a correction keeps its case, so the counter never goes down.
     breached = Counter({(codes.get(d, "?"), k): n for d, k, n in (await session.execute(
-        select(Incident.department_id, Obligation.key, func.count()).join(Incident, Incident.id == Obligation.incident_id)
-        .where(Obligation.breached_at.is_not(None)).group_by(Incident.department_id, Obligation.key))).all()})
-    breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database).",
+        select(AccountabilityCase.department_id, Obligation.key, func.count())
+        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
+        .group_by(AccountabilityCase.department_id, Obligation.key))).all()})
+    breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database; never decreases).",
                                    labels=["department", "obligation"])
     for code in sorted(codes.values()):
         for key in obligation_keys:

@@ -90,6 +90,15 @@ class Obligation(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
     recorded_at: datetime | None = _time(nullable=True)
     recorded_by: str | None = Field(default=None, max_length=64)
+    # A duty is never cancelled, only waived by a supervisor (SPEC §11): closing
+    # or leaving a rule's scope requests a waiver; the clock runs until decided.
+    waiver_state: str | None = Field(default=None, max_length=16)  # requested | granted | refused
+    waiver_reason: str | None = Field(default=None, sa_type=Text)
+    waiver_requested_by: str | None = Field(default=None, max_length=64)
+    waiver_requested_at: datetime | None = _time(nullable=True)
+    waiver_decided_by: str | None = Field(default=None, max_length=64)
+    waiver_decided_at: datetime | None = _time(nullable=True)
+    waiver_decision_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class EscalationStep(SQLModel, table=True):
@@ -193,6 +202,9 @@ class TimelineEntry(SQLModel, table=True):
 
 
 class AccountabilityCase(SQLModel, table=True):
+    # One case per obligation (SPEC §11.4): breaching again after a withdrawn
+    # breach reuses it (monitor.planning.breach_many). Earlier versions could
+    # open a second case then, so the stored key stays (obligation, breach time).
     __table_args__ = (UniqueConstraint("obligation_id", "breached_at", name="uq_case_breach"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -204,3 +216,5 @@ class AccountabilityCase(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
     decided_at: datetime | None = _time(nullable=True)
     decided_by: str | None = Field(default=None, max_length=64)
+    # A correction moved the deadline back into the future; the case stays for the supervisor.
+    breach_withdrawn: bool = False

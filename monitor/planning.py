@@ -7,18 +7,26 @@ or breach atomically.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
 from monitor.db import insert_many, lock_prepared
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation, PreparedNotification
-from rules import RuleSet
-from rules.deadlines import PlannedStep, due_at, is_overdue, ladder_steps, overdue_steps, registered_step
+from rules import Rule, RuleSet
+from rules.deadlines import (INCIDENT_WIDE, REGISTERED, PlannedStep, due_at, fulfilment_state, is_overdue, ladder_steps,
+                             overdue_steps, registered_step)
+from rules.schema import Obligation as ObligationSpec
+
+PENDING, MET, MET_LATE, BREACHED, WAIVED = "pending", "met", "met_late", "breached", "waived"
+REQUESTED = "requested"
+OVERDUE = "overdue"
 
 SCHEDULER = "scheduler"
 log = structlog.get_logger("sunclock.planning")
@@ -90,54 +98,127 @@ def _summary(steps: list[PlannedStep]) -> list[dict]:
 
 
 async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime,
-                        actor: str, *, registering: bool) -> list[Obligation]:
+                        actor: str, *, notify: Iterable[Rule] = ()) -> list[Obligation]:
     """Create or refresh the obligations and steps the rules give this incident.
 
-    Obligations that no longer apply (severity out of I/II) are cancelled by
-    :func:`withdraw`; this only adds and re-times. Overdue obligations are
-    breached at once, with the deadline as the breach time.
+    Each applicable rule is judged on its own; obligations of rules that no
+    longer apply are handed to :func:`monitor.waivers.request` by the caller.
+    This only adds, re-times and re-grades. Overdue obligations are breached at
+    once, with the deadline as the breach time. ``notify``: rules whose
+    incident-wide ``registered`` notice goes out now (registration, or a
+    severity change into their scope).
     """
     assert incident.id is not None
     rows = {o.key: o for o in (await session.exec(
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
-    planned: list[PlannedStep] = []
+    planned: list[PlannedStep] = await _plan_notices(session, incident.id, list(notify), now)
     active: list[Obligation] = []
     for rule in rules.applicable(incident.severity):
-        if registering and (notice := registered_step(rule, now)) is not None:
-            planned += await _upsert_steps(session, incident.id, None, [notice])
         for spec in rule.obligations:
-            due = due_at(spec, incident.occurred_at)
             row = rows.get(spec.key)
             if row is None:
-                row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title, due_at=due)
+                row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
+                                 due_at=due_at(spec, incident.occurred_at))
                 session.add(row)
                 await session.flush()
-            elif row.state == "cancelled":
-                row.state = "pending"
-            if row.state in ("met", "met_late"):
-                row.due_at = due
-                active.append(row)
-                continue
-            moved = row.due_at != due
-            row.due_at = due
-            if row.state == "breached" and not is_overdue(due, now):
-                await _unbreach(session, incident, row, now, actor)
-            if row.state == "pending":
-                planned += await _upsert_steps(session, incident.id, row.id, ladder_steps(rule, spec, incident.occurred_at))
-                if is_overdue(due, now):
-                    await breach(session, incident, row, rules, now, actor)
-            elif row.state == "breached" and moved:
-                # Still overdue after the correction: the breach follows the deadline.
-                row.breached_at = due
-                await session.execute(
-                    update(AccountabilityCase).where(AccountabilityCase.obligation_id == row.id,
-                                                     AccountabilityCase.decision == "pending")
-                    .values(breached_at=due))
-                planned += await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due))
+            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
             active.append(row)
     if planned:
         await timeline.record(session, incident.id, "steps_planned", actor, now, steps=_summary(planned))
     return active
+
+
+async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Rule], now: datetime) -> list[PlannedStep]:
+    """The registered notice of the rules in ``notify``: one message at
+    registration whatever the number of rules, and a new one for each later
+    severity change that brings rules into scope."""
+    notices = [n for rule in notify if (n := registered_step(rule, now)) is not None]
+    if not notices:
+        return []
+    sent = (await session.execute(select(func.max(EscalationStep.occurrence)).where(
+        EscalationStep.incident_id == incident_id, EscalationStep.obligation_key == INCIDENT_WIDE,
+        EscalationStep.kind == REGISTERED))).scalar() or 0
+    return await _upsert_steps(session, incident_id, None, [replace(notices[0], occurrence=sent + 1)])
+
+
+async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                           row: Obligation, rules: RuleSet, now: datetime, actor: str) -> list[PlannedStep]:
+    """Bring one obligation in line with the incident's current start time."""
+    assert incident.id is not None
+    due = due_at(spec, incident.occurred_at)
+    moved = row.due_at != due
+    row.due_at = due
+    if row.waiver_state == REQUESTED or row.state == WAIVED:
+        await _back_in_scope(session, incident.id, row, now, actor)
+    if row.state in (MET, MET_LATE):
+        await _regrade(session, incident, row, now, actor)
+        return []
+    if row.state == BREACHED and not is_overdue(due, now):
+        await _unbreach(session, incident, row, now, actor)
+    if row.state == PENDING:
+        planned = await _upsert_steps(session, incident.id, row.id, ladder_steps(rule, spec, incident.occurred_at))
+        if is_overdue(due, now):
+            await breach(session, incident, row, rules, now, actor)
+        return planned
+    if row.state == BREACHED and moved:
+        # Still overdue after the correction: the breach follows the deadline.
+        row.breached_at = due
+        await session.execute(update(AccountabilityCase).where(
+            AccountabilityCase.incident_id == incident.id, AccountabilityCase.obligation_id == row.id)
+            .values(breached_at=due))
+        if await _case_pending(session, row):
+            return await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due))
+    return []
+
+
+async def _back_in_scope(session: AsyncSession, incident_id: int, row: Obligation, now: datetime, actor: str) -> None:
+    """A severity change brought a rule back into scope: the waiver requested
+    (or granted) because the incident had left it no longer stands."""
+    previous = row.waiver_state
+    if row.state == WAIVED:
+        row.state = BREACHED if row.breached_at is not None else PENDING
+    row.waiver_state = None
+    await timeline.record(session, incident_id, "waiver_lapsed", actor, now, obligation=row.key, waiver=previous)
+
+
+async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, now: datetime, actor: str) -> None:
+    """A correction moved the deadline of a fulfilled obligation: it is graded
+    again (SPEC §4.3). Late now: ``met_late``, with its breach and case. On time
+    now: ``met``, and a breach recorded earlier is withdrawn, never erased."""
+    assert incident.id is not None and row.fulfilled_at is not None
+    state = fulfilment_state(row.fulfilled_at, row.due_at)
+    if state == row.state and (state == MET or row.breached_at == row.due_at):
+        return
+    previous = row.state
+    row.state = state
+    if state == MET_LATE:
+        row.breached_at = row.due_at
+        await _open_or_reopen_cases(session, {incident.id: incident}, [row])
+    else:
+        await _withdraw_breach(session, incident.id, row, now, actor)
+    if previous != state:
+        await timeline.record(session, incident.id, "regraded", actor, now, obligation=row.key, from_state=previous,
+                              to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
+
+
+async def _case_pending(session: AsyncSession, obligation: Obligation) -> bool:
+    decision = (await session.execute(select(AccountabilityCase.decision).where(
+        AccountabilityCase.incident_id == obligation.incident_id,
+        AccountabilityCase.obligation_id == obligation.id))).scalar()
+    return decision in (None, "pending")
+
+
+async def _withdraw_breach(session: AsyncSession, incident_id: int, obligation: Obligation, now: datetime,
+                           actor: str) -> None:
+    previous = obligation.breached_at
+    if previous is None:
+        return
+    obligation.breached_at = None
+    await session.execute(update(AccountabilityCase).where(
+        AccountabilityCase.incident_id == incident_id, AccountabilityCase.obligation_id == obligation.id)
+        .values(breach_withdrawn=True))
+    await timeline.record(session, incident_id, "breach_withdrawn", actor, now, obligation=obligation.key,
+                          breached_at=previous, due_at=obligation.due_at)
 
 
 async def _unbreach(session: AsyncSession, incident: Incident, obligation: Obligation, now: datetime,
@@ -145,29 +226,13 @@ async def _unbreach(session: AsyncSession, incident: Incident, obligation: Oblig
     """A correction moved a breached deadline back into the future.
 
     The obligation is pending again and its unsent overdue repeats are
-    cancelled; an accountability case already opened stays for the supervisor
-    to decide, with the correction on the timeline beside it.
+    cancelled; its accountability case stays for the supervisor, marked
+    ``breach_withdrawn`` (SPEC §11.4), and the breach counter does not go down.
     """
     assert incident.id is not None
-    previous = obligation.breached_at
-    obligation.state, obligation.breached_at = "pending", None
-    await cancel_steps(session, incident.id, obligation.key, kinds=("overdue",))
-    await timeline.record(session, incident.id, "breach_withdrawn", actor, now, obligation=obligation.key,
-                          breached_at=previous, due_at=obligation.due_at)
-
-
-async def withdraw(session: AsyncSession, incident: Incident, now: datetime, actor: str, reason: str) -> list[str]:
-    """Cancel the pending obligations of an incident (closing, or a severity
-    change out of I/II); breaches, their cases and met obligations stay."""
-    assert incident.id is not None
-    cancelled = list((await session.execute(
-        update(Obligation).where(Obligation.incident_id == incident.id, Obligation.state == "pending")
-        .values(state="cancelled").returning(Obligation.key))).scalars())
-    await cancel_steps(session, incident.id)
-    if cancelled:
-        await timeline.record(session, incident.id, "obligations_cancelled", actor, now,
-                              obligations=cancelled, reason=reason)
-    return cancelled
+    obligation.state = PENDING
+    await cancel_steps(session, incident.id, obligation.key, kinds=(OVERDUE,))
+    await _withdraw_breach(session, incident.id, obligation, now, actor)
 
 
 async def breach(session: AsyncSession, incident: Incident, obligation: Obligation, rules: RuleSet,
@@ -193,11 +258,8 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
     for obligation in breached:  # the objects the caller holds say what the database now says
         set_committed_value(obligation, "state", "breached")
         set_committed_value(obligation, "breached_at", obligation.due_at)
-    await insert_many(session, AccountabilityCase.__table__, [
-        {"incident_id": o.incident_id, "obligation_id": o.id, "department_id": incidents[o.incident_id].department_id,
-         "breached_at": o.due_at, "decision": "pending", "reason": None, "decided_at": None, "decided_by": None}
-        for o in breached])
-    await _plan_overdue(session, breached, rules)
+    to_chase = await _open_or_reopen_cases(session, incidents, breached)
+    await _plan_overdue(session, to_chase, rules)
     entries = []
     for o in breached:
         lag = (now - o.due_at).total_seconds()
@@ -207,6 +269,27 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
                     breached_at=o.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
     await timeline.record_many(session, entries)
     return breached
+
+
+async def _open_or_reopen_cases(session: AsyncSession, incidents: dict[int, Incident],
+                                breached: list[Obligation]) -> list[Obligation]:
+    """One case per obligation (SPEC §11.4): a new breach opens it, breaching
+    again after a withdrawn breach reuses it. Returns the obligations whose case
+    is still pending: their overdue repeats are to be planned."""
+    ids = {o.id for o in breached}
+    # By incident, which is indexed; obligation_id is not.
+    existing = {c.obligation_id: c for c in (await session.exec(select(AccountabilityCase).where(
+        AccountabilityCase.incident_id.in_({o.incident_id for o in breached})))).scalars() if c.obligation_id in ids}
+    for obligation in breached:
+        case = existing.get(obligation.id)
+        if case is not None:
+            case.breached_at, case.breach_withdrawn = obligation.breached_at, False
+    await insert_many(session, AccountabilityCase.__table__, [
+        {"incident_id": o.incident_id, "obligation_id": o.id, "department_id": incidents[o.incident_id].department_id,
+         "breached_at": o.breached_at, "decision": "pending", "reason": None, "decided_at": None,
+         "decided_by": None, "breach_withdrawn": False}
+        for o in breached if o.id not in existing])
+    return [o for o in breached if o.id not in existing or existing[o.id].decision == "pending"]
 
 
 async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules: RuleSet) -> None:

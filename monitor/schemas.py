@@ -6,7 +6,7 @@ Validation lives here so that every bad request is a 422 naming its field.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import (
@@ -128,6 +128,21 @@ class CaseDecision(_Body):
     reason: Reason
 
 
+class WaiverDecision(_Body):
+    decision: Literal["granted", "refused"]
+    reason: Reason
+
+
+class WaiverPublic(BaseModel):
+    state: str  # requested | granted | refused
+    reason: str | None
+    requested_by: str | None
+    requested_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
 class ObligationPublic(BaseModel):
     key: str
     title: str
@@ -137,6 +152,21 @@ class ObligationPublic(BaseModel):
     breached_at: datetime | None
     evidence_url: str | None
     note: str | None
+    waiver: WaiverPublic | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _waiver_from_row(cls, data: Any) -> Any:
+        """An obligation row keeps its waiver in ``waiver_*`` columns; the API nests them."""
+        state = getattr(data, "waiver_state", None)
+        if state is None or isinstance(data, dict):
+            return data
+        values = {name: getattr(data, name) for name in cls.model_fields if name != "waiver"}
+        values["waiver"] = WaiverPublic(
+            state=state, reason=data.waiver_reason, requested_by=data.waiver_requested_by,
+            requested_at=data.waiver_requested_at, decided_by=data.waiver_decided_by,
+            decided_at=data.waiver_decided_at, decision_reason=data.waiver_decision_reason)
+        return values
 
 
 class IncidentPublic(BaseModel):
@@ -185,3 +215,4 @@ class CasePublic(BaseModel):
     reason: str | None
     decided_at: datetime | None
     decided_by: str | None
+    breach_withdrawn: bool = False

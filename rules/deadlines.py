@@ -12,7 +12,11 @@ from datetime import datetime
 from rules.schema import PRE_DEADLINE_KINDS, Obligation, Rule
 
 REGISTERED = "registered"
-INCIDENT_WIDE = ""  # obligation key of the incident-wide ``registered`` notice
+# Supervisors are told that a waiver of unmet duties was requested (SPEC §11.1).
+WAIVER_REQUESTED = "waiver_requested"
+# Notices about the incident as a whole; each always goes out once, outside catch-up.
+INCIDENT_NOTICES = frozenset({REGISTERED, WAIVER_REQUESTED})
+INCIDENT_WIDE = ""  # obligation key of the incident-wide notices
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,8 @@ def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], 
     """Split steps whose time has come into those to send and those to skip.
 
     Catch-up (SPEC §4.5): of several due steps of one obligation only the latest
-    is sent; a warning whose deadline has passed is never sent; the registered
-    notice always goes out.
+    is sent; a warning whose deadline has passed is never sent; the notices
+    about the whole incident (registered, waiver requested) always go out.
     """
     groups: dict[Hashable, list[DueStep]] = {}
     fire: list[DueStep] = []
@@ -98,7 +102,7 @@ def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], 
     for step in steps:
         if step.planned_at > now:
             continue
-        if step.kind == REGISTERED:
+        if step.kind in INCIDENT_NOTICES:
             fire.append(step)
         else:
             groups.setdefault(step.group, []).append(step)

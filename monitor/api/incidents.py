@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from monitor import incidents
+from monitor import incidents, waivers
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
@@ -20,6 +20,7 @@ from monitor.schemas import (
     MilestoneCreate,
     ObligationPublic,
     TimelineEntryPublic,
+    WaiverDecision,
 )
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -89,7 +90,20 @@ async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep,
 async def close(incident_id: Id, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                 actor: Annotated[Actor, allowed("close")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    return await _saved(session, runtime, await incidents.close(session, incident_id, body.reason, clock.now(), actor))
+    return await _saved(session, runtime, await incidents.close(session, incident_id, body.reason, runtime.rules,
+                                                                   clock.now(), actor))
+
+
+@router.post("/{incident_id}/obligations/{key}/waiver", response_model=ObligationPublic)
+async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: SessionDep, runtime: RuntimeDep,
+                 clock: ClockDep, actor: Annotated[Actor, allowed("waive")]) -> ObligationPublic:
+    """A supervisor grants or refuses the waiver of a duty (SPEC §11.2)."""
+    await _visible(session, incident_id, actor)
+    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name)
+    result = ObligationPublic.model_validate(obligation, from_attributes=True)
+    await session.commit()
+    runtime.poke()
+    return result
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic])

@@ -13,15 +13,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
 from monitor import auth, departments
+from monitor import waivers as waiver_service
 from monitor.cases import decide as decide_case
 from monitor.api.deps import MAX_ID, SessionDep
 from monitor.errors import SunclockError
 from monitor.models import AccountabilityCase, Department, Incident, Obligation, User
-from monitor.pages import overview
+from monitor.pages import overview, waiver_views
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import FormInvalid, save, service_errors, text, validate
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
-from monitor.schemas import ROLES, CaseDecision, DepartmentCreate
+from monitor.schemas import ROLES, CaseDecision, DepartmentCreate, WaiverDecision
 
 router = APIRouter(route_class=PageRoute)
 CONTACT_FIELDS = ("name", "role", "mobile", "email")
@@ -146,8 +147,8 @@ async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     return redirect(page, "/admin/users")
 
 
-async def _cases_page(page: Page, session: AsyncSession, *, status: int = 200, errors: dict[str, str] | None = None,
-                      failed: int | None = None) -> Response:
+async def cases_page(page: Page, session: AsyncSession, *, status: int = 200, errors: dict[str, str] | None = None,
+                     failed: int | str | None = None) -> Response:
     assert page.actor is not None
     query = overview.visible(
         select(AccountabilityCase, Incident.title, Obligation.key, Obligation.title)
@@ -159,13 +160,14 @@ async def _cases_page(page: Page, session: AsyncSession, *, status: int = 200, e
     codes = dict((await session.execute(select(Department.id, Department.code))).all())
     return render(page, "cases.html", status=status, cases=cases, codes=codes, errors=errors or {}, failed=failed,
                   title_of=lambda key, title: overview.obligation_title(page.runtime.rules, key, title, page.lang),
-                  saved=status == 200 and page.request.query_params.get("saved") == "1")
+                  waivers=await waiver_views.requested(session, page.actor),
+                  saved=page.request.query_params.get("saved") if status == 200 else None)
 
 
 @router.get("/cases")
 async def case_list(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "cases")
-    return await _cases_page(page, session)
+    return await cases_page(page, session)
 
 
 @router.post("/cases/{case_id}/decision")
@@ -182,4 +184,26 @@ async def decide(case_id: int, page: Posted, session: SessionDep) -> Response:
     _, errors = await save(page, session, action)
     if errors is None:
         return redirect(page, "/cases?saved=1")
-    return await _cases_page(page, session, status=422, errors=errors, failed=case_id)
+    return await cases_page(page, session, status=422, errors=errors, failed=case_id)
+
+
+@router.post("/incidents/{incident_id}/obligations/{key}/waiver")
+async def decide_waiver(incident_id: int, key: str, page: Posted, session: SessionDep) -> Response:
+    _allowed(page, "waive")
+    assert page.actor is not None
+    if not 0 < incident_id <= MAX_ID:
+        return refusal(page, 404, "error.not_found")
+    incident = await session.get(Incident, incident_id)
+    if incident is None or (page.actor.role == "department_head" and incident.department_id != page.actor.department_id):
+        return refusal(page, 404, "error.not_found")
+    form = await page.request.form()
+
+    async def action() -> None:
+        body = validate(WaiverDecision, {k: v for k in ("decision", "reason") if (v := text(form, k))}, page.t)
+        await waiver_service.decide(session, incident_id, key, body.decision, body.reason,
+                                    page.runtime.clock.now(), page.actor.name)
+
+    _, errors = await save(page, session, action)
+    if errors is None:
+        return redirect(page, "/cases?saved=waiver")
+    return await cases_page(page, session, status=422, errors=errors, failed=f"waiver-{incident_id}-{key}")

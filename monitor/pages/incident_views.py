@@ -173,6 +173,7 @@ async def close(incident_id: int, page: Posted, session: SessionDep) -> Response
 
     async def action() -> None:
         data = validate(CloseRequest, _present(values), page.t)
-        await incidents.close(session, incident_id, data.reason, page.runtime.clock.now(), page.actor)
+        await incidents.close(session, incident_id, data.reason, page.runtime.rules, page.runtime.clock.now(),
+                              page.actor)
 
     return await _act(page, session, incident_id, "close", values, action, "closed")

@@ -18,9 +18,11 @@ from monitor.models import (
     Department,
     Incident,
     Notification,
+    Obligation,
     TimelineEntry,
 )
 from monitor.schemas import IncidentPublic
+from monitor.waivers import still_owed
 from rules import RuleSet
 
 UNMET = ("pending", "breached")
@@ -82,8 +84,10 @@ async def views(session: AsyncSession, found: list[Incident]) -> list[IncidentVi
 
 
 async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:
-    """Open incidents, the most urgent deadline first; those without one last."""
-    found = list((await session.exec(visible(select(Incident).where(Incident.state == "open"), actor)
+    """Open incidents, and closed ones with a duty still owed (SPEC §11.3), the
+    most urgent deadline first; those without one last."""
+    owed = select(Obligation.id).where(Obligation.incident_id == Incident.id, still_owed()).exists()
+    found = list((await session.exec(visible(select(Incident).where((Incident.state == "open") | owed), actor)
                                      .order_by(Incident.registered_at.desc()).limit(500))).scalars())
     result = await views(session, found)
     return sorted(result, key=lambda v: (v.next_due is None, v.next_due or v.incident.registered_at))

@@ -114,13 +114,15 @@ async def test_correction_needs_a_reason(client):
     assert response.json()["detail"][0]["loc"] == ["body", "reason"]
 
 
-async def test_downgrade_cancels_pending_but_keeps_breaches_and_cases(client):
+async def test_downgrade_requests_waivers_and_keeps_every_duty_running(client):
     await seed_departments(client)
     incident = await register(client, START - hours(6))
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json={
         "severity": "III", "reason": "经核实为一般事件"})
-    states = {o["key"]: o["state"] for o in response.json()["obligations"]}
-    assert states == {"authoritative_release": "breached", "press_conference": "cancelled"}
+    assert {o["key"]: (o["state"], o["waiver"]["state"], o["waiver"]["reason"])
+            for o in response.json()["obligations"]} == {
+        "authoritative_release": ("breached", "requested", "经核实为一般事件"),
+        "press_conference": ("pending", "requested", "经核实为一般事件")}
     assert len((await client.get("/api/v1/cases")).json()) == 1
 
 
@@ -134,7 +136,7 @@ async def test_upgrade_into_major_creates_obligations_from_the_original_start(cl
     assert datetime.fromisoformat(release["breached_at"]) == START - hours(1)
 
 
-async def test_close_cancels_pending_obligations_and_keeps_the_rest(client):
+async def test_close_requests_waivers_and_discharges_nothing(client):
     await seed_departments(client)
     incident = await register(client, START - hours(6))
     url = f"/api/v1/incidents/{incident['id']}"
@@ -143,8 +145,8 @@ async def test_close_cancels_pending_obligations_and_keeps_the_rest(client):
     assert response.status_code == 200
     body = response.json()
     assert body["state"] == "closed" and body["close_reason"] == "处置完毕"
-    assert {o["key"]: o["state"] for o in body["obligations"]} == {
-        "authoritative_release": "breached", "press_conference": "cancelled"}
+    assert {o["key"]: (o["state"], o["waiver"]["state"]) for o in body["obligations"]} == {
+        "authoritative_release": ("breached", "requested"), "press_conference": ("pending", "requested")}
     assert (await client.post(url + "/close", json={"reason": "again"})).status_code == 409
     listed = (await client.get("/api/v1/incidents", params={"state": "closed"})).json()
     assert [i["id"] for i in listed] == [incident["id"]]
