@@ -201,6 +201,14 @@ async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, n
                               to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
 
 
+async def breach_of_late_fulfilment(session: AsyncSession, incident: Incident, obligation: Obligation) -> None:
+    """A milestone recorded late for a deadline whose breach the scheduler had
+    not yet recorded: the breach and its case exist all the same (SPEC §4.3)."""
+    if obligation.state == MET_LATE and obligation.breached_at is None:
+        obligation.breached_at = obligation.due_at
+        await _open_or_reopen_cases(session, {incident.id: incident}, [obligation])
+
+
 async def _case_pending(session: AsyncSession, obligation: Obligation) -> bool:
     decision = (await session.execute(select(AccountabilityCase.decision).where(
         AccountabilityCase.incident_id == obligation.incident_id,

@@ -35,6 +35,7 @@ STEP_TIMES = {
     "final_warning": RELEASE.due_at - timedelta(minutes=30),
     "breached": RELEASE.due_at,
     "overdue": RELEASE.due_at + timedelta(hours=2, minutes=3),
+    "waiver_requested": OCCURRED + timedelta(hours=1),
 }
 
 
@@ -47,7 +48,8 @@ def context(step: str, *, title: str = "XX化工厂爆炸", now: datetime | None
         severity="I",
         department_name="区应急管理局",
         occurred_at=OCCURRED,
-        deadlines=(RELEASE, PRESS) if step == "registered" else (RELEASE,),
+        deadlines=(RELEASE, PRESS) if step == "registered" else
+        (replace(RELEASE, waiver_reason="经核实为误报"),) if step == "waiver_requested" else (RELEASE,),
         now=now or STEP_TIMES[step],
         ack_url=ACK,
         recipient_name="张主任",
@@ -106,6 +108,8 @@ def test_every_step_renders_an_sms_naming_incident_duty_due_time_and_time_left(s
     assert "XX化工厂爆炸" in text
     assert "发布权威信息" in text
     assert ("11月28日 19:30" if language == "zh" else "28 Nov 19:30") in text
+    if step == "waiver_requested":
+        assert "经核实为误报" in text  # the reason the department gave
     if step == "breached":
         return  # sent on the dot: "not done by <due>" is the time statement
     remaining = format_remaining(RELEASE.due_at - STEP_TIMES[step], language)

@@ -285,3 +285,14 @@ async def _grant_from_the_cases_page(pages, client):
     body = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
     assert obligation(body, "press_conference")["state"] == "waived"
     assert obligation(body, "authoritative_release")["waiver"]["state"] == "requested"
+
+
+async def test_a_milestone_recorded_late_before_the_sweep_still_opens_a_case(client, clock):
+    await seed_departments(client)
+    incident = await register(client, START - hours(1))
+    clock.set(START + hours(4) + timedelta(seconds=30))  # the deadline passed; no sweep has run
+    recorded = await client.post(f"/api/v1/incidents/{incident['id']}/milestones", json={
+        "obligation": "authoritative_release", "at": (START + hours(4) + timedelta(seconds=10)).isoformat()})
+    assert recorded.json()["state"] == "met_late"
+    assert recorded.json()["breached_at"].startswith((START + hours(4)).isoformat()[:19])
+    assert [c["obligation"] for c in (await client.get("/api/v1/cases")).json()] == ["authoritative_release"]
