@@ -296,3 +296,18 @@ async def test_a_milestone_recorded_late_before_the_sweep_still_opens_a_case(cli
     assert recorded.json()["state"] == "met_late"
     assert recorded.json()["breached_at"].startswith((START + hours(4)).isoformat()[:19])
     assert [c["obligation"] for c in (await client.get("/api/v1/cases")).json()] == ["authoritative_release"]
+
+
+async def test_a_duty_still_owed_after_closing_can_be_recorded_from_the_incident_page(runtime, client):
+    async with page_client(runtime) as pages:
+        incident = await register(client, START - hours(1))
+        await client.post(f"/api/v1/incidents/{incident['id']}/close", json={"reason": "处置完毕"})
+        csrf = await signed_in(pages, "duty")
+        page = (await pages.get(f"/incidents/{incident['id']}")).text
+        assert f'action="/incidents/{incident["id"]}/milestone"' in page
+        assert f'action="/incidents/{incident["id"]}/close"' not in page
+        done = await post(pages, f"/incidents/{incident['id']}/milestone", csrf, obligation="authoritative_release",
+                          at="2026-11-28T09:50")
+        assert done.status_code == 303
+    release = obligation((await client.get(f"/api/v1/incidents/{incident['id']}")).json(), "authoritative_release")
+    assert release["state"] == "met"
