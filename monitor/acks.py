@@ -13,12 +13,14 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
-from monitor.models import Acknowledgement, Contact, EscalationStep, Incident, Obligation
+from monitor.models import Acknowledgement, Contact, EscalationStep, Incident, Notification, Obligation
 
 log = structlog.get_logger("sunclock.ack")
 
 ACK_SALT = "sunclock.ack.v1"
 ACK_VALID_SECONDS = 7 * 24 * 3600
+# A link counts only if a message carrying it went out: signed is not enough.
+SENT_STATES = ("sent", "delivered")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class AckTarget:
     contact: Contact
     incident: Incident
     duties: list[Obligation]  # the step's obligation, or every obligation for the registered notice
+    notification_id: int | None = None  # the message the link came in, once checked
 
 
 async def load_target(session: AsyncSession, step_id: int, contact_id: int) -> AckTarget | None:
@@ -91,6 +94,14 @@ async def load_target(session: AsyncSession, step_id: int, contact_id: int) -> A
     if step.obligation_id is not None:
         query = query.where(Obligation.id == step.obligation_id)
     return AckTarget(step, contact, incident, list((await session.exec(query)).scalars()))
+
+
+async def sent_notification(session: AsyncSession, step_id: int, contact_id: int) -> int | None:
+    """The first message of this step that went out to this contact (on any channel),
+    or None when none did: then no genuine link for the pair exists."""
+    return (await session.execute(select(Notification.id).where(
+        Notification.step_id == step_id, Notification.contact_id == contact_id,
+        Notification.state.in_(SENT_STATES)).order_by(Notification.id).limit(1))).scalar_one_or_none()
 
 
 async def acknowledge(session: AsyncSession, target: AckTarget, via: str, now: datetime,

@@ -7,13 +7,17 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.errors import Conflict, Invalid
+from monitor.errors import Conflict, Invalid, NotFound
 from monitor.incidents import Actor, department_by_code
 from monitor.models import ApiToken, User
+from monitor.page_sessions import end_sessions_of
 from monitor.schemas import ROLES
+
+log = structlog.get_logger("sunclock.auth")
 
 TOKEN_PREFIX = "sc_"
 ADMIN_TOKEN_ACTOR = Actor(name="admin-token", role="admin")
@@ -79,9 +83,21 @@ async def create_user(session: AsyncSession, name: str, role: str, now: datetime
                 password_hash=hash_password(password) if password is not None else None)
     session.add(user)
     await session.flush()
+    return user, issue_token(session, user, now)
+
+
+def issue_token(session: AsyncSession, user: User, now: datetime) -> str:
+    """A fresh API token for ``user``: shown once, stored hashed. The caller commits."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now))
-    return user, token
+    return token
+
+
+async def user_named(session: AsyncSession, name: str) -> User:
+    user = (await session.exec(select(User).where(User.name == name))).scalars().first()
+    if user is None:
+        raise NotFound(f"no user {name!r}", field="name")
+    return user
 
 
 async def actor_for_token(session: AsyncSession, token: str, admin_token: str | None) -> Actor | None:
@@ -91,3 +107,14 @@ async def actor_for_token(session: AsyncSession, token: str, admin_token: str | 
         select(User).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hash_token(token), User.active.is_(True)))).scalars().first()
     return Actor(name=row.name, role=row.role, department_id=row.department_id) if row is not None else None
+
+
+async def revoke(session: AsyncSession, name: str, actor: Actor) -> tuple[int, int]:
+    """End every API token and page session of the user ``name`` (SPEC §12.2): how many
+    of each. The account stays: its password signs in again. The caller commits."""
+    user = await user_named(session, name)
+    tokens = (await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))).rowcount
+    sessions = await end_sessions_of(session, user.id)
+    # Not on a timeline: those belong to incidents, and a revocation to none.
+    log.info("user_revoked", user=user.name, actor=actor.name, tokens=tokens, sessions=sessions)
+    return tokens, sessions

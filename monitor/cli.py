@@ -43,7 +43,8 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        fail("; ".join(f"SUNCLOCK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()), 2)
+        fail("; ".join(f"SUNCLOCK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                       for e in exc.errors()), 2)
         raise AssertionError from exc  # not reached
 
 
@@ -178,6 +179,35 @@ def user_create(name: str, role: str, department: str | None, password_stdin: bo
             _, token = await auth.create_user(session, name, role, rt.clock.now(), department=department,
                                               password=password)
         return token
+
+    click.echo(_run(work))
+
+
+@user.command("revoke")
+@click.argument("name")
+def user_revoke(name: str) -> None:
+    """End every API token and page session of the user NAME at once."""
+    from monitor import auth
+    from monitor.db import transaction
+
+    async def work(rt) -> tuple[int, int]:  # noqa: ANN001
+        async with transaction(rt.sessions) as session:
+            return await auth.revoke(session, name, _actor())
+
+    tokens, sessions = _run(work)
+    click.echo(f"{name}: {tokens} API token(s) and {sessions} page session(s) revoked")
+
+
+@user.command("token")
+@click.argument("name")
+def user_token(name: str) -> None:
+    """A new API token for the existing user NAME (after a revoke); prints it alone."""
+    from monitor import auth
+    from monitor.db import transaction
+
+    async def work(rt) -> str:  # noqa: ANN001
+        async with transaction(rt.sessions) as session:
+            return auth.issue_token(session, await auth.user_named(session, name), rt.clock.now())
 
     click.echo(_run(work))
 

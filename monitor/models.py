@@ -54,6 +54,26 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class PageSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the random id, this row says
+    whether it still counts (SPEC §12.2). Deleted at sign-out and on revoke."""
+
+    id_hash: str = Field(primary_key=True, max_length=64)  # SHA-256 of the id in the cookie
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    # Of the password hash at sign-in: a new password ends the session.
+    password_fingerprint: str = Field(max_length=64)
+
+
+class AppSecret(SQLModel, table=True):
+    """Values generated at first start and shared by every replica (the signing key)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=256)
+    created_at: datetime = _time()
+
+
 class Incident(SQLModel, table=True):
     __table_args__ = (Index("ix_incident_state_registered", "state", "registered_at"),)
 

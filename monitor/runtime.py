@@ -18,6 +18,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.metrics import Metrics
 from monitor.scheduler import Scheduler
+from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
 
@@ -56,12 +57,15 @@ class Runtime:
     def build(cls, settings: Settings, *, clock: Clock | None = None, rules: RuleSet | None = None,
               channels: dict[str, Channel] | None = None, migrate_schema: bool = True) -> Runtime:
         rules = rules if rules is not None else load_rules(settings.rules_dir)
+        clock = clock or SystemClock()
         if migrate_schema:
             migrate(settings.database_url)
+        if settings.secret_key is None:
+            settings = settings.with_stored_key(stored_signing_key(settings.database_url, clock.now()))
         engine = create_engine(settings.database_url)
         registry = CollectorRegistry()
         return cls(settings=settings, rules=rules, engine=engine, sessions=session_factory(engine),
-                   clock=clock or SystemClock(), channels=channels if channels is not None else channels_from(settings),
+                   clock=clock, channels=channels if channels is not None else channels_from(settings),
                    metrics=Metrics(registry), registry=registry)
 
     @property

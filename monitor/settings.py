@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules import SHIPPED_DIR
+
+MIN_SECRET_KEY_BYTES = 32
+# Every placeholder that deploy/ has ever shown for SUNCLOCK_SECRET_KEY: a copy
+# of an example file left as it was must not sign anything.
+PLACEHOLDER_SECRET_KEYS = frozenset({
+    "CHANGE-ME",
+    "change-me-before-production",
+    "replace-with-the-output-of-python3-c-import-secrets-print-secrets-token-urlsafe-32",
+})
 
 
 class Settings(BaseSettings):
@@ -54,6 +63,24 @@ class Settings(BaseSettings):
     # How far ahead of its time a step's messages are rendered (0: at its time).
     prepare_seconds: float = Field(default=60.0, ge=0, le=3600)
 
+    # Generated at first start and kept in the database, when no key is set
+    # (monitor.secret); put here by Runtime.build.
+    _stored_key: bytes | None = PrivateAttr(default=None)
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _usable_key(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None  # SUNCLOCK_SECRET_KEY= : not set, the generated key is used
+        if isinstance(text, str) and text.strip().casefold() in {p.casefold() for p in PLACEHOLDER_SECRET_KEYS}:
+            raise ValueError("is the placeholder shipped in deploy/; leave it unset to use the key generated "
+                             f"in the database, or set at least {MIN_SECRET_KEY_BYTES} random bytes")
+        if isinstance(text, str) and len(text.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes (it has {len(text.encode())}); "
+                             "leave it unset to use the key generated in the database")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -89,11 +116,15 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> bytes:
-        """Key for acknowledgement links and page sessions.
-
-        Without ``SUNCLOCK_SECRET_KEY`` a key is derived from the database URL so
-        that links survive restarts of a demo install; production sets its own.
-        """
+        """Key for acknowledgement links and page sessions: ``SUNCLOCK_SECRET_KEY``,
+        or else the key generated at first start and kept in the database."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        return ("sunclock-insecure-default:" + self.database_url).encode()
+        if self._stored_key is None:
+            raise RuntimeError("no signing key: Runtime.build loads the stored one when SUNCLOCK_SECRET_KEY is unset")
+        return self._stored_key
+
+    def with_stored_key(self, key: bytes) -> Settings:
+        copy = self.model_copy()
+        copy._stored_key = key
+        return copy

@@ -98,7 +98,7 @@ def clock() -> FrozenClock:
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
     values = {"database_url": database_url, "admin_token": ADMIN_TOKEN, "public_url": "http://sunclock.test",
-              "secret_key": "test-secret"} | overrides
+              "secret_key": "test-secret-key-of-at-least-32-bytes"} | overrides
     return Settings(**values)
 
 

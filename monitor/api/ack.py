@@ -16,7 +16,7 @@ from jinja2 import Environment
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarget, acknowledge, acknowledged_at,
-                          load_target, read_token)
+                          load_target, read_token, sent_notification)
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
 
 log = structlog.get_logger("sunclock.ack")
@@ -59,6 +59,10 @@ async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> Ac
     if target is None:
         log.warning("ack_target_missing", step_id=ref.step_id, contact_id=ref.contact_id)
         return _page(404, "未找到提醒", "此链接对应的提醒或接收人已不存在。")
+    target.notification_id = await sent_notification(session, ref.step_id, ref.contact_id)
+    if target.notification_id is None:
+        log.warning("ack_not_sent", step_id=ref.step_id, contact_id=ref.contact_id)
+        return _page(404, "未找到提醒", "此提醒未发送给该接收人，无法签收。请使用您收到的消息中的链接。")
     return target
 
 
@@ -86,7 +90,7 @@ async def confirm(token: str, runtime: RuntimeDep, session: SessionDep, clock: C
     if isinstance(target, HTMLResponse):
         return target
     now = clock.now()
-    recorded = await acknowledge(session, target, "link", now)
+    recorded = await acknowledge(session, target, "link", now, notification_id=target.notification_id)
     await session.commit()
     acked = await acknowledged_at(session, target)
     message = "签收成功，谢谢。" if recorded else "您已签收过此提醒，无需重复签收。"

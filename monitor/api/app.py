@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor import demo, pages
-from monitor.api import ack, incidents, records, reports, webhooks
+from monitor.api import ack, incidents, records, reports, users, webhooks
 from monitor.db import ping
 from monitor.errors import SunclockError
 from monitor.metrics import database_metrics
@@ -91,6 +91,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(records.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)

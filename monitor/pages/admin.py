@@ -100,7 +100,8 @@ async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, v
         Department, Department.id == User.department_id).order_by(User.name))).all()
     codes = list((await session.exec(select(Department.code).order_by(Department.code))).scalars())
     return render(page, "users.html", status=status, users=users, codes=codes, roles=ROLES, token=token,
-                  values=values or {"name": "", "role": "duty_officer", "department": ""}, errors=errors or {})
+                  values=values or {"name": "", "role": "duty_officer", "department": ""}, errors=errors or {},
+                  revoked=status == 200 and page.request.query_params.get("revoked") == "1")
 
 
 @router.get("/admin/users")
@@ -145,6 +146,19 @@ async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     await session.commit()
     page.runtime.poke()
     return redirect(page, "/admin/users")
+
+
+@router.post("/admin/users/{user_id}/revoke")
+async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Response:
+    """End the user's API tokens and page sessions (a lost phone, a leaked token)."""
+    _allowed(page, "manage")
+    assert page.actor is not None
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        return refusal(page, 404, "error.not_found")
+    await auth.revoke(session, user.name, page.actor)
+    await session.commit()
+    return redirect(page, "/admin/users?revoked=1")
 
 
 async def cases_page(page: Page, session: AsyncSession, *, status: int = 200, errors: dict[str, str] | None = None,

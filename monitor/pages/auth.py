@@ -1,20 +1,20 @@
 """Signing in to the pages: a signed session cookie, a CSRF token on every
 form, and a throttle on failed sign-ins.
 
-The cookie holds ``{"u": user id or None, "p": password fingerprint, "c": CSRF
-token, "i": issued at}``, signed with ``settings.signing_key``. Every visitor gets one, so the sign-in
-form carries a CSRF token too; signing in or out issues a fresh one.
+The cookie holds ``{"s": session id or None, "c": CSRF token}``, signed with
+``settings.signing_key``; whether the session still counts is asked of the
+server on every request (monitor.page_sessions). Every visitor gets a cookie,
+so the sign-in form carries a CSRF token too; signing in or out issues a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import secrets
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
+from monitor import page_sessions
 from monitor.api.deps import RuntimeDep, SessionDep
 from monitor.auth import check_password, hash_password
 from monitor.clock import Clock
@@ -42,8 +43,7 @@ from monitor.pages.render import (
 )
 from monitor.runtime import Runtime
 
-SESSION_SALT = "sunclock.pages.session.v1"
-SESSION_HOURS = 12  # a long duty shift; then sign in again
+SESSION_SALT = "sunclock.pages.session.v2"
 FAILURES_ALLOWED = {"name": 5, "client": 20}  # an office shares one address: allow it more
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=5)
@@ -63,15 +63,9 @@ def _serializer(key: bytes) -> URLSafeSerializer:
     return URLSafeSerializer(key, salt=SESSION_SALT)
 
 
-def _fingerprint(user: User) -> str:
-    """Part of the session: a new password ends every session signed in with the old one."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
-
-
-def _issue(page: Page, user: User | None) -> None:
+def _issue(page: Page, session_id: str | None) -> None:
     page.csrf = secrets.token_urlsafe(24)
-    payload = {"u": user.id if user else None, "p": _fingerprint(user) if user else None, "c": page.csrf,
-               "i": int(page.runtime.clock.now().timestamp())}
+    payload = {"s": session_id, "c": page.csrf}
     page.cookies[SESSION_COOKIE] = _serializer(page.runtime.settings.signing_key).dumps(payload)
 
 
@@ -82,9 +76,14 @@ def _read(runtime: Runtime, cookie: str | None) -> dict | None:
         data = _serializer(runtime.settings.signing_key).loads(cookie)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("c"), str) or not isinstance(data.get("i"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("c"), str):
         return None
     return data
+
+
+def _session_id(runtime: Runtime, request: Request) -> str | None:
+    data = _read(runtime, request.cookies.get(SESSION_COOKIE))
+    return data["s"] if data is not None and isinstance(data.get("s"), str) else None
 
 
 def _language(request: Request, runtime: Runtime) -> tuple[str, bool]:
@@ -105,11 +104,9 @@ async def page_context(request: Request, runtime: RuntimeDep, session: SessionDe
         _issue(page, None)
         return page
     page.csrf = data["c"]
-    issued = datetime.fromtimestamp(data["i"], UTC)
-    if isinstance(data.get("u"), int):
-        user = await session.get(User, data["u"])
-        if (user is None or not user.active or data.get("p") != _fingerprint(user)
-                or runtime.clock.now() - issued > timedelta(hours=SESSION_HOURS)):
+    if isinstance(data.get("s"), str):
+        user = await page_sessions.user_of(session, data["s"], runtime.clock.now())
+        if user is None:
             _issue(page, None)
             return page
         page.user = user
@@ -241,12 +238,19 @@ async def sign_in(page: AnyPage, session: SessionDep,
         limiter.failed(name, client)
         return render(page, "signin.html", status=401, next=target, name=name, error=page.t("signin.failed"))
     limiter.succeeded(name)
-    _issue(page, user)
+    if (previous := _session_id(page.runtime, page.request)) is not None:
+        await page_sessions.close_session(session, previous)
+    session_id = await page_sessions.open_session(session, user, page.runtime.clock.now())
+    await session.commit()
+    _issue(page, session_id)
     return redirect(page, target)
 
 
 @router.post("/signout")
-async def sign_out(page: AnyPage) -> Response:
+async def sign_out(page: AnyPage, session: SessionDep) -> Response:
     await _check_csrf(page)
+    if (session_id := _session_id(page.runtime, page.request)) is not None:
+        await page_sessions.close_session(session, session_id)
+        await session.commit()
     _issue(page, None)
     return redirect(page, "/signin?signed_out=1")

@@ -85,6 +85,7 @@ ZH: dict[str, str] = {
     "users.inactive": "停用", "field.user_name": "用户名", "field.role": "角色", "field.user_department": "所属单位",
     "field.user_department_hint": "单位负责人必须选择所属单位。", "field.password": "密码（至少 8 位）",
     "users.token": "该用户的 API 令牌（只显示这一次）：",
+    "users.revoke": "撤销令牌和登录", "users.revoked": "已撤销该用户的全部 API 令牌和页面登录；其密码仍可重新登录。",
     # errors
     "error.title": "出错了", "error.forbidden": "您的角色无权执行此操作。", "error.not_found": "未找到该页面或记录。",
     "error.other_department": "该事件属于其他单位。", "error.back": "返回看板", "error.form": "请修改下面标出的内容。",
@@ -181,6 +182,8 @@ EN: dict[str, str] = {
     "users.inactive": "inactive", "field.user_name": "User name", "field.role": "Role",
     "field.user_department": "Department", "field.user_department_hint": "Required for a department head.",
     "field.password": "Password (8 characters or more)", "users.token": "API token of this user (shown once):",
+    "users.revoke": "Revoke tokens and sessions",
+    "users.revoked": "All API tokens and page sessions of the user were revoked; their password still signs in.",
     "error.title": "Something is wrong", "error.forbidden": "Your role may not do this.",
     "error.not_found": "No such page or record.", "error.other_department": "This incident belongs to another department.",
     "error.back": "Back to the board", "error.form": "Please correct the fields marked below.",

@@ -57,13 +57,12 @@ def test_compose_builds_from_the_repository_root_with_the_deploy_dockerfile():
         assert (context / service["build"]["dockerfile"]).is_file(), name
 
 
-def test_replicas_share_one_postgres_database_and_one_secret_key():
+def test_replicas_share_one_postgres_database_and_so_one_signing_key():
     environments = [svc["environment"] for svc in sunclock_services().values()]
     assert len(environments) == 2
     assert environments[0] == environments[1]
     assert "@postgres:5432/sunclock" in environments[0]["SUNCLOCK_DATABASE_URL"]
     assert environments[0]["SUNCLOCK_DATABASE_URL"].startswith("postgresql://")
-    assert environments[0]["SUNCLOCK_SECRET_KEY"]
 
 
 def test_prometheus_scrapes_every_sunclock_replica():
@@ -104,3 +103,60 @@ def test_every_setting_named_in_deploy_files_is_a_spec_setting():
 def test_env_example_documents_every_setting():
     assigned = set(re.findall(r"^#?SUNCLOCK_([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE))
     assert SETTINGS - assigned == set()
+
+
+# ${NAME:-default} / ${NAME-default}: a value used when NAME is not set.
+DEFAULTED = re.compile(r"\$\{(\w+):?-([^}]*)\}")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
+
+def deploy_texts() -> dict[str, str]:
+    return {str(path.relative_to(DEPLOY)): path.read_text(encoding="utf-8")
+            for path in DEPLOY.rglob("*") if path.is_file() and path.suffix in {"", ".yml", ".yaml", ".example",
+                                                                                ".service", ".md", ".env"}}
+
+
+def test_compose_gives_no_password_or_key_a_default():
+    defaults = [(name, value) for name, value in DEFAULTED.findall(COMPOSE.read_text(encoding="utf-8"))
+                if SECRET_NAME.search(name)]
+    assert defaults == []
+
+
+def test_every_secret_key_written_in_deploy_is_refused_by_the_service():
+    from pydantic import ValidationError
+
+    from monitor.settings import Settings
+
+    written = {value.strip("'\"") for text in deploy_texts().values()
+               for value in re.findall(r"SUNCLOCK_SECRET_KEY[=:]\s*([^\s#]+)", text)}
+    usable = []
+    for value in written - {""}:
+        if value.startswith("${") or value.startswith("$("):
+            continue  # taken from the operator's environment or generated on the spot
+        try:
+            Settings(secret_key=value)
+        except ValidationError:
+            continue
+        usable.append(value)
+    assert usable == []
+
+
+def test_replicas_rely_on_the_key_generated_in_their_shared_database():
+    for service in sunclock_services().values():
+        assert "SUNCLOCK_SECRET_KEY" not in service["environment"]
+
+
+def test_grafana_has_no_anonymous_access_and_no_default_admin_password():
+    environment = compose()["services"]["grafana"]["environment"]
+    assert environment.get("GF_AUTH_ANONYMOUS_ENABLED", "false").lower() == "false"
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", environment["GF_SECURITY_ADMIN_PASSWORD"])
+    provisioning = "\n".join(text for name, text in deploy_texts().items() if name.startswith("grafana/"))
+    assert not re.search(r"anonymous\W+enabled\W+true", provisioning, re.IGNORECASE)
+    assert "admin/admin" not in provisioning
+
+
+def test_postgres_password_must_be_chosen_by_the_operator():
+    services = compose()["services"]
+    assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", services["postgres"]["environment"]["POSTGRES_PASSWORD"])
+    for service in sunclock_services().values():
+        assert "${POSTGRES_PASSWORD:?" in service["environment"]["SUNCLOCK_DATABASE_URL"]

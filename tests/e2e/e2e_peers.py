@@ -16,7 +16,7 @@ from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio 
 from monitor.acks import read_token  # noqa: E402
 from tests.conftest import START  # noqa: E402
 
-SECRET = "e2e-secret-key"
+SECRET = "e2e-secret-key-of-at-least-32-bytes"
 
 
 class ThreadedTwilio:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from support import register, seed_departments
 
 from monitor.acks import make_token
+from monitor.db import transaction
 from monitor.models import Acknowledgement, Contact, EscalationStep, Notification
 from tests.conftest import START
 
@@ -104,4 +105,37 @@ async def test_a_link_to_a_step_or_contact_that_no_longer_exists_is_not_found(cl
     assert (await client.get(f"/ack/{make_token(key, 999_999, sms.contact_id, START)}")).status_code == 404
     missing = await client.post(f"/ack/{make_token(key, sms.step_id, 999_999, START)}")
     assert missing.status_code == 404 and "不存在" in missing.text
+    assert await acks(runtime) == []
+
+
+async def test_a_signed_link_for_a_message_never_sent_to_that_contact_is_refused(client, runtime):
+    """The registered notice went to the head only; links for the deputy, the supervisor, or a
+    reminder not yet sent were never in anyone's message, however well signed."""
+    sms, token = await registered_notice(client, runtime)
+    key = runtime.settings.signing_key
+    async with runtime.sessions() as session:
+        contacts = {c.name: c.id for c in (await session.exec(select(Contact))).scalars()}
+        reminder = (await session.exec(select(EscalationStep).where(
+            EscalationStep.kind == "reminder", EscalationStep.state == "planned"))).scalars().first()
+    never_sent = [(sms.step_id, contacts["李副局长"]), (sms.step_id, contacts["陈主任"]),
+                  (reminder.id, contacts["王局长"])]
+    for step_id, contact_id in never_sent:
+        forged = make_token(key, step_id, contact_id, START)
+        for method in ("GET", "POST"):
+            response = await client.request(method, f"/ack/{forged}")
+            assert response.status_code == 404 and "未发送" in response.text, (step_id, contact_id)
+    assert await acks(runtime) == []
+    sent = await client.post(f"/ack/{token}")
+    assert sent.status_code == 200 and "签收成功" in sent.text
+    assert [(a.step_id, a.contact_id, a.notification_id is not None) for a in await acks(runtime)] == [
+        (sms.step_id, sms.contact_id, True)]
+
+
+async def test_a_link_for_a_message_that_failed_for_good_is_refused(client, runtime):
+    sms, token = await registered_notice(client, runtime)
+    async with transaction(runtime.sessions) as session:
+        for row in (await session.exec(select(Notification).where(
+                Notification.step_id == sms.step_id, Notification.contact_id == sms.contact_id))).scalars():
+            row.state = "failed"
+    assert (await client.get(f"/ack/{token}")).status_code == 404
     assert await acks(runtime) == []
