@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import Text, cast, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.db import async_url, create_engine, is_sqlite
@@ -122,7 +122,8 @@ async def verify(connection: AsyncConnection, digest: Digest | None = None) -> V
     report = Verification()
     heads = _Heads() if digest is not None else None
     watermark = digest.watermark if digest is not None else None  # None: every entry counts
-    query = (select(_T.incident_id, _T.id, _T.at, _T.kind, _T.actor, _T.detail, _T.prev_hash, _T.hash)
+    # The detail as its stored text, which is what was hashed.
+    query = (select(_T.incident_id, _T.id, _T.at, _T.kind, _T.actor, cast(_T.detail, Text), _T.prev_hash, _T.hash)
              .order_by(_T.incident_id, _T.id).execution_options(yield_per=CHUNK))
     result = await connection.stream(query)
     current: int | None = None

@@ -11,7 +11,7 @@ from monitor.cli import _run
 DIGEST_FORMAT = """A digest reads WATERMARK:HEX. WATERMARK is the highest timeline entry id
 when the digest was made; HEX is the SHA-256 over one line "INCIDENT_ID:HEAD_HASH\\n"
 per incident, in incident id order, where the head is the incident's entry with the
-highest id not above WATERMARK."""
+highest id not above WATERMARK. A bare HEX is compared with the heads as they are now."""
 
 
 @click.group()

@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, DateTime, Table, TextClause, any_, bindpar
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,13 +109,13 @@ def create_engine(url: str) -> AsyncEngine:
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def on_postgresql(session: AsyncSession | Session) -> bool:
+def on_postgresql(session: AsyncSession) -> bool:
     """For the few bulk statements that PostgreSQL takes with a whole batch's rows
     in one parameter; SQLite runs the portable executemany in-process."""
     return session.bind.dialect.name == "postgresql"
 
 
-def among(session: AsyncSession | Session, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
+def among(session: AsyncSession, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
     """``column IN values``. On PostgreSQL as ``= ANY(array)``: one parameter, so
     a batch of 500 ids is a short statement rather than 500 placeholders for the
     driver to rewrite on every call."""
@@ -164,21 +163,12 @@ async def insert_many(session: AsyncSession, table: Table, rows: list[dict]) -> 
     """Insert a batch of rows. On PostgreSQL it is one statement, planned once and
     cheap to build, where a large executemany becomes multi-row VALUES compiled
     anew for every batch size."""
-    if rows:
-        await session.execute(*_bulk_insert(session, table, rows))
-
-
-def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
-    """:func:`insert_many` for a synchronous session (in session events), rows in
-    order: their ids ascend in the order given."""
-    if rows:
-        session.execute(*_bulk_insert(session, table, rows))
-
-
-def _bulk_insert(session: AsyncSession | Session, table: Table, rows: list[dict]) -> tuple:
+    if not rows:
+        return
     if on_postgresql(session):
-        return _recordset_insert(table, tuple(rows[0])), {"rows": _json_rows(rows)}
-    return insert(table), rows
+        await session.execute(_recordset_insert(table, tuple(rows[0])), {"rows": _json_rows(rows)})
+    else:
+        await session.execute(insert(table), rows)
 
 
 

@@ -16,7 +16,7 @@ from monitor import timeline
 from monitor.cli import main
 from monitor.db import sync_url, transaction
 from monitor.models import TimelineEntry
-from monitor.timeline import entry_hash
+from monitor.timeline import detail_json, entry_hash
 from tests.conftest import START
 
 ENTRIES = TimelineEntry.__table__
@@ -148,11 +148,12 @@ async def test_verify_with_a_digest_passes_after_new_entries_and_fails_after_an_
     with as_superuser(database_url) as conn:
         rows = conn.execute(sa.select(ENTRIES).where(ENTRIES.c.incident_id == ids[0]).order_by(ENTRIES.c.id)).all()
         prev = ""
+        as_stored = ":d" if conn.dialect.name == "sqlite" else "CAST(:d AS json)"
         for n, row in enumerate(rows):
-            detail = row.detail | {"forged": True} if n == 1 else row.detail
+            detail = detail_json(row.detail | {"forged": True} if n == 1 else row.detail)
             rehashed = entry_hash(ids[0], row.at, row.kind, row.actor, detail, prev)
-            conn.execute(sa.update(ENTRIES).where(ENTRIES.c.id == row.id).values(
-                detail=detail, prev_hash=prev, hash=rehashed))
+            conn.execute(text(f"UPDATE timelineentry SET detail = {as_stored}, prev_hash = :p, hash = :h WHERE id = :id"),
+                         {"d": detail, "p": prev, "h": rehashed, "id": row.id})
             prev = rehashed
     assert (await cli("audit", "verify")).exit_code == 0  # the chains alone cannot tell
     failed = await cli("audit", "verify", "--digest", digest)

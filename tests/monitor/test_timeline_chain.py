@@ -18,7 +18,7 @@ from support import hours, register, seed_departments
 from monitor import audit, timeline
 from monitor.db import MIGRATIONS_DIR, sync_url, transaction
 from monitor.models import TimelineEntry
-from monitor.timeline import entry_hash
+from monitor.timeline import detail_json, entry_hash
 from tests.conftest import START, drop_pg_database, recreate_pg_database
 
 
@@ -28,7 +28,8 @@ def assert_chained(entries: list[dict]) -> None:
     for e in entries:
         assert e["prev_hash"] == previous
         moment = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
-        assert e["hash"] == entry_hash(e["incident_id"], moment, e["kind"], e["actor"], e["detail"], previous)
+        assert e["hash"] == entry_hash(e["incident_id"], moment, e["kind"], e["actor"], detail_json(e["detail"]),
+                                       previous)
         previous = e["hash"]
 
 
@@ -126,14 +127,14 @@ async def _race(runtime, database_url: str, incident_id: int, monkeypatch) -> No
     """Two sessions append to one incident; the first has written its entry but
     not committed when the second reads the chain head."""
     first, second = runtime.sessions(), runtime.sessions()
-    written = timeline.insert_rows
+    written = timeline._insert
 
-    def insert_then_wait(session, table, rows):  # noqa: ANN001, ANN202
-        written(session, table, rows)
+    def insert_then_wait(session, rows):  # noqa: ANN001, ANN202
+        written(session, rows)
         if session is first.sync_session:
             session.execute(text(f"SELECT pg_advisory_xact_lock({GATE})"))
 
-    monkeypatch.setattr(timeline, "insert_rows", insert_then_wait)
+    monkeypatch.setattr(timeline, "_insert", insert_then_wait)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as gate:
         await gate.execute(f"SELECT pg_advisory_lock({GATE})")
         try:

@@ -8,9 +8,10 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import monitor.db
-from monitor.timeline import entry_hash
+from monitor.timeline import detail_json, entry_hash
 
 revision = '0004'
 down_revision = '0003'
@@ -48,8 +49,13 @@ SQLITE_DOWNGRADE = ["DROP TRIGGER IF EXISTS timelineentry_no_update", "DROP TRIG
 
 def _hash_existing(bind: sa.Connection) -> None:
     """Chain the entries already stored, per incident in id order, with the hash
-    function the service writes with."""
+    function the service writes with; their details become the canonical text
+    that is hashed."""
     c = _entries.c
+    stored = sa.bindparam("detail_text", type_=sa.Text)
+    detail = sa.cast(stored, postgresql.JSON) if bind.dialect.name == "postgresql" else stored
+    update = sa.update(_entries).where(c.id == sa.bindparam("entry_id")).values(
+        detail=detail, prev_hash=sa.bindparam("prev"), hash=sa.bindparam("digest"))
     incidents = bind.execute(sa.select(c.incident_id).distinct().order_by(c.incident_id)).scalars().all()
     for start in range(0, len(incidents), CHUNK):
         rows = bind.execute(sa.select(c.id, c.incident_id, c.at, c.kind, c.actor, c.detail)
@@ -58,11 +64,10 @@ def _hash_existing(bind: sa.Connection) -> None:
         heads: dict[int, str] = {}
         values = []
         for row in rows:
-            prev = heads.get(row.incident_id, "")
-            heads[row.incident_id] = entry_hash(row.incident_id, row.at, row.kind, row.actor, row.detail, prev)
-            values.append({"entry_id": row.id, "prev": prev, "digest": heads[row.incident_id]})
-        bind.execute(sa.update(_entries).where(c.id == sa.bindparam("entry_id"))
-                     .values(prev_hash=sa.bindparam("prev"), hash=sa.bindparam("digest")), values)
+            prev, text = heads.get(row.incident_id, ""), detail_json(row.detail)
+            heads[row.incident_id] = entry_hash(row.incident_id, row.at, row.kind, row.actor, text, prev)
+            values.append({"entry_id": row.id, "detail_text": text, "prev": prev, "digest": heads[row.incident_id]})
+        bind.execute(update, values)
 
 
 def upgrade() -> None:
