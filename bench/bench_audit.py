@@ -13,7 +13,6 @@ PostgreSQL database, then times the two commands as a user runs them (a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,8 +27,9 @@ from sqlalchemy import create_engine, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.db import migrate, sync_url  # noqa: E402
-from monitor.models import Department, Incident, TimelineEntry  # noqa: E402
-from monitor.timeline import entry, entry_hash  # noqa: E402
+from monitor import timeline  # noqa: E402
+from monitor.models import Department, Incident  # noqa: E402
+from monitor.timeline import detail_json, entry, entry_hash  # noqa: E402
 
 PG_ADMIN = os.environ.get("SUNCLOCK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "sunclock_bench_audit"
@@ -71,6 +71,7 @@ def timeline_of(incident_id: int) -> list[dict]:
                                    "authoritative_release", fulfilled_at=t + timedelta(hours=4), state="met")]
     prev = ""
     for e in entries:
+        e["detail"] = detail_json(e["detail"])  # stored as the text that is hashed
         e["prev_hash"] = prev
         e["hash"] = prev = entry_hash(incident_id, e["at"], e["kind"], e["actor"], e["detail"], prev)
     return entries
@@ -94,10 +95,10 @@ def seed(url: str, n: int) -> int:
                 columns = ("incident_id", "at", "kind", "actor", "detail", "prev_hash", "hash")
                 with db.connection.cursor().copy(f"COPY timelineentry ({', '.join(columns)}) FROM STDIN") as copy:
                     for r in rows:
-                        copy.write_row((r["incident_id"], r["at"], r["kind"], r["actor"],
-                                        json.dumps(r["detail"], ensure_ascii=False), r["prev_hash"], r["hash"]))
+                        copy.write_row((r["incident_id"], r["at"], r["kind"], r["actor"], r["detail"],
+                                        r["prev_hash"], r["hash"]))
             else:
-                db.execute(insert(TimelineEntry.__table__), rows)
+                db.execute(insert(timeline._WRITE), rows)
     if postgres:
         with engine.connect() as db:
             db.execute(text("ANALYZE"))

@@ -76,12 +76,22 @@ class Problem:
 class Verification:
     incidents: int = 0
     entries: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the first SHOWN of them
+    problem_count: int = 0
+    broken: set[int] = field(default_factory=set)  # incidents with a problem
     digest_matches: bool | None = None  # None when no digest was given
+
+    SHOWN = 1000  # a rewritten table is a million problems; their number says enough past these
+
+    def add(self, problem: Problem) -> None:
+        self.problem_count += 1
+        self.broken.add(problem.incident_id)
+        if len(self.problems) < self.SHOWN:
+            self.problems.append(problem)
 
     @property
     def intact(self) -> bool:
-        return not self.problems and self.digest_matches is not False
+        return not self.problem_count and self.digest_matches is not False
 
 
 @asynccontextmanager
@@ -107,9 +117,9 @@ def _check_chain(incident_id: int, rows: Iterable, report: Verification, waterma
                     f"or the entries were reordered" if previous_id is not None else
                     "prev_hash is not empty although no entry comes before it: earlier entries were removed, "
                     "or the entries were reordered")
-            report.problems.append(Problem(incident_id, entry_id, what))
+            report.add(Problem(incident_id, entry_id, what))
         if entry_hash(incident_id, at, kind, actor, detail, prev_hash) != stored:
-            report.problems.append(Problem(incident_id, entry_id, "changed: its content does not match its hash"))
+            report.add(Problem(incident_id, entry_id, "changed: its content does not match its hash"))
         previous, previous_id = stored, entry_id
         if watermark is None or entry_id <= watermark:
             head = stored
@@ -141,7 +151,8 @@ async def verify(connection: AsyncConnection, digest: Digest | None = None) -> V
     await connection.commit()
     without = (await connection.execute(select(Incident.id).where(~exists().where(_T.incident_id == Incident.id))
                                         .order_by(Incident.id))).scalars().all()
-    report.problems += [Problem(i, None, "has no timeline entries: its chain was removed") for i in without]
+    for incident_id in without:
+        report.add(Problem(incident_id, None, "has no timeline entries: its chain was removed"))
     if digest is not None and heads is not None:
         report.digest_matches = heads.hexdigest() == digest.hex
     return report

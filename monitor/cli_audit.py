@@ -40,14 +40,15 @@ def audit_verify(digest_text: str | None) -> None:
     report = _run(work)
     for problem in report.problems:
         click.echo(str(problem))
+    if report.problem_count > len(report.problems):
+        click.echo(f"… and {report.problem_count - len(report.problems)} more")
     summary = f"{report.incidents} incidents, {report.entries} timeline entries checked"
     if report.digest_matches is False:
         as_of = f"as of entry {digest.watermark}" if digest.watermark is not None else "as they stand now"
         click.echo(f"digest {digest}: the chain heads {as_of} do not hash to it: "
                    "an entry at or before then was changed or removed")
     if not report.intact:
-        broken = len({p.incident_id for p in report.problems})
-        click.echo(f"error: {summary}; {len(report.problems)} problem(s) in {broken} incident(s)"
+        click.echo(f"error: {summary}; {report.problem_count} problem(s) in {len(report.broken)} incident(s)"
                    + ("; the digest does not match" if report.digest_matches is False else ""), err=True)
         sys.exit(1)
     click.echo(f"ok: {summary}; every chain intact" + (f"; digest {digest} matches" if digest else ""))

@@ -98,6 +98,9 @@ def lock_incidents(session: Session, ids: list[int]) -> None:
 
 def _chain(session: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries with their hashes, after the heads they extend."""
+    for e in entries:
+        if e["at"].utcoffset() is None:
+            raise ValueError(f"naive time {e['at']!r} on the timeline: Sunclock stores aware UTC times only")
     ids = sorted({e["incident_id"] for e in entries})
     lock_incidents(session, ids)
     latest = select(func.max(TimelineEntry.id)).where(among(session, TimelineEntry.incident_id, ids)) \
