@@ -218,3 +218,7 @@ main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)
 main.add_command(report)
+
+from monitor.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)

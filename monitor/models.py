@@ -213,12 +213,20 @@ class Acknowledgement(SQLModel, table=True):
 
 
 class TimelineEntry(SQLModel, table=True):
+    """Written only through monitor.timeline, which chains the hashes; the
+    database refuses UPDATE and DELETE of these rows (migration 0004)."""
+
+    # An incident's chain in order, and its head (the highest id) from the index alone.
+    __table_args__ = (Index("ix_timelineentry_incident_chain", "incident_id", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    incident_id: int = Field(foreign_key="incident.id")
     at: datetime = _time()
     kind: str = Field(max_length=32)
     actor: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)  # the hash of the incident's entry before this one; "" for the first
+    hash: str = Field(max_length=64)  # monitor.timeline.entry_hash
 
 
 class AccountabilityCase(SQLModel, table=True):

@@ -189,6 +189,8 @@ class TimelineEntryPublic(BaseModel):
     kind: str
     actor: str
     detail: dict
+    hash: str = Field(description="SHA-256 (hex) over the entry's content and prev_hash")
+    prev_hash: str = Field(description="hash of the incident's previous entry; empty for the first")
 
 
 class NotificationPublic(BaseModel):
