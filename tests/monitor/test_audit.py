@@ -37,14 +37,11 @@ def cli(database_url: str):
 @contextmanager
 def as_superuser(database_url: str):
     """A connection that edits the timeline as a database owner could: on SQLite
-    by dropping the triggers from the file, on PostgreSQL with triggers off."""
+    directly, on PostgreSQL with triggers off."""
     engine = sa.create_engine(sync_url(database_url))
     try:
         with engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.execute(text("DROP TRIGGER timelineentry_no_update"))
-                conn.execute(text("DROP TRIGGER timelineentry_no_delete"))
-            else:
+            if conn.dialect.name == "postgresql":
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
             yield conn
     finally:

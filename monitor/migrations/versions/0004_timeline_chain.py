@@ -39,14 +39,6 @@ PG_DOWNGRADE = [
     "DROP TRIGGER IF EXISTS timelineentry_append_only ON timelineentry",
     "DROP FUNCTION IF EXISTS timelineentry_append_only()",
 ]
-SQLITE_UPGRADE = [
-    f"CREATE TRIGGER timelineentry_no_{op_name.lower()} BEFORE {op_name} ON timelineentry "
-    f"BEGIN SELECT RAISE(ABORT, '{REFUSED}: {op_name} of timelineentry refused'); END"
-    for op_name in ("UPDATE", "DELETE")
-]
-SQLITE_DOWNGRADE = ["DROP TRIGGER IF EXISTS timelineentry_no_update", "DROP TRIGGER IF EXISTS timelineentry_no_delete"]
-
-
 def _hash_existing(bind: sa.Connection) -> None:
     """Chain the entries already stored, per incident in id order, with the hash
     function the service writes with; their details become the canonical text
@@ -80,14 +72,17 @@ def upgrade() -> None:
         batch_op.alter_column('hash', existing_type=sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False)
         batch_op.drop_index('ix_timelineentry_incident_id')
         batch_op.create_index('ix_timelineentry_incident_chain', ['incident_id', 'id'], unique=False)
-    # Last: a batch operation on SQLite rebuilds the table, which drops its triggers.
-    for statement in PG_UPGRADE if op.get_bind().dialect.name == "postgresql" else SQLITE_UPGRADE:
-        op.execute(statement)
+    # SPEC §11.5: PostgreSQL itself refuses edits. A SQLite file is anyone's to
+    # edit who can open it, so there the chain (sunclock audit verify) is the guard.
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in PG_UPGRADE:
+            op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in PG_DOWNGRADE if op.get_bind().dialect.name == "postgresql" else SQLITE_DOWNGRADE:
-        op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in PG_DOWNGRADE:
+            op.execute(statement)
     with op.batch_alter_table('timelineentry', schema=None) as batch_op:
         batch_op.drop_index('ix_timelineentry_incident_chain')
         batch_op.create_index('ix_timelineentry_incident_id', ['incident_id'], unique=False)
