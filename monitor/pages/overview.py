@@ -86,12 +86,16 @@ async def views(session: AsyncSession, found: list[Incident]) -> list[IncidentVi
 
 
 async def _unreached(session: AsyncSession, incident_ids: list[int]) -> dict[int, list[dict]]:
-    """The gaps of each incident, newest first, one per step (a repeat keeps the newest)."""
+    """The gaps of each incident, newest first, one per step (a repeat keeps the
+    newest). A department without deputies is common and its head is still
+    told: that gap stays on the timeline only, not in red on the pages."""
     found: dict[int, dict[tuple, dict]] = {}
     for incident_id, detail in (await session.execute(
             select(TimelineEntry.incident_id, TimelineEntry.detail).where(
                 TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.kind == "step_undeliverable")
             .order_by(TimelineEntry.id.desc()))).all():
+        if detail.get("reached") and set(detail.get("groups", [])) <= {"deputies"}:
+            continue
         found.setdefault(incident_id, {}).setdefault((detail.get("obligation"), detail.get("step")), detail)
     return {incident_id: list(steps.values()) for incident_id, steps in found.items()}
 

@@ -91,3 +91,12 @@ async def test_without_a_supervisory_office_the_final_warning_records_whom_it_mi
     shown = " ".join(card((await pages.get("/")).text, incident_id).split())
     assert "<strong>无人可送达</strong>: 最后预警 · 发布权威信息 · 督查单位" in shown
     assert "最新提醒: 最后预警" in shown  # the others were told
+
+
+async def test_a_department_without_deputies_is_noted_but_not_flagged_in_red(pages, runtime, clock):
+    incident_id = await add_incident(runtime, START - hours(4), department="HEALTH")  # HEALTH has no deputy
+    await runtime.scheduler.run_once()  # the warning, to head and deputies
+    gaps = [e.detail for e in await entries(runtime, incident_id) if e.kind == "step_undeliverable"]
+    assert [(g["step"], g["groups"], g["reached"]) for g in gaps] == [("warning", ["deputies"], ["张局长"])]
+    await signed_in(pages, "duty")
+    assert "无人可送达" not in card((await pages.get("/")).text, incident_id)
