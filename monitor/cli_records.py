@@ -36,13 +36,15 @@ def department_add(code: str, name: str, supervisory: bool, contacts: tuple[str,
     from monitor.db import transaction
     from monitor.schemas import DepartmentCreate
 
-    data = DepartmentCreate(code=code, name=name, supervisory=supervisory, contacts=[_contact(c) for c in contacts])
-
-    async def work(rt) -> None:  # noqa: ANN001
+    async def work(rt) -> DepartmentCreate:  # noqa: ANN001
+        # Built here, so that a refusal (no head, say) is reported like any other error.
+        data = DepartmentCreate(code=code, name=name, supervisory=supervisory,
+                                contacts=[_contact(c) for c in contacts])
         async with transaction(rt.sessions) as session:
             await departments.save(session, data, rt.clock.now())
+        return data
 
-    _run(work)
+    data = _run(work)
     click.echo(f"added {data.code} {data.name} with {len(data.contacts)} contact(s)")
 
 

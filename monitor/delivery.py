@@ -27,6 +27,7 @@ from monitor.db import SessionFactory, among, on_postgresql, transaction
 from monitor.messages import Directory, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
+from monitor.relevance import recheck
 from monitor.settings import Settings
 
 log = structlog.get_logger("sunclock.delivery")
@@ -225,7 +226,8 @@ async def deliver_due(sessions: SessionFactory, channels: dict[str, Channel], se
     token = uuid.uuid4().hex
     async with transaction(sessions) as session:
         claimed = await _claim(session, now, token, now + timedelta(seconds=settings.lease_seconds), limit, metrics)
-    await send_claimed(sessions, channels, settings, clock, metrics, claimed, token)
+        fresh = await recheck(session, claimed, now, token, settings, metrics)
+    await send_claimed(sessions, channels, settings, clock, metrics, fresh, token)
     return len(claimed)
 
 

@@ -104,7 +104,7 @@ def parse_csv(text: str, filename: str) -> list[DepartmentCreate]:
             departments.append(DepartmentCreate.model_validate(entry))
         except ValidationError as exc:
             problems += [f"{filename}:{line}: {'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-                         for e in exc.errors() if e["loc"][:1] != ("contacts",)]
+                         for e in exc.errors() if e["loc"][:1] != ("contacts",) or len(e["loc"]) == 1]
     if sum(d.supervisory for d in departments) > 1:
         problems.append(f"{filename}: more than one department is marked supervisory; only one may be")
     if problems:

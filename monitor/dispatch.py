@@ -151,19 +151,28 @@ async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: date
         copied = {row.step_id for row in claimed}
         unprepared = [s for s in fired if s.id not in copied]
         names: dict[int, list[str]] = {}
+        unreached: dict[int, list[str]] = {}
         if unprepared:
-            # Not prepared (late, just planned, or discarded): rendered now.
+            # Not prepared (late, just planned, discarded, or with a recipient
+            # group that reaches nobody): rendered now.
             directory = await Directory.load(session, {s.incident_id for s in unprepared})
             rows = []
             for step in unprepared:
-                contacts, content = render_step(directory, step, now, settings)
-                names[step.id] = [c.name for c in contacts]
-                rows += [c | lease for c in content]
+                rendered = render_step(directory, step, now, settings)
+                names[step.id] = [c.name for c in rendered.contacts]
+                if rendered.unreached:
+                    unreached[step.id] = rendered.unreached
+                rows += [c | lease for c in rendered.content]
             if rows:
                 claimed += (await session.execute(insert(Notification.__table__).returning(*CLAIMED), rows)).all()
+            # A step that reached nobody at all is recorded as undeliverable, not fired.
+            if nobody := [s.id for s in unprepared if not names[s.id]]:
+                await session.execute(update(EscalationStep).where(among(session, EscalationStep.id, nobody))
+                                      .values(state="undeliverable"))
         await session.execute(delete(PreparedNotification).where(
             among(session, PreparedNotification.step_id, [s.id for s in due])))
-        await timeline.record_many(session, _entries(skipped, fired, claimed, names, due, now))
+        await timeline.record_many(session, _entries(skipped, fired, claimed, names, due, now)
+                                   + _unreached_entries(fired, unreached, names, now))
     return Firing(due=len(due), claimed=claimed, token=token)
 
 
@@ -183,6 +192,8 @@ def _entries(skipped: list, fired: list, claimed: list, names: dict[int, list[st
     for step in fired:
         rows = sent_to.get(step.id, [])
         recipients = names.get(step.id) or [row.recipient_name for row in rows]
+        if not recipients:
+            continue  # undeliverable: see _unreached_entries
         entries.append(timeline.entry(step.incident_id, "step_fired", "scheduler", now, step=step.kind,
                                       obligation=step.obligation_key or None, occurrence=step.occurrence,
                                       planned_at=step.planned_at, late=step.late, notifications=len(rows),
@@ -190,9 +201,24 @@ def _entries(skipped: list, fired: list, claimed: list, names: dict[int, list[st
         log.info("step_fired", incident_id=step.incident_id, obligation=step.obligation_key or None,
                  step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows),
                  prepared=step.id not in names)
-        if not rows:
-            log.warning("step_without_recipients", incident_id=step.incident_id, step=step.kind,
-                        recipients=step.recipients)
+    return entries
+
+
+def _unreached_entries(fired: list, unreached: dict[int, list[str]], names: dict[int, list[str]],
+                       now: datetime) -> list[dict]:
+    """A step whose recipient groups resolved to nobody says so on the timeline
+    (and, with nobody at all, instead of step_fired): a gap is never silent."""
+    entries = []
+    for step in fired:
+        if step.id not in unreached:
+            continue
+        entries.append(timeline.entry(step.incident_id, "step_undeliverable", "scheduler", now, step=step.kind,
+                                      obligation=step.obligation_key or None, occurrence=step.occurrence,
+                                      planned_at=step.planned_at, groups=unreached[step.id],
+                                      reached=sorted(set(names[step.id]))))
+        log.error("step_undeliverable", incident_id=step.incident_id, obligation=step.obligation_key or None,
+                  step=step.kind, occurrence=step.occurrence, groups=unreached[step.id],
+                  nobody=not names[step.id])
     return entries
 
 
@@ -226,7 +252,10 @@ async def prepare_steps(sessions: SessionFactory, settings: Settings, now: datet
         if not steps:
             return 0
         directory = await Directory.load(session, {s.incident_id for s in steps})
-        rows = [content for step in steps for content in render_step(directory, step, step.planned_at, settings)[1]]
+        rendered = [render_step(directory, step, step.planned_at, settings) for step in steps]
+        # A step with a group that reaches nobody is left to be rendered when it
+        # fires, which records the gap on the timeline (the copy could not).
+        rows = [content for r in rendered if not r.unreached for content in r.content]
         ids = [s.id for s in steps]
         await session.execute(update(EscalationStep).where(among(session, EscalationStep.id, ids)).values(prepared_at=now))
         # Left from before the step was moved, if nothing discarded them.

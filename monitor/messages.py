@@ -53,15 +53,23 @@ class Directory:
         return cls(incidents, departments, contacts,
                    [c for d in supervisory for c in contacts.get(d, [])], obligations)
 
-    def recipients(self, incident: Incident, groups: Iterable[str]) -> list[Contact]:
+    def recipients(self, incident: Incident, groups: Iterable[str],
+                   channels: Iterable[str] = ("sms", "email")) -> tuple[list[Contact], list[str]]:
+        """The contacts of ``groups``, and the groups in which nobody has an
+        address on any of ``channels`` (no supervisory office, nobody left in a
+        role, a group no rule defines)."""
         own = self.contacts.get(incident.department_id, [])
         chosen: dict[int, Contact] = {}
+        unreached = []
         for group in groups:
             members = {"head": [c for c in own if c.role == "head"],
                        "deputies": [c for c in own if c.role == "deputy"],
                        "supervisors": self.supervisors}.get(group, [])
-            chosen.update((c.id, c) for c in members)
-        return list(chosen.values())
+            reachable = [c for c in members if any(address(c, channel) for channel in channels)]
+            if not reachable:
+                unreached.append(group)
+            chosen.update((c.id, c) for c in reachable)
+        return list(chosen.values()), unreached
 
     def deadlines(self, incident_id: int, obligation_key: str, kind: str = "") -> tuple[DeadlineInfo, ...]:
         """The obligation a step is about; for an incident-wide notice, those it covers."""
@@ -96,9 +104,20 @@ def render_notification(directory: Directory, step, contact: Contact, channel: s
     }
 
 
-def render_step(directory: Directory, step, now: datetime, settings: Settings) -> tuple[list[Contact], list[dict]]:  # noqa: ANN001
-    """A step's recipients and its message to each of them on each of its
-    channels where they have an address."""
-    contacts = directory.recipients(directory.incidents[step.incident_id], step.recipients)
-    return contacts, [render_notification(directory, step, contact, channel, now, settings)
-                      for contact in contacts for channel in step.channels if address(contact, channel)]
+@dataclass
+class Rendered:
+    """A step's messages: its recipients, the content of a notification for each
+    of them on each of the step's channels where they have an address, and the
+    recipient groups that reached nobody."""
+
+    contacts: list[Contact]
+    content: list[dict]
+    unreached: list[str]
+
+
+def render_step(directory: Directory, step, now: datetime,  # noqa: ANN001 - a step row
+                settings: Settings) -> Rendered:
+    contacts, unreached = directory.recipients(directory.incidents[step.incident_id], step.recipients, step.channels)
+    return Rendered(contacts, [render_notification(directory, step, contact, channel, now, settings)
+                               for contact in contacts for channel in step.channels if address(contact, channel)],
+                    unreached)

@@ -20,13 +20,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.models import AccountabilityCase, Department, Incident, Obligation
+from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
 CHANNELS = ("sms", "email")
-OUTCOMES = ("sent", "delivered", "failed", "retried")
+OUTCOMES = ("sent", "delivered", "failed", "retried", "skipped")
 SEVERITIES = ("I", "II", "III", "IV")
 OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "waived")
 DECISIONS = ("pending", "notice", "summons", "waived")
@@ -121,5 +121,27 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
         cases.add_metric([decision], by_decision.get(decision, 0))
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families([incidents_open, obligations, remaining, breaches, fulfil, cases]))
+    registry.register(_Families([incidents_open, obligations, remaining, breaches, fulfil, cases,
+                                 await _undeliverable(session, codes, obligation_keys)]))
     return generate_latest(registry)
+
+
+async def _undeliverable(session: AsyncSession, codes: dict[int, str],
+                         obligation_keys: list[str]) -> CounterMetricFamily:
+    """Steps that reached nobody when they fell due (stored, so it survives
+    restarts); every department and obligation from 0, so that the first one
+    is an increase. ``obligation=""`` is the incident-wide registered notice."""
+    found = (await session.execute(
+        select(Incident.department_id, EscalationStep.obligation_key, func.count())
+        .join(Incident, Incident.id == EscalationStep.incident_id)
+        .where(EscalationStep.state == "undeliverable")
+        .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
+    counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
+    for department_id, key, n in found:
+        counts[(codes.get(department_id, "?"), key)] += n
+    family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps none of whose recipients "
+                                 "could be reached (no contact with an address in any of its groups).",
+                                 labels=["department", "obligation"])
+    for (code, key), n in sorted(counts.items()):
+        family.add_metric([code, key], n)
+    return family

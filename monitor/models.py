@@ -136,7 +136,7 @@ class EscalationStep(SQLModel, table=True):
     planned_at: datetime = _time()
     recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
     channels: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="planned", max_length=16)  # planned | fired | skipped | cancelled
+    state: str = Field(default="planned", max_length=16)  # planned | fired | skipped | cancelled | undeliverable
     fired_at: datetime | None = _time(nullable=True)
     late: bool = False
     # When its messages were rendered ahead into PreparedNotification (see
@@ -159,7 +159,7 @@ class Notification(SQLModel, table=True):
     recipient_name: str = Field(max_length=100)
     channel: str = Field(max_length=8)
     to: str = Field(max_length=254, index=True)
-    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | delivered | failed
+    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | delivered | failed | skipped
     attempts: int = 0
     planned_at: datetime = _time()
     next_attempt_at: datetime | None = _time(nullable=True)

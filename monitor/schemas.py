@@ -17,6 +17,8 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -74,7 +76,19 @@ class DepartmentCreate(_Body):
     code: Code
     name: Annotated[Text, StringConstraints(max_length=200)]
     supervisory: bool = False
-    contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=50, validate_default=True)
+
+    @field_validator("contacts")
+    @classmethod
+    def _someone_answers(cls, contacts: list[ContactIn], info: ValidationInfo) -> list[ContactIn]:
+        # A department nobody can be reached at turns every escalation into
+        # silence (every contact has a mobile or an email, see ContactIn).
+        if info.data.get("supervisory"):
+            if not contacts:
+                raise ValueError("the supervisory department needs at least one contact who can be reached")
+        elif not any(c.role == "head" for c in contacts):
+            raise ValueError("a department needs a contact of role head with a mobile number or an email address")
+        return contacts
 
 
 class ContactPublic(BaseModel):

@@ -66,6 +66,10 @@ def _message(error: dict[str, Any], field: str, t: Translator) -> str:
         return t("err.code")
     if kind.startswith(TIME_ERRORS):
         return t("err.time")
+    if kind == "value_error" and "contact of role head" in error["msg"]:
+        return t("err.needs_head")
+    if kind == "value_error" and "supervisory department needs" in error["msg"]:
+        return t("err.supervisory_needs_contact")
     if kind == "value_error" and "mobile number or an email" in error["msg"]:
         return t("err.contact_reachable")
     if kind == "value_error" and field in VALUE_ERRORS:

@@ -41,6 +41,9 @@ class IncidentView:
     department_name: str
     latest: Notification | None = None
     acks: list[Ack] = field(default_factory=list)
+    # Steps whose recipient groups reached nobody: the latest of each step, with
+    # its groups and whether anyone was reached at all (timeline step_undeliverable).
+    unreached: list[dict] = field(default_factory=list)
 
     @property
     def next_due(self) -> datetime | None:
@@ -79,8 +82,24 @@ async def views(session: AsyncSession, found: list[Incident]) -> list[IncidentVi
     acks: dict[int, list[Ack]] = {}
     for ack, name in await acknowledgements(session, ids):
         acks.setdefault(ack.incident_id, []).append(Ack(name, ack.at, ack.via))
-    return [IncidentView(p, names.get(i.department_id, p.department), latest.get(i.id), acks.get(i.id, []))
-            for i, p in zip(found, public, strict=True)]
+    unreached = await _unreached(session, ids)
+    return [IncidentView(p, names.get(i.department_id, p.department), latest.get(i.id), acks.get(i.id, []),
+                         unreached.get(i.id, [])) for i, p in zip(found, public, strict=True)]
+
+
+async def _unreached(session: AsyncSession, incident_ids: list[int]) -> dict[int, list[dict]]:
+    """The gaps of each incident, newest first, one per step (a repeat keeps the
+    newest). A department without deputies is common and its head is still
+    told: that gap stays on the timeline only, not in red on the pages."""
+    found: dict[int, dict[tuple, dict]] = {}
+    for incident_id, detail in (await session.execute(
+            select(TimelineEntry.incident_id, TimelineEntry.detail).where(
+                TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.kind == "step_undeliverable")
+            .order_by(TimelineEntry.id.desc()))).all():
+        if detail.get("reached") and set(detail.get("groups", [])) <= {"deputies"}:
+            continue
+        found.setdefault(incident_id, {}).setdefault((detail.get("obligation"), detail.get("step")), detail)
+    return {incident_id: list(steps.values()) for incident_id, steps in found.items()}
 
 
 async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:

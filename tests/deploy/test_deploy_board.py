@@ -23,7 +23,8 @@ GAUGES = {
     "sunclock_cases",
     "sunclock_scheduler_heartbeat_timestamp_seconds",
 }
-COUNTERS = {"sunclock_breaches_total", "sunclock_notifications_total"}
+# sunclock_steps_undeliverable_total: steps that reached nobody (issue 12, "no silent gap").
+COUNTERS = {"sunclock_breaches_total", "sunclock_notifications_total", "sunclock_steps_undeliverable_total"}
 HISTOGRAMS = {"sunclock_time_to_fulfil_seconds", "sunclock_escalation_lag_seconds"}
 # Computed from the database, hence identical on every replica.
 DATABASE_DERIVED = {
@@ -32,6 +33,7 @@ DATABASE_DERIVED = {
     "sunclock_deadline_remaining_seconds",
     "sunclock_breaches_total",
     "sunclock_cases",
+    "sunclock_steps_undeliverable_total",
 }
 DATASOURCE_UID = "sunclock-prometheus"
 

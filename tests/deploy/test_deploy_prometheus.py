@@ -23,6 +23,7 @@ BOARD = ROOT / "deploy" / "grafana" / "dashboards" / "sunclock.json"
 EXPECTED_ALERTS = {
     "SunclockDeadlineSoon",
     "SunclockDeadlineBreached",
+    "SunclockStepUndeliverable",
     "SunclockNotificationsFailing",
     "SunclockSchedulerStalled",
     "SunclockDown",

@@ -171,9 +171,11 @@ async def test_times_come_back_in_utc_whatever_offset_was_sent(client):
 
 async def test_departments_supervisory_is_unique_and_codes_too(client):
     await seed_departments(client)
-    again = await client.post("/api/v1/departments", json={"code": "EMB", "name": "dup"})
+    head = [{"name": "钱主任", "role": "head", "mobile": "+8613800000021"}]
+    again = await client.post("/api/v1/departments", json={"code": "EMB", "name": "dup", "contacts": head})
     assert again.status_code == 409
-    second = await client.post("/api/v1/departments", json={"code": "OTHER", "name": "x", "supervisory": True})
+    second = await client.post("/api/v1/departments", json={"code": "OTHER", "name": "x", "supervisory": True,
+                                                             "contacts": head})
     assert second.status_code == 409
     listed = (await client.get("/api/v1/departments")).json()
     assert [d["code"] for d in listed] == ["EMB", "GOV", "HEALTH"]

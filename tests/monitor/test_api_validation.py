@@ -54,6 +54,32 @@ async def test_bad_contacts_are_refused_and_no_department_is_half_made(client, r
         assert (await session.execute(select(func.count()).select_from(Department))).scalar() == 0
 
 
+DEPUTY = {"name": "李副局长", "role": "deputy", "mobile": "+8613800000002"}
+
+
+@pytest.mark.parametrize("body", [
+    {"code": "EMB", "name": "应急"},
+    {"code": "EMB", "name": "应急", "contacts": []},
+    {"code": "EMB", "name": "应急", "contacts": [DEPUTY]},
+    {"code": "GOV", "name": "政务公开办", "supervisory": True, "contacts": []},
+])
+async def test_a_department_nobody_can_be_reached_at_is_refused(client, runtime, body):
+    response = await client.post("/api/v1/departments", json=body)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "contacts"]]
+    async with runtime.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Department))).scalar() == 0
+
+
+async def test_a_department_cannot_be_updated_to_lose_its_head(client, runtime):
+    await seed_departments(client)
+    response = await client.put("/api/v1/departments/EMB", json={"code": "EMB", "name": "区应急管理局",
+                                                                "contacts": [DEPUTY]})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "contacts"]
+    listed = next(d for d in (await client.get("/api/v1/departments")).json() if d["code"] == "EMB")
+    assert [c["name"] for c in listed["contacts"]] == ["王局长", "李副局长"]
+
+
 @pytest.mark.parametrize("raw", [b"{", b"[]", b"null", b'{"title": "\xff"}', b"", b'"string"'])
 async def test_malformed_json_is_a_422(client, raw):
     response = await client.post("/api/v1/incidents", content=raw, headers={"Content-Type": "application/json"})

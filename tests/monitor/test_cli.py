@@ -92,6 +92,19 @@ def test_a_bad_csv_row_is_named_and_nothing_is_imported(cli, tmp_path):
     assert "EMB" not in cli("department", "list").output
 
 
+def test_a_department_without_a_head_is_refused_by_add_and_import(cli, tmp_path):
+    added = cli("department", "add", "--code", "EMB", "--name", "区应急管理局",
+                "--contact", "李副局长,deputy,+8613800000002,")
+    assert added.exit_code == 1
+    assert "contacts: a department needs a contact of role head" in added.stderr
+    path = tmp_path / "departments.csv"
+    path.write_text(CSV + "HEALTH,区卫生健康局,,,,,\n", encoding="utf-8")
+    imported = cli("department", "import", str(path))
+    assert imported.exit_code == 1
+    assert f"{path}:5: contacts: a department needs a contact of role head" in imported.stderr
+    assert "EMB" not in cli("department", "list").output
+
+
 def test_register_an_incident_in_local_time_and_record_the_release(cli):
     assert cli("department", "add", "--code", "EMB", "--name", "区应急管理局",
                "--contact", "王局长,head,+8613800000001,wang@emb.example.org").exit_code == 0

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
-from support import hours, register, seed_departments
+from support import hours, register, seed_departments, sms_only_rules
 
 from alerts.base import DeliveryError, Message, Receipt
 from monitor import dispatch, scheduler
@@ -181,24 +181,39 @@ class FlakyChannel:
         return None
 
 
-async def test_a_transient_failure_is_retried_later_and_a_permanent_one_falls_back(client, runtime, clock):
+async def test_a_transient_failure_is_retried_later_and_a_permanent_one_falls_back(client, runtime, clock,
+                                                                                     tmp_path):
+    runtime.rules = sms_only_rules(tmp_path)  # so that the SMS has no email beside it yet
     await seed_departments(client)
-    runtime.channels["sms"] = FlakyChannel("sms", permanent=False)
+    runtime.channels["sms"] = flaky = FlakyChannel("sms", permanent=False)
     await register(client, START)
     await runtime.scheduler.run_once()
-    sms = next(r for r in await notifications(client) if r["channel"] == "sms")
-    assert sms["state"] == "pending" and sms["attempts"] == 1
-    async with runtime.sessions() as session:
-        retry_at = (await session.get(Notification, sms["id"])).next_attempt_at
-    assert START < retry_at <= START + timedelta(seconds=30)
+    [sms] = await notifications(client)
+    assert (sms["channel"], sms["state"], sms["attempts"]) == ("sms", "pending", 1)
+    retry_at = await next_attempt(runtime, sms["id"])
+    assert START + timedelta(seconds=3.75) <= retry_at <= START + timedelta(seconds=5)  # the first backoff
+
+    await run_at(runtime, clock, retry_at - timedelta(milliseconds=1))
+    assert len(flaky.sent) == 1  # not before its time
+    await run_at(runtime, clock, retry_at)
+    assert len(flaky.sent) == 2
+    [sms] = await notifications(client)
+    assert (sms["state"], sms["attempts"]) == ("pending", 2)
 
     runtime.channels["sms"] = FlakyChannel("sms", permanent=True)
-    await run_at(runtime, clock, retry_at)
-    rows = await notifications(client)
-    sms = next(r for r in rows if r["id"] == sms["id"])
-    assert sms["state"] == "failed" and sms["attempts"] == 2
-    # The step already had an email to the same head, so there is nothing to fall back to.
-    assert [r["channel"] for r in rows].count("email") == 1
+    await run_at(runtime, clock, await next_attempt(runtime, sms["id"]))
+    await runtime.scheduler.run_once()  # the fallback is due at once: the next pass (the wake-up) sends it
+    sms, email = await notifications(client)
+    assert (sms["state"], sms["attempts"]) == ("failed", 3)
+    assert (email["channel"], email["to"], email["step"], email["state"]) == (
+        "email", "wang@emb.example.org", "registered", "sent")
+    async with runtime.sessions() as session:
+        assert (await session.get(Notification, email["id"])).fallback_of == sms["id"]
+
+
+async def next_attempt(runtime, notification_id: int):
+    async with runtime.sessions() as session:
+        return (await session.get(Notification, notification_id)).next_attempt_at
 
 
 class SlowChannel:

@@ -65,6 +65,17 @@ async def test_a_bad_contact_is_named_in_its_own_row_and_nothing_is_saved(pages,
     assert 'value="吴副局长"' in taken.text  # what was typed is kept
 
 
+async def test_a_department_without_a_head_is_refused_on_the_page(pages, runtime):
+    csrf = await signed_in(pages, "admin")
+    before = await count(runtime, Department), await count(runtime, Contact)
+    headless = await post(pages, "/admin/departments", csrf, **(DEPARTMENT | {"contacts-0-role": "deputy"}))
+    assert headless.status_code == 422
+    assert error_of(headless.text, "contacts") == "须至少填写一名职务为“主要负责人”、有手机号或邮箱的联系人，否则提醒无人接收。"
+    emptied = await post(pages, "/admin/departments", csrf, code="EMB", name="区应急管理局", editing="EMB")
+    assert emptied.status_code == 422 and error_of(emptied.text, "contacts") is not None
+    assert (await count(runtime, Department), await count(runtime, Contact)) == before
+
+
 async def test_an_admin_replaces_a_departments_contacts(pages, runtime):
     csrf = await signed_in(pages, "admin")
     form = (await pages.get("/admin/departments?edit=EMB")).text
@@ -106,8 +117,9 @@ async def test_user_form_problems_are_shown_in_chinese_and_nothing_is_saved(page
 
 
 async def test_a_switched_off_user_can_no_longer_sign_in_and_loses_their_session(pages, runtime):
-    other = await signed_in(pages, "duty")
+    await signed_in(pages, "duty")
     duty_cookie = pages.cookies["sunclock_session"]
+    assert (await pages.get("/")).status_code == 200  # the session works until the switch
     csrf = await signed_in(pages, "admin")
     async with runtime.sessions() as session:
         duty = (await session.exec(select(User).where(User.name == "duty"))).scalars().one()
@@ -116,7 +128,6 @@ async def test_a_switched_off_user_can_no_longer_sign_in_and_loses_their_session
     pages.cookies.clear()
     pages.cookies.set("sunclock_session", duty_cookie)
     assert (await pages.get("/")).status_code == 303
-    assert other
 
 
 async def test_only_admins_reach_the_admin_pages(pages):

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
-from support import DEPARTMENTS, hours, register, seed_departments
+from support import DEPARTMENTS, hours, register, retire_contacts, seed_departments
 
 from monitor import dispatch
 from monitor.dispatch import prepare_steps
@@ -117,8 +117,9 @@ async def test_a_step_fired_late_is_rendered_again_as_of_its_firing(client, runt
 
 
 async def test_steps_without_anyone_to_tell_are_prepared_once(client, runtime, clock):
-    await client.post("/api/v1/departments", json={"code": "EMPTY", "name": "无人值守局", "contacts": []})
-    await register(client, START, department="EMPTY")
+    await seed_departments(client)
+    await register(client, START, department="HEALTH")
+    await retire_contacts(runtime, "HEALTH")
     clock.set(REMINDER - timedelta(seconds=30))
     assert await prepare_steps(runtime.sessions, runtime.settings, clock.now()) == 1
     assert await prepare_steps(runtime.sessions, runtime.settings, clock.now()) == 0
