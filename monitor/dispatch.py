@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, insert, literal, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, literal, or_, select, tuple_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
@@ -169,6 +169,7 @@ async def fire_due_steps(sessions: SessionFactory, settings: Settings, now: date
             if nobody := [s.id for s in unprepared if not names[s.id]]:
                 await session.execute(update(EscalationStep).where(among(session, EscalationStep.id, nobody))
                                       .values(state="undeliverable"))
+            await _record_gaps(session, unreached)
         await session.execute(delete(PreparedNotification).where(
             among(session, PreparedNotification.step_id, [s.id for s in due])))
         await timeline.record_many(session, _entries(skipped, fired, claimed, names, due, now)
@@ -202,6 +203,16 @@ def _entries(skipped: list, fired: list, claimed: list, names: dict[int, list[st
                  step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows),
                  prepared=step.id not in names)
     return entries
+
+
+async def _record_gaps(session: AsyncSession, unreached: dict[int, list[str]]) -> None:
+    """Keep on the step which groups reached nobody, so the gap is counted. A
+    department without a deputy is common and no gap: the head was told."""
+    gaps = [{"step": step_id, "groups": ",".join(serious)} for step_id, groups in unreached.items()
+            if (serious := [g for g in groups if g != "deputies"])]
+    if gaps:
+        await session.execute(update(EscalationStep.__table__).where(EscalationStep.id == bindparam("step"))
+                              .values(unreached_groups=bindparam("groups")), gaps)
 
 
 def _unreached_entries(fired: list, unreached: dict[int, list[str]], names: dict[int, list[str]],

@@ -128,19 +128,20 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
 
 async def _undeliverable(session: AsyncSession, codes: dict[int, str],
                          obligation_keys: list[str]) -> CounterMetricFamily:
-    """Steps that reached nobody when they fell due (stored, so it survives
-    restarts); every department and obligation from 0, so that the first one
-    is an increase. ``obligation=""`` is the incident-wide registered notice."""
+    """Steps with a gap when they fell due: nobody reached at all, or a group
+    other than the deputies (the head, the supervisors) reaching nobody. Stored,
+    so it survives restarts; every department and obligation from 0, so that
+    the first one is an increase. ``obligation=""`` is an incident-wide notice."""
     found = (await session.execute(
         select(Incident.department_id, EscalationStep.obligation_key, func.count())
         .join(Incident, Incident.id == EscalationStep.incident_id)
-        .where(EscalationStep.state == "undeliverable")
+        .where((EscalationStep.state == "undeliverable") | EscalationStep.unreached_groups.is_not(None))
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
     counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:
         counts[(codes.get(department_id, "?"), key)] += n
-    family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps none of whose recipients "
-                                 "could be reached (no contact with an address in any of its groups).",
+    family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps that reached nobody, or "
+                                 "whose head or supervisors group reached nobody (no contact with an address).",
                                  labels=["department", "obligation"])
     for (code, key), n in sorted(counts.items()):
         family.add_metric([code, key], n)

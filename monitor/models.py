@@ -142,6 +142,10 @@ class EscalationStep(SQLModel, table=True):
     # When its messages were rendered ahead into PreparedNotification (see
     # monitor.dispatch.prepare_steps); None when not, or when that was discarded.
     prepared_at: datetime | None = _time(nullable=True)
+    # Recipient groups other than the deputies that resolved to nobody when it
+    # fired (e.g. "supervisors" with no supervisory office): a gap, counted in
+    # sunclock_steps_undeliverable_total even when somebody else was reached.
+    unreached_groups: str | None = Field(default=None, max_length=64)
 
 
 class Notification(SQLModel, table=True):

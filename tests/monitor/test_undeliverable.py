@@ -83,6 +83,7 @@ async def test_without_a_supervisory_office_the_final_warning_records_whom_it_mi
         told = (await session.exec(select(Notification.recipient_name).where(
             Notification.step_id == step.id))).scalars().all()
     assert step.state == "fired" and sorted(set(told)) == ["李副局长", "王局长"]
+    assert step.unreached_groups == "supervisors"
     gaps = [e.detail for e in await entries(runtime, incident_id) if e.kind == "step_undeliverable"]
     assert [(g["step"], g["obligation"], g["groups"], g["reached"]) for g in gaps] == [
         ("final_warning", "authoritative_release", ["supervisors"], ["李副局长", "王局长"])]
@@ -91,6 +92,8 @@ async def test_without_a_supervisory_office_the_final_warning_records_whom_it_mi
     shown = " ".join(card((await pages.get("/")).text, incident_id).split())
     assert "<strong>无人可送达</strong>: 最后预警 · 发布权威信息 · 督查单位" in shown
     assert "最新提醒: 最后预警" in shown  # the others were told
+    metrics = (await pages.get("/metrics")).text
+    assert 'sunclock_steps_undeliverable_total{department="EMB",obligation="authoritative_release"} 1.0' in metrics
 
 
 async def test_a_department_without_deputies_is_noted_but_not_flagged_in_red(pages, runtime, clock):
@@ -100,3 +103,5 @@ async def test_a_department_without_deputies_is_noted_but_not_flagged_in_red(pag
     assert [(g["step"], g["groups"], g["reached"]) for g in gaps] == [("warning", ["deputies"], ["张局长"])]
     await signed_in(pages, "duty")
     assert "无人可送达" not in card((await pages.get("/")).text, incident_id)
+    metrics = (await pages.get("/metrics")).text
+    assert 'sunclock_steps_undeliverable_total{department="HEALTH",obligation="authoritative_release"} 0.0' in metrics

@@ -1,4 +1,4 @@
-"""waivers replace cancelled obligations; a case records a withdrawn breach
+"""waivers replace cancelled obligations; a case records a withdrawn breach; a step its unreached groups
 
 Revision ID: 0003
 Revises: 0002
@@ -31,6 +31,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('waiver_decision_reason', sa.Text(), nullable=True))
     with op.batch_alter_table('accountabilitycase', schema=None) as batch_op:
         batch_op.add_column(sa.Column('breach_withdrawn', sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table('escalationstep', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('unreached_groups', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
     # SPEC §11.7: a duty an earlier version cancelled (closing, or a severity
     # change) is waived, with the reason that was given for it. Closing is the
     # usual cause; otherwise the reason is the incident's close reason if any.
@@ -48,6 +50,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(sa.text("UPDATE obligation SET state = 'cancelled' WHERE state = 'waived'"))
+    with op.batch_alter_table('escalationstep', schema=None) as batch_op:
+        batch_op.drop_column('unreached_groups')
     with op.batch_alter_table('accountabilitycase', schema=None) as batch_op:
         batch_op.drop_column('breach_withdrawn')
     with op.batch_alter_table('obligation', schema=None) as batch_op:
