@@ -133,8 +133,10 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
         fail(f"the rules are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
     _settle_start_up_objects()
+    # Its crash reports go through our (masking) log handler, not its own; and
+    # X-Forwarded-For is read by the app, from SUNCLOCK_TRUSTED_PROXIES only.
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning",
-                access_log=False, lifespan="on")
+                access_log=False, lifespan="on", log_config=None, proxy_headers=False)
 
 
 @main.group()
