@@ -184,6 +184,20 @@ def user_create(name: str, role: str, department: str | None, password_stdin: bo
     click.echo(_run(work))
 
 
+@user.command("unlock")
+@click.argument("name")
+def user_unlock(name: str) -> None:
+    """Forget NAME's failed sign-ins from every client, so they can sign in at once."""
+    from monitor import throttle
+    from monitor.db import transaction
+
+    async def work(rt) -> int:  # noqa: ANN001
+        async with transaction(rt.sessions) as session:
+            return await throttle.unlock(session, name)
+
+    click.echo(f"unlocked {name} ({_run(work)} throttle entries cleared)")
+
+
 from monitor.cli_records import department, incident, milestone, report  # noqa: E402 - they use the helpers above
 
 main.add_command(department)
