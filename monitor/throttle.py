@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
@@ -32,6 +32,7 @@ FREE_CLIENT_FAILURES = 20  # of any names from one client
 MAX_WAIT = timedelta(minutes=5)
 FORGET_AFTER = timedelta(hours=1)  # a client quiet this long starts from nothing again
 ALL_NAMES = ""  # the ``name`` of a client's row over all names
+PURGE_BATCH = 100
 _T = SignInFailure.__table__.c
 
 
@@ -59,10 +60,14 @@ def _keys(name: str) -> list[tuple[str, int]]:
 
 
 async def blocked_until(session: AsyncSession, name: str, client: str, now: datetime) -> datetime | None:
-    """When this client may try this name again; None when it may now."""
+    """When this client may try this name again; None when it may now. A refused
+    attempt is logged like a checked one, but not counted."""
     names = [key for key, _ in _keys(name)]
-    return (await session.execute(select(func.max(_T.blocked_until)).where(
+    until = (await session.execute(select(func.max(_T.blocked_until)).where(
         _T.client == client, _T.name.in_(names), _T.blocked_until > now))).scalar_one()
+    if until is not None:
+        log.info("signin", user=name, client=client, success=False, refused_until=until.isoformat())
+    return until
 
 
 async def _count_failure(session: AsyncSession, key: str, client: str, now: datetime) -> int:
@@ -78,20 +83,30 @@ async def _count_failure(session: AsyncSession, key: str, client: str, now: date
 
 
 async def record(session: AsyncSession, name: str, client: str, now: datetime, *, success: bool) -> None:
-    """Count a sign-in attempt that was checked (a refused one is not) and commit."""
+    """Log and count a sign-in attempt whose password was checked, and commit."""
     log.info("signin", user=name, client=client, success=success)
     if success:
         await session.execute(delete(SignInFailure).where(_T.name == name_key(name), _T.client == client))
         await session.commit()
         return
+    fresh = False
     for key, free in _keys(name):
         failures = await _count_failure(session, key, client, now)
+        fresh = fresh or failures == 1
         if (wait := wait_after(failures, free)) is not None:
             await session.execute(update(SignInFailure).where(_T.name == key, _T.client == client)
                                   .values(blocked_until=now + wait))
-        if failures == 1:  # a new pair: time to forget the long-quiet ones
-            await session.execute(delete(SignInFailure).where(_T.last_failed_at < now - FORGET_AFTER))
+    if fresh:  # a new row: time to forget some long-quiet ones
+        await _forget_quiet(session, now)
     await session.commit()
+
+
+async def _forget_quiet(session: AsyncSession, now: datetime) -> None:
+    """Last, and skipping rows another sign-in holds: it never waits, so two
+    sign-ins on two replicas cannot wait for each other."""
+    quiet = (select(_T.name, _T.client).where(_T.last_failed_at < now - FORGET_AFTER)
+             .limit(PURGE_BATCH).with_for_update(skip_locked=True))
+    await session.execute(delete(SignInFailure).where(tuple_(_T.name, _T.client).in_(quiet)))
 
 
 async def unlock(session: AsyncSession, name: str) -> int:

@@ -11,8 +11,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from click.testing import CliRunner
-from pages_support import PASSWORD, csrf_in, post, seed, sign_in, signed_in
+from pages_support import PASSWORD, count, post, seed, sign_in, signed_in
 from pydantic import ValidationError
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from alerts.outbox import OutboxChannel
@@ -20,6 +21,7 @@ from monitor import throttle
 from monitor.api.app import create_app
 from monitor.cli import main
 from monitor.logging import configure_logging
+from monitor.models import SignInFailure
 from monitor.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, make_settings
 
@@ -191,14 +193,17 @@ async def _in_thread(work: Callable[[], object]):  # noqa: ANN202 - the CLI runs
     return await asyncio.to_thread(work)
 
 
-async def test_every_checked_sign_in_is_logged_with_user_client_and_outcome(runtime, info_logs):
+async def test_every_sign_in_attempt_is_logged_with_user_client_and_outcome(runtime, clock, info_logs):
     async with browsers(runtime, OFFICE) as (office,):
         with capture_logs() as logs:
-            await sign_in(office, "duty", "a-wrong-guess")
+            await fail(office, "duty", 6)
+            clock.advance(seconds=2)
             await sign_in(office, "duty")
     events = [{k: e[k] for k in ("user", "client", "success")} for e in logs if e["event"] == "signin"]
-    assert events == [{"user": "duty", "client": OFFICE, "success": False},
-                      {"user": "duty", "client": OFFICE, "success": True}]
+    assert events == [{"user": "duty", "client": OFFICE, "success": False}] * 6 + [
+        {"user": "duty", "client": OFFICE, "success": True}]
+    refused = [e for e in logs if e["event"] == "signin" and "refused_until" in e]
+    assert [e["refused_until"] for e in refused] == ["2026-11-28T02:00:02+00:00"]
 
 
 async def _signin_client(runtime: Runtime, peer: str, forwarded_for: str) -> str:
@@ -228,3 +233,14 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name(database_url)
     with pytest.raises(ValidationError, match="trusted_proxies") as refused:
         make_settings(database_url, trusted_proxies="127.0.0.1, proxy.local")
     assert "'proxy.local' is not an IP address or CIDR" in str(refused.value)
+
+
+async def test_rows_of_clients_quiet_for_an_hour_are_removed_when_new_ones_come(runtime, clock):
+    async with browsers(runtime, OUTSIDER, OFFICE) as (outsider, office):
+        await fail(outsider, "duty", 2)
+        assert await count(runtime, SignInFailure) == 2  # the name's, and the client's over all names
+        clock.advance(hours=1, seconds=1)
+        await fail(office, "duty", 1)
+    async with runtime.sessions() as session:
+        clients = set((await session.execute(select(SignInFailure.client))).scalars())
+    assert clients == {OFFICE}
