@@ -32,7 +32,6 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from alerts.base import ChannelName, DeliveryError, Message, Receipt
-from alerts.masking import mask
 from alerts.twilio_errors import classify_twilio_error
 
 
@@ -44,7 +43,7 @@ def _error_from_twilio(exc: TwilioRestException | TwilioServiceException) -> Del
     permanent, reason = classify_twilio_error(status, code)
     detail = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
     if detail:
-        reason = f"{reason}: {mask(str(detail))}"  # it quotes the number
+        reason = f"{reason}: {detail}"  # masked by DeliveryError: it quotes the number
     return DeliveryError(reason, permanent=permanent, code=str(code if code is not None else status))
 
 
