@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from alerts.masking import mask
+
 ChannelName = Literal["sms", "email"]
 
 
@@ -35,10 +37,13 @@ class DeliveryError(Exception):
 
     ``permanent`` is true when retrying the same message on the same channel
     cannot help (an invalid number, a rejected address): the policy then falls
-    back to the contact's other channel instead of retrying.
+    back to the contact's other channel instead of retrying. The reason goes to
+    the logs, the database and the incident's timeline, which people of other
+    departments read; providers quote the number or address, so it is masked.
     """
 
     def __init__(self, reason: str, *, permanent: bool, code: str | None = None):
+        reason = mask(reason)
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import aiohttp
@@ -35,14 +34,6 @@ from twilio.rest import Client
 from alerts.base import ChannelName, DeliveryError, Message, Receipt
 from alerts.twilio_errors import classify_twilio_error
 
-# The reason ends up in logs and the database; Twilio's messages quote the
-# number, and §10 of the spec wants numbers masked.
-_NUMBER = re.compile(r"\+?\d{7,15}")
-
-
-def _mask_numbers(text: str) -> str:
-    return _NUMBER.sub(lambda m: m.group(0)[:4] + "****" + m.group(0)[-4:], text)
-
 
 def _error_from_twilio(exc: TwilioRestException | TwilioServiceException) -> DeliveryError:
     status = exc.status
@@ -52,7 +43,7 @@ def _error_from_twilio(exc: TwilioRestException | TwilioServiceException) -> Del
     permanent, reason = classify_twilio_error(status, code)
     detail = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
     if detail:
-        reason = f"{reason}: {_mask_numbers(str(detail))}"
+        reason = f"{reason}: {detail}"  # masked by DeliveryError: it quotes the number
     return DeliveryError(reason, permanent=permanent, code=str(code if code is not None else status))
 
 

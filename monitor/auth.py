@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from alerts.masking import mask
 from monitor.errors import Conflict, Invalid, NotFound
 from monitor.incidents import Actor, department_by_code
 from monitor.models import ApiToken, User
@@ -44,6 +45,17 @@ def may(actor: Actor, action: str) -> bool:
 def sees_department(actor: Actor, department_id: int) -> bool:
     """A department head sees and acts on their own department's incidents only."""
     return actor.role != "department_head" or actor.department_id == department_id
+
+
+def sees_contacts(actor: Actor, department_id: int) -> bool:
+    """A department head reads their own department's numbers and addresses only;
+    the others' are listed without them, or masked where a message names one."""
+    return actor.role != "department_head" or actor.department_id == department_id
+
+
+def shown_address(actor: Actor, department_id: int, address: str) -> str:
+    """A message's ``to`` as this actor may read it."""
+    return address if sees_contacts(actor, department_id) else mask(address)
 
 
 def hash_token(token: str) -> str:

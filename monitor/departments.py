@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning
+from monitor.auth import sees_contacts
 from monitor.errors import Conflict, Invalid
+from monitor.incidents import Actor
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
 
@@ -59,11 +61,15 @@ async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, 
     return department
 
 
-async def list_public(session: AsyncSession) -> list[DepartmentPublic]:
+async def list_public(session: AsyncSession, actor: Actor | None = None) -> list[DepartmentPublic]:
+    """Every department with its current contacts; for an ``actor`` whose role
+    limits them (a department head), the others' without their contacts."""
     departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
     contacts: dict[int, list[ContactPublic]] = {}
     active = select(Contact).where(Contact.retired_at.is_(None)).order_by(Contact.role.desc(), Contact.id)
     for c in (await session.exec(active)).scalars():
+        if actor is not None and not sees_contacts(actor, c.department_id):
+            continue
         contacts.setdefault(c.department_id, []).append(ContactPublic.model_validate(c, from_attributes=True))
     return [DepartmentPublic(code=d.code, name=d.name, supervisory=d.supervisory, contacts=contacts.get(d.id, []))
             for d in departments]

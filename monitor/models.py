@@ -250,3 +250,15 @@ class AccountabilityCase(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=64)
     # A correction moved the deadline back into the future; the case stays for the supervisor.
     breach_withdrawn: bool = False
+
+
+class SignInFailure(SQLModel, table=True):
+    """Failed sign-ins of one user name from one client address (monitor.throttle),
+    in the database so that every replica refuses alike. The row with an empty
+    ``name`` counts a client's failures over all names."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    client: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failed_at: datetime = _time(index=True)
+    blocked_until: datetime | None = _time(nullable=True)

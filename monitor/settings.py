@@ -5,6 +5,7 @@ Nothing else in Sunclock reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Proxies whose X-Forwarded-For names the client: comma-separated IPs or
+    # CIDRs. Empty: trust none, the client is the peer that connected.
+    trusted_proxies: str = ""
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -97,6 +101,16 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.5, 10.0.0.0/24)") from exc
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -105,6 +119,10 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def sms_enabled(self) -> bool:

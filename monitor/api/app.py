@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo, pages
-from monitor.api import ack, incidents, records, reports, users, webhooks
+from monitor.api import ack, incidents, records, reports, signins, users, webhooks
 from monitor.db import ping
 from monitor.errors import SunclockError
 from monitor.metrics import database_metrics
@@ -49,6 +50,9 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
                   description="Deadlines of major emergencies: authoritative release within 5 h, "
                               "press conference within 24 h, escalated until met.")
     app.state.runtime = runtime
+    if runtime.settings.trusted_proxy_list:
+        # Only these peers may say who the client is; from anyone else X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxy_list)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):  # noqa: ANN001, ANN202
@@ -92,6 +96,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     app.include_router(records.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
     app.include_router(users.router, prefix="/api/v1")
+    app.include_router(signins.router, prefix="/api/v1")
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)

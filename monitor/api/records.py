@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
+from monitor.auth import shown_address
 from monitor.errors import Invalid, NotFound
 from monitor.incidents import Actor
-from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
+from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
 
 router = APIRouter()
@@ -42,11 +43,13 @@ async def replace_department(code: str, body: DepartmentCreate, session: Session
 
 @router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"])
 async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> list[DepartmentPublic]:
-    return await departments.list_public(session)
+    return await departments.list_public(session, actor)
 
 
 def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
-    query = select(Notification).order_by(Notification.id)
+    """Notifications with the department of the contact each went to."""
+    query = select(Notification, Contact.department_id).join(Contact, Contact.id == Notification.contact_id).order_by(
+        Notification.id)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
     if actor.role == "department_head":
@@ -60,9 +63,10 @@ async def list_notifications(session: SessionDep, actor: Annotated[Actor, allowe
                              incident_id: IdFilter = None,
                              limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
                              offset: Annotated[int, Query(ge=0)] = 0) -> list[NotificationPublic]:
-    rows = (await session.exec(_notification_query(actor, incident_id).limit(limit).offset(offset))).scalars()
-    return [NotificationPublic(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
-            for n in rows]
+    """A department head reads the addresses of their own department's contacts; the others' masked."""
+    rows = (await session.execute(_notification_query(actor, incident_id).limit(limit).offset(offset))).all()
+    return [NotificationPublic(**n.model_dump(exclude={"obligation_key", "to"}), obligation=n.obligation_key or None,
+                               to=shown_address(actor, department_id, n.to)) for n, department_id in rows]
 
 
 class OutboxMessage(NotificationPublic):
@@ -74,11 +78,15 @@ class OutboxMessage(NotificationPublic):
 @router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"])
 async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: IdFilter = None,
                  limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[OutboxMessage]:
-    """Messages delivered into the outbox because their channel has no provider settings."""
+    """Messages delivered into the outbox because their channel has no provider settings.
+    A department head reads those to their own department's contacts only: a
+    message carries its recipient's acknowledgement link."""
     query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
-    rows = (await session.exec(query.order_by(None).order_by(Notification.id.desc()).limit(limit))).scalars()
+    if actor.role == "department_head":
+        query = query.where(Contact.department_id == actor.department_id)
+    rows = (await session.execute(query.order_by(None).order_by(Notification.id.desc()).limit(limit))).all()
     return [OutboxMessage(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
-            for n in rows]
+            for n, _ in rows]
 
 
 async def _cases(session, query) -> list[CasePublic]:  # noqa: ANN001

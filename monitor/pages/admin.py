@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
-from monitor import auth, departments
+from monitor import auth, departments, throttle
 from monitor import waivers as waiver_service
 from monitor.cases import decide as decide_case
 from monitor.api.deps import MAX_ID, SessionDep
@@ -99,7 +99,10 @@ async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, v
     users = (await session.execute(select(User, Department.code).outerjoin(
         Department, Department.id == User.department_id).order_by(User.name))).all()
     codes = list((await session.exec(select(Department.code).order_by(Department.code))).scalars())
+    held = await throttle.blocked_names(session, page.runtime.clock.now())
+    blocked = {u.name: until for u, _ in users if (until := held.get(throttle.name_key(u.name)))}
     return render(page, "users.html", status=status, users=users, codes=codes, roles=ROLES, token=token,
+                  blocked=blocked,
                   values=values or {"name": "", "role": "duty_officer", "department": ""}, errors=errors or {},
                   revoked=status == 200 and page.request.query_params.get("revoked") == "1")
 
@@ -159,6 +162,18 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     await auth.revoke(session, user.name, page.actor)
     await session.commit()
     return redirect(page, "/admin/users?revoked=1")
+
+
+@router.post("/admin/users/{user_id}/unlock")
+async def unlock_user(user_id: int, page: Posted, session: SessionDep) -> Response:
+    """Let a user whose name was being guessed sign in again, from anywhere."""
+    _allowed(page, "manage")
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        return refusal(page, 404, "error.not_found")
+    await throttle.unlock(session, user.name)
+    await session.commit()
+    return redirect(page, "/admin/users")
 
 
 async def cases_page(page: Page, session: AsyncSession, *, status: int = 200, errors: dict[str, str] | None = None,

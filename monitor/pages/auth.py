@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import math
 import secrets
-from collections import deque
-from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -23,10 +22,9 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from monitor import page_sessions
+from monitor import page_sessions, throttle
 from monitor.api.deps import RuntimeDep, SessionDep
 from monitor.auth import check_password, hash_password
-from monitor.clock import Clock
 from monitor.incidents import Actor
 from monitor.models import User
 from monitor.pages.i18n import LANGUAGES, translator
@@ -44,9 +42,6 @@ from monitor.pages.render import (
 from monitor.runtime import Runtime
 
 SESSION_SALT = "sunclock.pages.session.v2"
-FAILURES_ALLOWED = {"name": 5, "client": 20}  # an office shares one address: allow it more
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=5)
 
 
 @functools.cache
@@ -144,61 +139,6 @@ async def posted(page: AnyPage) -> Page:
 Posted = Annotated[Page, Depends(posted)]
 
 
-class SignInThrottle:
-    """Failed sign-ins per user name and per client address; too many within
-    the window lock that name (or address) out for a while. Time comes from
-    the runtime's clock, so tests advance a frozen clock instead of waiting.
-    It lives in this process: each replica counts on its own."""
-
-    MAX_KEYS = 10_000
-
-    def __init__(self, clock: Clock):
-        self.clock = clock
-        self.failures: dict[tuple[str, str], deque[datetime]] = {}
-        self.locked_until: dict[tuple[str, str], datetime] = {}
-
-    def _keys(self, name: str, client: str) -> list[tuple[str, str]]:
-        return [("name", name.strip().casefold()), ("client", client)]
-
-    def locked_for(self, name: str, client: str) -> timedelta | None:
-        now = self.clock.now()
-        waits = [until - now for key in self._keys(name, client)
-                 if (until := self.locked_until.get(key)) is not None and until > now]
-        return max(waits) if waits else None
-
-    def failed(self, name: str, client: str) -> None:
-        now = self.clock.now()
-        if len(self.failures) > self.MAX_KEYS:
-            self._forget_old(now)
-        for key in self._keys(name, client):
-            times = self.failures.setdefault(key, deque())
-            times.append(now)
-            while times and now - times[0] > FAILURE_WINDOW:
-                times.popleft()
-            if len(times) >= FAILURES_ALLOWED[key[0]]:
-                self.locked_until[key] = now + LOCKOUT
-                times.clear()
-
-    def succeeded(self, name: str) -> None:
-        self.failures.pop(("name", name.strip().casefold()), None)
-
-    def _forget_old(self, now: datetime) -> None:
-        for key in [k for k, times in self.failures.items() if not times or now - times[-1] > FAILURE_WINDOW]:
-            del self.failures[key]
-        for key in [k for k, until in self.locked_until.items() if until <= now]:
-            del self.locked_until[key]
-        if len(self.failures) > self.MAX_KEYS:  # a flood of fresh names: keep the most recent half
-            recent = sorted(self.failures.items(), key=lambda item: item[1][-1])[-self.MAX_KEYS // 2:]
-            self.failures = dict(recent)
-
-
-def throttle(request: Request, runtime: RuntimeDep) -> SignInThrottle:
-    app_state = request.app.state
-    if getattr(app_state, "sign_in_throttle", None) is None:
-        app_state.sign_in_throttle = SignInThrottle(runtime.clock)
-    return app_state.sign_in_throttle
-
-
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never another host (an open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -215,18 +155,18 @@ async def sign_in_form(page: AnyPage) -> Response:
 
 
 @router.post("/signin")
-async def sign_in(page: AnyPage, session: SessionDep,
-                  limiter: Annotated[SignInThrottle, Depends(throttle)]) -> Response:
+async def sign_in(page: AnyPage, session: SessionDep) -> Response:
     await _check_csrf(page)
     form = await page.request.form()
     name, password = str(form.get("name") or "").strip()[:64], str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
-    client = page.request.client.host if page.request.client else "unknown"
-    wait = limiter.locked_for(name, client)
-    if wait is not None:
-        minutes = max(1, -(-int(wait.total_seconds()) // 60))
-        return render(page, "signin.html", status=429, next=target, name=name,
-                      error=page.t("signin.locked", minutes=minutes))
+    client, now = throttle.client_of(page.request), page.runtime.clock.now()
+    if (until := await throttle.blocked_until(session, name, client, now)) is not None:
+        seconds = max(1, math.ceil((until - now).total_seconds()))
+        response = render(page, "signin.html", status=429, next=target, name=name,
+                          error=page.t("signin.locked", at=page.local(until, seconds=True), seconds=seconds))
+        response.headers["Retry-After"] = str(seconds)
+        return response
     user = (await session.exec(select(User).where(User.name == name))).scalars().first() if name else None
     # scrypt takes tens of milliseconds: off the event loop, so the scheduler keeps its second.
     # The dummy hash for an unknown name is made there too, at the first such sign-in.
@@ -234,10 +174,9 @@ async def sign_in(page: AnyPage, session: SessionDep,
     stored = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(lambda: check_password(password, stored if known else _dummy_hash()))
     good = matches and user is not None and user.active
+    await throttle.record(session, name, client, now, success=good)
     if not good:
-        limiter.failed(name, client)
         return render(page, "signin.html", status=401, next=target, name=name, error=page.t("signin.failed"))
-    limiter.succeeded(name)
     if (previous := _session_id(page.runtime, page.request)) is not None:
         await page_sessions.close_session(session, previous)
     session_id = await page_sessions.open_session(session, user, page.runtime.clock.now())

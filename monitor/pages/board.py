@@ -42,9 +42,9 @@ def _titles(page: Page) -> Callable[[ObligationPublic], str]:
 async def outbox(page: SignedIn, session: SessionDep) -> Response:
     """Messages stored because their channel has no provider settings (SPEC §5)."""
     assert page.actor is not None
-    query = overview.visible(
+    query = overview.own_contacts(overview.visible(
         select(Notification, Incident.title).join(Incident, Incident.id == Notification.incident_id)
-        .where(Notification.provider == "outbox"), page.actor)
+        .where(Notification.provider == "outbox"), page.actor), page.actor)
     incident_id = page.request.query_params.get("incident_id", "")
     if incident_id.isdigit() and 0 < int(incident_id) <= MAX_ID:
         query = query.where(Notification.incident_id == int(incident_id))

@@ -17,7 +17,7 @@ ZH: dict[str, str] = {
     "role.duty_officer": "值班员", "role.department_head": "单位负责人", "role.supervisor": "督查", "role.admin": "管理员",
     # sign-in
     "signin.title": "登录", "signin.name": "用户名", "signin.password": "密码", "signin.submit": "登录",
-    "signin.failed": "用户名或密码不正确。", "signin.locked": "登录失败次数过多，请 {minutes} 分钟后再试。",
+    "signin.failed": "用户名或密码不正确。", "signin.locked": "登录失败次数过多，请于 {at} 后再试（{seconds} 秒后）。",
     "signin.signed_out": "您已退出登录。",
     "csrf.refused": "表单已过期或来源无效，请返回刷新页面后重新提交。",
     # board
@@ -90,6 +90,7 @@ ZH: dict[str, str] = {
     "field.user_department_hint": "单位负责人必须选择所属单位。", "field.password": "密码（至少 8 位）",
     "users.token": "该用户的 API 令牌（只显示这一次）：",
     "users.revoke": "撤销令牌和登录", "users.revoked": "已撤销该用户的全部 API 令牌和页面登录；其密码仍可重新登录。",
+    "col.signin": "登录", "users.blocked": "因登录失败受限，至 {at}", "users.unlock": "解除登录限制",
     # errors
     "error.title": "出错了", "error.forbidden": "您的角色无权执行此操作。", "error.not_found": "未找到该页面或记录。",
     "error.other_department": "该事件属于其他单位。", "error.back": "返回看板", "error.form": "请修改下面标出的内容。",
@@ -119,7 +120,7 @@ EN: dict[str, str] = {
     "role.admin": "admin",
     "signin.title": "Sign in", "signin.name": "User name", "signin.password": "Password", "signin.submit": "Sign in",
     "signin.failed": "Wrong user name or password.",
-    "signin.locked": "Too many failed sign-ins; try again in {minutes} minutes.", "signin.signed_out": "You have signed out.",
+    "signin.locked": "Too many failed sign-ins from here; try again at {at} (in {seconds} s).", "signin.signed_out": "You have signed out.",
     "csrf.refused": "This form has expired or did not come from Sunclock; go back, reload and submit again.",
     "board.title": "Board", "board.empty": "No open incidents.", "board.updated": "Updated",
     "board.outbox_mode": "No SMS or email provider is configured: messages go to the outbox ({channels}).",
@@ -194,6 +195,7 @@ EN: dict[str, str] = {
     "field.password": "Password (8 characters or more)", "users.token": "API token of this user (shown once):",
     "users.revoke": "Revoke tokens and sessions",
     "users.revoked": "All API tokens and page sessions of the user were revoked; their password still signs in.",
+    "col.signin": "Sign-in", "users.blocked": "held after failed sign-ins until {at}", "users.unlock": "Unlock sign-in",
     "error.title": "Something is wrong", "error.forbidden": "Your role may not do this.",
     "error.not_found": "No such page or record.", "error.other_department": "This incident belongs to another department.",
     "error.back": "Back to the board", "error.form": "Please correct the fields marked below.",

@@ -103,7 +103,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
         defaults[form] = values
     saved = page.request.query_params.get("saved")
     return render(page, "incident.html", status=status, view=view, incident=view.incident,
-                  messages=await overview.messages(session, incident.id), entries=await overview.timeline(session, incident.id),
+                  messages=await overview.messages(session, incident.id, page.actor), entries=await overview.timeline(session, incident.id),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,

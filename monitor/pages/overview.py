@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
+from monitor.auth import shown_address
 from monitor.incidents import Actor
 from monitor.models import (
     Acknowledgement,
@@ -116,14 +117,27 @@ async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:
 class MessageRow:
     notification: Notification
     acknowledged_at: datetime | None
+    to: str  # the address as the reader may see it
 
 
-async def messages(session: AsyncSession, incident_id: int) -> list[MessageRow]:
+async def messages(session: AsyncSession, incident_id: int, actor: Actor) -> list[MessageRow]:
     """Every message of an incident; acknowledged when its recipient confirmed that step."""
-    rows = list((await session.exec(select(Notification).where(Notification.incident_id == incident_id)
-                                    .order_by(Notification.planned_at.desc(), Notification.id.desc()))).scalars())
+    rows = (await session.execute(
+        select(Notification, Contact.department_id).join(Contact, Contact.id == Notification.contact_id)
+        .where(Notification.incident_id == incident_id)
+        .order_by(Notification.planned_at.desc(), Notification.id.desc()))).all()
     acked = {(a.step_id, a.contact_id): a.at for a, _ in await acknowledgements(session, [incident_id])}
-    return [MessageRow(n, acked.get((n.step_id, n.contact_id))) for n in rows]
+    return [MessageRow(n, acked.get((n.step_id, n.contact_id)), shown_address(actor, department_id, n.to))
+            for n, department_id in rows]
+
+
+def own_contacts(query: Select, actor: Actor) -> Select:
+    """Messages to a department head's own department's contacts only (a message
+    carries its recipient's acknowledgement link). ``query`` selects notifications."""
+    if actor.role != "department_head":
+        return query
+    return query.join(Contact, Contact.id == Notification.contact_id).where(
+        Contact.department_id == actor.department_id)
 
 
 async def timeline(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:

@@ -10,6 +10,7 @@ from alerts_fake_smtp import RecordingHandler, free_port, smtp_server
 
 from alerts.base import DeliveryError, Message
 from alerts.email import SmtpEmailChannel, classify_smtp_error
+from alerts.masking import mask
 
 TO = "head@emb.example.org"
 SMTP_FROM = "Sunclock <sunclock@alerts.example.org>"
@@ -208,3 +209,14 @@ def test_starttls_and_implicit_tls_exclude_each_other():
 def test_classification_table(error, permanent, code):
     result = classify_smtp_error(error)
     assert (result.permanent, result.code) == (permanent, code)
+
+
+async def test_a_refusal_quoting_the_address_is_masked_in_the_reason(email_channel, smtp_handler):
+    message = email_message()
+    smtp_handler.refuse_rcpt = f"550 5.1.1 <{message.to}>: Recipient address rejected"
+
+    with pytest.raises(DeliveryError) as caught:
+        await email_channel.send(message)
+
+    assert message.to not in caught.value.reason and "Recipient address rejected" in caught.value.reason
+    assert mask(message.to) in caught.value.reason  # the reason goes to the timeline other departments read

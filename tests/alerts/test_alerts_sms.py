@@ -87,7 +87,8 @@ async def test_invalid_number_21211_is_permanent_with_its_code(sms, fake_twilio:
     assert caught.value.permanent
     assert caught.value.code == "21211"
     assert "invalid 'To' number" in caught.value.reason
-    assert "+8613800000001" not in caught.value.reason  # numbers are masked in reasons
+    assert "+8613800000001" not in caught.value.reason  # numbers are masked in reasons,
+    assert "+86138****0001" in caught.value.reason  # the same way as in the logs
 
 
 @pytest.mark.parametrize(
@@ -206,3 +207,14 @@ def test_classification_table(status, code, permanent):
 
 def test_every_listed_code_has_a_reason():
     assert all(reason for _, reason in TWILIO_ERROR_CODES.values())
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("The 'To' number 8613800000001 is not valid", "The 'To' number 86138****0001 is not valid"),
+    ("call 13800000001 now", "call 138****0001 now"),
+    ("sid SM0123456789abcdef at 1764400000", "sid SM0123456789abcdef at 1764400000"),
+])
+def test_a_number_without_its_plus_is_masked_but_ids_and_timestamps_are_not(text, masked):
+    from alerts.masking import mask
+
+    assert mask(text) == masked

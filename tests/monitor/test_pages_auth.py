@@ -1,4 +1,4 @@
-"""Signing in to the pages: session cookie, CSRF, throttle, sign out, language."""
+"""Signing in to the pages: session cookie, CSRF, sign out, language (the throttle: test_signin_throttle)."""
 
 from __future__ import annotations
 
@@ -53,24 +53,6 @@ async def test_a_wrong_password_or_unknown_name_gets_the_same_chinese_refusal(pa
         assert response.status_code == 401
         assert "用户名或密码不正确。" in response.text
     assert (await pages.get("/")).status_code == 303
-
-
-async def test_five_failures_lock_the_name_for_five_minutes_even_with_the_right_password(pages, clock):
-    for _ in range(5):
-        assert (await sign_in(pages, "duty", "guess")).status_code == 401
-    locked = await sign_in(pages, "duty")
-    assert locked.status_code == 429 and "请 5 分钟后再试" in locked.text
-    clock.advance(minutes=4, seconds=59)
-    assert (await sign_in(pages, "duty")).status_code == 429
-    assert (await sign_in(pages, "supervisor")).status_code == 303  # other names are not locked
-    clock.advance(seconds=2)
-    assert (await sign_in(pages, "duty")).status_code == 303
-
-
-async def test_failures_spread_over_many_names_lock_the_client(pages):
-    for n in range(20):
-        assert (await sign_in(pages, f"guess-{n}", "guess")).status_code == 401
-    assert (await sign_in(pages, "duty")).status_code == 429
 
 
 async def test_a_form_without_the_sessions_csrf_token_is_refused_and_writes_nothing(pages, runtime):
