@@ -129,7 +129,7 @@ async def report_csv(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "report")
     period = _period(page)
     if period.errors:
-        return refusal(page, 422, "err.period")
+        return refusal(page, 422, "err.invalid")
     report = await reports.compliance(session, *period.bounds(page))
     filename = reports.csv_filename(report, page.runtime.settings.zone)
     return finish(page, Response(reports.to_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",

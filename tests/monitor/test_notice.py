@@ -119,3 +119,15 @@ async def test_the_notice_page_refuses_other_roles_departments_and_unknown_cases
     pages.cookies.clear()
     signed_out = await pages.get(f"/cases/{case_id}/notice")
     assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/signin?next=")
+
+
+async def test_a_notice_after_a_correction_says_the_deadline_moved_and_is_not_yet_due(client):
+    case_id = await _breached_case(client)
+    incident_id = (await client.get("/api/v1/cases")).json()[0]["incident_id"]
+    moved = await client.patch(f"/api/v1/incidents/{incident_id}", json={
+        "occurred_at": (START - hours(2)).isoformat(), "reason": "发生时间登记有误"})
+    assert moved.status_code == 200, moved.text
+    html = (await client.get(f"/api/v1/cases/{case_id}/notice")).text
+    assert "截至原定时限（" + RELEASE_DUE + "）未完成；经更正，截止时间改为2026年11月28日 13:00，尚未到期。" in html
+    assert "<th scope=\"row\">超时时间</th><td>" + RELEASE_DUE in html  # the breach stays on the case
+    assert "仍未完成" not in html
