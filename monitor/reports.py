@@ -80,43 +80,51 @@ def settled_late(state: str, breached_at: datetime | None) -> bool:
     return state in ("met_late", "breached") or (state == "waived" and breached_at is not None)
 
 
+INCIDENT_COLUMNS = (Incident.id, Incident.department_id, Incident.title, Incident.severity, Incident.state,
+                    Incident.occurred_at)
+# Read as columns, not entities: a month of a whole city's incidents is loaded in a second or two.
+OBLIGATION_COLUMNS = tuple(getattr(Obligation, name) for name in (
+    "incident_id", "key", "title", "state", "due_at", "fulfilled_at", "breached_at", "waiver_state")
+    if hasattr(Obligation, name))
+
+
 async def compliance(session: AsyncSession, start: datetime, end: datetime) -> ComplianceReport:
     """Incidents that occurred in [start, end), per department, with the state of each deadline."""
     departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
-    found = list((await session.exec(select(Incident).where(
-        Incident.occurred_at >= start, Incident.occurred_at < end).order_by(Incident.occurred_at, Incident.id))
-    ).scalars())
-    by_incident: dict[int, list[Obligation]] = {i.id: [] for i in found}
-    if found:
-        for row in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(by_incident))
-                                       .order_by(Obligation.due_at, Obligation.id))).scalars():
-            by_incident[row.incident_id].append(row)
+    in_period = (Incident.occurred_at >= start, Incident.occurred_at < end)
+    found = (await session.execute(select(*INCIDENT_COLUMNS).where(*in_period)
+                                   .order_by(Incident.occurred_at, Incident.id))).mappings().all()
+    by_incident: dict[int, list[Any]] = {i["id"]: [] for i in found}
+    for row in (await session.execute(
+            select(*OBLIGATION_COLUMNS).join(Incident, Incident.id == Obligation.incident_id).where(*in_period)
+            .order_by(Obligation.due_at, Obligation.id))).mappings():
+        by_incident[row["incident_id"]].append(row)
+    by_department: dict[int, list[Any]] = {d.id: [] for d in departments}
+    for incident in found:
+        by_department.setdefault(incident["department_id"], []).append(incident)
     return ComplianceReport(from_=start, to=end, departments=[
-        _department(d, [i for i in found if i.department_id == d.id], by_incident) for d in departments])
+        _department(d, by_department[d.id], by_incident) for d in departments])
 
 
-def _department(department: Department, found: list[Incident],
-                by_incident: dict[int, list[Obligation]]) -> DepartmentCompliance:
+def _department(department: Department, found: list[Any], by_incident: dict[int, list[Any]]) -> DepartmentCompliance:
     states: dict[str, int] = {}
     rated = met = 0
     release_times: list[float] = []
     listed = []
     for incident in found:
         outcomes = []
-        for o in by_incident[incident.id]:
-            states[o.state] = states.get(o.state, 0) + 1
-            if o.state == "met":
+        for o in by_incident[incident["id"]]:
+            state = o["state"]
+            states[state] = states.get(state, 0) + 1
+            if state == "met":
                 met += 1
                 rated += 1
-            elif settled_late(o.state, o.breached_at):
+            elif settled_late(state, o["breached_at"]):
                 rated += 1
-            if o.key == RELEASE and o.fulfilled_at is not None:
-                release_times.append((o.fulfilled_at - incident.occurred_at).total_seconds())
-            outcomes.append(ObligationOutcome(
-                key=o.key, title=o.title, state=o.state, due_at=o.due_at, fulfilled_at=o.fulfilled_at,
-                breached_at=o.breached_at, waiver_state=getattr(o, "waiver_state", None)))
-        listed.append(IncidentCompliance(id=incident.id, title=incident.title, severity=incident.severity,
-                                         state=incident.state, occurred_at=incident.occurred_at, obligations=outcomes))
+            if o["key"] == RELEASE and o["fulfilled_at"] is not None:
+                release_times.append((o["fulfilled_at"] - incident["occurred_at"]).total_seconds())
+            outcomes.append(ObligationOutcome.model_validate(dict(o)))
+        listed.append(IncidentCompliance(**incident, obligations=outcomes))
     return DepartmentCompliance(
         department=department.code, name=department.name, incidents=len(found),
         met=states.get("met", 0), met_late=states.get("met_late", 0), breached=states.get("breached", 0),
