@@ -1,12 +1,20 @@
-"""The compliance report supervisors pull (SPEC §6): per department, how its
-major incidents' deadlines were kept over a period."""
+"""The compliance report supervisors pull (SPEC §6, §11.6): per department, how its
+major incidents' deadlines were kept over a period, with each incident listed.
+
+The on-time rate is ``met / rated``. ``rated`` counts the obligations whose
+outcome is settled: met, met late, breached, and waived after a breach (a
+breach stays on record when a waiver follows it). Obligations still running
+(``pending``) and those waived before their deadline are not in the rate;
+they are counted next to it, so a 100 % never hides an open duty.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -15,6 +23,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.models import Department, Incident, Obligation
 
 RELEASE = "authoritative_release"
+CSV_BOM = "\ufeff"  # Excel on Chinese Windows reads a CSV without it as GBK
+
+
+class ObligationOutcome(BaseModel):
+    key: str
+    title: str
+    state: str
+    due_at: datetime
+    fulfilled_at: datetime | None
+    breached_at: datetime | None
+    waiver_state: str | None = None  # requested | granted | refused, once waivers exist
+
+
+class IncidentCompliance(BaseModel):
+    id: int
+    title: str
+    severity: str
+    state: str
+    occurred_at: datetime
+    obligations: list[ObligationOutcome]
 
 
 class DepartmentCompliance(BaseModel):
@@ -24,8 +52,19 @@ class DepartmentCompliance(BaseModel):
     met: int
     met_late: int
     breached: int
-    on_time_rate: float | None  # met / (met + met_late + breached); None with nothing decided yet
+    pending: int = 0
+    waived: int = 0
+    obligations: int = 0  # all of them, whatever their state
+    rated: int = 0  # the on-time rate's denominator (see the module's docstring)
+    on_time_rate: float | None  # met / rated; None with nothing settled yet
     median_time_to_release_seconds: float | None
+    states: dict[str, int] = Field(default_factory=dict)  # every stored state, counted
+    incident_list: list[IncidentCompliance] = Field(default_factory=list)
+
+    @property
+    def unmet(self) -> int:
+        """Duties still owed: running, or breached and not yet done."""
+        return self.pending + self.breached
 
 
 class ComplianceReport(BaseModel):
@@ -36,46 +75,90 @@ class ComplianceReport(BaseModel):
     departments: list[DepartmentCompliance]
 
 
+def settled_late(state: str, breached_at: datetime | None) -> bool:
+    """Counts against the on-time rate."""
+    return state in ("met_late", "breached") or (state == "waived" and breached_at is not None)
+
+
+INCIDENT_COLUMNS = (Incident.id, Incident.department_id, Incident.title, Incident.severity, Incident.state,
+                    Incident.occurred_at)
+# Read as columns, not entities: a month of a whole city's incidents is loaded in a second or two.
+OBLIGATION_COLUMNS = tuple(getattr(Obligation, name) for name in (
+    "incident_id", "key", "title", "state", "due_at", "fulfilled_at", "breached_at", "waiver_state")
+    if hasattr(Obligation, name))
+
+
 async def compliance(session: AsyncSession, start: datetime, end: datetime) -> ComplianceReport:
-    """Incidents that occurred in [start, end); a deadline counts as breached if it
-    was ever breached and never met (met late keeps its own column)."""
+    """Incidents that occurred in [start, end), per department, with the state of each deadline."""
     departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
-    incidents = dict((await session.execute(select(Incident.id, Incident.department_id).where(
-        Incident.occurred_at >= start, Incident.occurred_at < end))).all())
-    occurred = dict((await session.execute(select(Incident.id, Incident.occurred_at).where(
-        Incident.id.in_(incidents)))).all()) if incidents else {}
-    counts: dict[int, dict[str, int]] = {d.id: {"met": 0, "met_late": 0, "breached": 0} for d in departments}
-    release_times: dict[int, list[float]] = {d.id: [] for d in departments}
-    rows = (await session.execute(select(Obligation.incident_id, Obligation.key, Obligation.state,
-                                         Obligation.fulfilled_at).where(Obligation.incident_id.in_(incidents)))
-            ).all() if incidents else []
-    for incident_id, key, state, fulfilled_at in rows:
-        department_id = incidents[incident_id]
-        if state in counts[department_id]:
-            counts[department_id][state] += 1
-        if key == RELEASE and fulfilled_at is not None:
-            release_times[department_id].append((fulfilled_at - occurred[incident_id]).total_seconds())
-    per_department = []
-    for department in departments:
-        c = counts[department.id]
-        decided = c["met"] + c["met_late"] + c["breached"]
-        times = release_times[department.id]
-        per_department.append(DepartmentCompliance(
-            department=department.code, name=department.name,
-            incidents=sum(1 for d in incidents.values() if d == department.id), **c,
-            on_time_rate=round(c["met"] / decided, 4) if decided else None,
-            median_time_to_release_seconds=statistics.median(times) if times else None))
-    return ComplianceReport(from_=start, to=end, departments=per_department)
+    in_period = (Incident.occurred_at >= start, Incident.occurred_at < end)
+    found = (await session.execute(select(*INCIDENT_COLUMNS).where(*in_period)
+                                   .order_by(Incident.occurred_at, Incident.id))).mappings().all()
+    by_incident: dict[int, list[Any]] = {i["id"]: [] for i in found}
+    for row in (await session.execute(
+            select(*OBLIGATION_COLUMNS).join(Incident, Incident.id == Obligation.incident_id).where(*in_period)
+            .order_by(Obligation.due_at, Obligation.id))).mappings():
+        by_incident[row["incident_id"]].append(row)
+    by_department: dict[int, list[Any]] = {d.id: [] for d in departments}
+    for incident in found:
+        by_department.setdefault(incident["department_id"], []).append(incident)
+    return ComplianceReport(from_=start, to=end, departments=[
+        _department(d, by_department[d.id], by_incident) for d in departments])
 
 
+def _department(department: Department, found: list[Any], by_incident: dict[int, list[Any]]) -> DepartmentCompliance:
+    states: dict[str, int] = {}
+    rated = met = 0
+    release_times: list[float] = []
+    listed = []
+    for incident in found:
+        outcomes = []
+        for o in by_incident[incident["id"]]:
+            state = o["state"]
+            states[state] = states.get(state, 0) + 1
+            if state == "met":
+                met += 1
+                rated += 1
+            elif settled_late(state, o["breached_at"]):
+                rated += 1
+            if o["key"] == RELEASE and o["fulfilled_at"] is not None:
+                release_times.append((o["fulfilled_at"] - incident["occurred_at"]).total_seconds())
+            outcomes.append(ObligationOutcome.model_validate(dict(o)))
+        listed.append(IncidentCompliance(**incident, obligations=outcomes))
+    return DepartmentCompliance(
+        department=department.code, name=department.name, incidents=len(found),
+        met=states.get("met", 0), met_late=states.get("met_late", 0), breached=states.get("breached", 0),
+        pending=states.get("pending", 0), waived=states.get("waived", 0), obligations=sum(states.values()),
+        rated=rated, on_time_rate=round(met / rated, 4) if rated else None,
+        median_time_to_release_seconds=statistics.median(release_times) if release_times else None,
+        states=dict(sorted(states.items())), incident_list=listed)
+
+
+# The first eight columns are those of earlier versions, in their order.
 CSV_HEADER = ("department", "name", "incidents", "met", "met_late", "breached", "on_time_rate",
-              "median_time_to_release_seconds")
+              "median_time_to_release_seconds", "pending", "waived", "obligations", "rated")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value  # a name Excel would run as a formula
+    return value
 
 
 def to_csv(report: ComplianceReport) -> str:
+    """One row per department, UTF-8 text starting with a byte-order mark."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out.write(CSV_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for row in report.departments:
-        writer.writerow(["" if (v := getattr(row, column)) is None else v for column in CSV_HEADER])
+        writer.writerow([_cell(getattr(row, column)) for column in CSV_HEADER])
     return out.getvalue()
+
+
+def csv_filename(report: ComplianceReport, zone: Any) -> str:
+    # ``to`` is exclusive: a period ending at midnight ends on the day before.
+    first, last = (t.astimezone(zone).strftime("%Y%m%d") for t in (report.from_, report.to - timedelta(microseconds=1)))
+    return f"sunclock-compliance-{first}-{last}.csv"

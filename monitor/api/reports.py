@@ -1,4 +1,4 @@
-"""Reports for supervisors."""
+"""Papers for supervisors: the compliance report and the draft notice of a case."""
 
 from __future__ import annotations
 
@@ -6,31 +6,48 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime
 
-from monitor import reports
-from monitor.api.deps import ClockDep, SessionDep, allowed
+from monitor import notices, reports
+from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.errors import Invalid
 from monitor.incidents import Actor
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter()
 DEFAULT_PERIOD = timedelta(days=30)
 
 
-@router.get("/compliance", response_model=reports.ComplianceReport, response_model_by_alias=True)
-async def compliance(session: SessionDep, clock: ClockDep, actor: Annotated[Actor, allowed("report")],
+@router.get("/reports/compliance", response_model=reports.ComplianceReport, response_model_by_alias=True,
+            tags=["reports"], responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
+                     actor: Annotated[Actor, allowed("report")],
                      start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
                      end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
                      format: Literal["json", "csv"] = "json") -> Response | reports.ComplianceReport:  # noqa: A002
     """Per department: incidents that occurred in [from, to) (default: the last 30 days), their
-    deadlines met / met late / breached, the on-time rate and the median time to the release."""
+    deadlines met / met late / breached / pending / waived, the on-time rate (met over settled
+    deadlines), the median time to the release, and each incident with its deadlines' states.
+    The CSV starts with a byte-order mark, so that Excel reads it as UTF-8."""
     end = end or clock.now()
     start = start or end - DEFAULT_PERIOD
     if start >= end:
         raise Invalid("'from' must be before 'to'", field="from", where="query")
     report = await reports.compliance(session, start, end)
     if format == "csv":
-        return Response(reports.to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="sunclock-compliance.csv"'})
+        filename = reports.csv_filename(report, runtime.settings.zone)
+        return Response(reports.to_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
     return report
+
+
+@router.get("/cases/{case_id}/notice", response_class=HTMLResponse, tags=["cases"], responses={
+    401: {"description": "no valid bearer token"}, 403: {"description": "the role, or another department's case"},
+    404: {"description": "no such case"}})
+async def case_notice(case_id: Id, session: SessionDep, runtime: RuntimeDep,
+                      actor: Annotated[Actor, allowed("cases")]) -> HTMLResponse:
+    """A printable draft circulated notice (通报, Chinese, A4) from the case's facts: department,
+    incident, deadline, breach time, when the duty was done, and the decision with its reason."""
+    facts = await notices.case_facts(session, case_id, actor)
+    html = notices.render(facts, runtime.settings.zone, runtime.clock.now())
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

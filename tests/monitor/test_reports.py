@@ -8,9 +8,13 @@ import io
 from datetime import timedelta
 
 from click.testing import CliRunner
+from sqlalchemy import update
 from support import hours, register, seed_departments
 
+from monitor import reports
 from monitor.cli import main
+from monitor.db import transaction
+from monitor.models import Obligation
 from tests.conftest import START
 
 PERIOD = {"from": (START - timedelta(days=1)).isoformat(), "to": (START + timedelta(days=1)).isoformat()}
@@ -38,6 +42,9 @@ async def test_report_counts_deadlines_per_department(client):
     assert body["from"] == "2026-11-27T02:00:00Z" and body["to"] == "2026-11-29T02:00:00Z"
     emb = next(d for d in body["departments"] if d["department"] == "EMB")
     assert (emb["incidents"], emb["met"], emb["met_late"], emb["breached"]) == (3, 1, 1, 1)
+    # The three press conferences are still running: counted, and left out of the rate.
+    assert (emb["pending"], emb["waived"], emb["obligations"], emb["rated"]) == (3, 0, 6, 3)
+    assert emb["states"] == {"breached": 1, "met": 1, "met_late": 1, "pending": 3}
     assert emb["on_time_rate"] == round(1 / 3, 4)
     assert emb["median_time_to_release_seconds"] == 3.5 * 3600  # median of 1 h and 6 h
     health = next(d for d in body["departments"] if d["department"] == "HEALTH")
@@ -48,9 +55,10 @@ async def test_report_as_csv(client):
     await _three_incidents(client)
     response = await client.get("/api/v1/reports/compliance", params=PERIOD | {"format": "csv"})
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     emb = next(r for r in rows if r["department"] == "EMB")
     assert (emb["met"], emb["met_late"], emb["breached"], emb["on_time_rate"]) == ("1", "1", "1", "0.3333")
+    assert (emb["pending"], emb["waived"], emb["name"]) == ("3", "0", "区应急管理局")
 
 
 async def test_a_bad_period_is_a_422_naming_the_parameter(client):
@@ -70,9 +78,75 @@ async def test_the_command_line_prints_the_same_report(client, database_url):
 
     table = await asyncio.to_thread(invoke, *args)
     assert table.exit_code == 0, table.output
-    assert "33%" in table.output and "3.5 h" in table.output
+    assert "33% of 3" in table.output and "3.5 h" in table.output and "PENDING" in table.output
     as_csv = await asyncio.to_thread(invoke, *args, "--format", "csv")
-    assert as_csv.output.splitlines()[0].startswith("department,name,incidents,met,met_late,breached")
+    assert as_csv.output.splitlines()[0].startswith("\ufeffdepartment,name,incidents,met,met_late,breached")
     backwards = await asyncio.to_thread(invoke, "report", "compliance", "--from", PERIOD["to"], "--to", PERIOD["from"],
                                         check=False)
     assert backwards.exit_code != 0 and "--from must be before --to" in backwards.output
+
+
+async def _set_state(runtime, incident_id: int, key: str, state: str, *, breached: bool) -> None:
+    """What a granted waiver leaves behind (before its deadline, or after a breach)."""
+    async with transaction(runtime.sessions) as session:
+        await session.execute(update(Obligation).where(Obligation.incident_id == incident_id, Obligation.key == key)
+                              .values(state=state, breached_at=Obligation.due_at if breached else None))
+
+
+async def test_a_hundred_percent_never_hides_a_running_or_waived_deadline(client, runtime):
+    await seed_departments(client)
+    done = await register(client, START - hours(2), department="HEALTH", title="按时发布")
+    response = await client.post(f"/api/v1/incidents/{done['id']}/milestones", json={
+        "obligation": "authoritative_release", "at": (START - hours(1)).isoformat()})
+    assert response.status_code == 201, response.text
+    waived = await register(client, START - hours(1), department="HEALTH", title="降级事件")
+    await _set_state(runtime, waived["id"], "authoritative_release", "waived", breached=False)
+    await _set_state(runtime, waived["id"], "press_conference", "waived", breached=False)
+    body = (await client.get("/api/v1/reports/compliance", params=PERIOD)).json()
+    health = next(d for d in body["departments"] if d["department"] == "HEALTH")
+    assert health["on_time_rate"] == 1.0 and health["rated"] == 1
+    assert (health["pending"], health["waived"], health["obligations"]) == (1, 2, 4)
+    rows = list(csv.DictReader(io.StringIO((await client.get(
+        "/api/v1/reports/compliance", params=PERIOD | {"format": "csv"})).content.decode("utf-8-sig"))))
+    row = next(r for r in rows if r["department"] == "HEALTH")
+    assert (row["on_time_rate"], row["pending"], row["waived"]) == ("1.0", "1", "2")
+
+
+async def test_a_deadline_waived_after_its_breach_still_counts_against_the_rate(client, runtime):
+    await seed_departments(client)
+    breached = await register(client, START - hours(6), title="超时后免除")
+    await _set_state(runtime, breached["id"], "authoritative_release", "waived", breached=True)
+    emb = next(d for d in (await client.get("/api/v1/reports/compliance", params=PERIOD)).json()["departments"]
+               if d["department"] == "EMB")
+    assert (emb["waived"], emb["breached"], emb["rated"], emb["on_time_rate"]) == (1, 0, 1, 0.0)
+
+
+async def test_the_report_lists_each_incident_under_its_department(client):
+    await _three_incidents(client)
+    body = (await client.get("/api/v1/reports/compliance", params=PERIOD)).json()
+    emb = next(d for d in body["departments"] if d["department"] == "EMB")
+    listed = {i["title"]: i for i in emb["incident_list"]}
+    assert list(listed) == ["late", "breached", "on time"]  # in the order they occurred
+    late = listed["late"]
+    assert (late["severity"], late["state"]) == ("I", "open") and isinstance(late["id"], int)
+    assert {o["key"]: o["state"] for o in late["obligations"]} == {
+        "authoritative_release": "met_late", "press_conference": "pending"}
+    assert next(d for d in body["departments"] if d["department"] == "HEALTH")["incident_list"] == []
+
+
+async def test_the_csv_opens_in_excel_as_utf8(client):
+    await _three_incidents(client)
+    response = await client.get("/api/v1/reports/compliance", params=PERIOD | {"format": "csv"})
+    assert response.status_code == 200
+    assert response.content.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel looks for
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="sunclock-compliance-20261127-20261129.csv"')
+    assert "区卫生健康局" in response.content.decode("utf-8-sig")
+
+
+def test_a_name_excel_would_run_as_a_formula_is_quoted():
+    report = reports.ComplianceReport(from_=START, to=START + hours(1), departments=[reports.DepartmentCompliance(
+        department="X", name="=HYPERLINK(1)", incidents=0, met=0, met_late=0, breached=0, on_time_rate=None,
+        median_time_to_release_seconds=None)])
+    assert "'=HYPERLINK(1)" in reports.to_csv(report)
