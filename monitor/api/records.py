@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
+from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.errors import Invalid, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Notification, Obligation
-from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
+from monitor.schemas import CaseDecision, CasePublic, Code, DepartmentCreate, DepartmentPublic, NotificationPublic
 
 router = APIRouter()
 
@@ -27,7 +28,7 @@ async def create_department(body: DepartmentCreate, session: SessionDep, clock: 
 
 
 @router.put("/departments/{code}", response_model=DepartmentPublic, tags=["departments"])
-async def replace_department(code: str, body: DepartmentCreate, session: SessionDep, clock: ClockDep,
+async def replace_department(code: Annotated[Code, Path()], body: DepartmentCreate, session: SessionDep, clock: ClockDep,
                              actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
     """Rename a department and replace its contacts; later steps go to the new ones."""
     if body.code != code:
@@ -40,9 +41,10 @@ async def replace_department(code: str, body: DepartmentCreate, session: Session
                             contacts=[c.model_dump() for c in body.contacts])
 
 
-@router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"])
-async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> list[DepartmentPublic]:
-    return await departments.list_public(session)
+@router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"], responses=LIST_RESPONSES)
+async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                           window: Annotated[Window, paging(1000)]) -> list[DepartmentPublic]:
+    return window.cut(await departments.list_public(session))
 
 
 def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
@@ -55,12 +57,12 @@ def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
     return query
 
 
-@router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"])
+@router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"],
+            responses=LIST_RESPONSES)
 async def list_notifications(session: SessionDep, actor: Annotated[Actor, allowed("read")],
-                             incident_id: IdFilter = None,
-                             limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-                             offset: Annotated[int, Query(ge=0)] = 0) -> list[NotificationPublic]:
-    rows = (await session.exec(_notification_query(actor, incident_id).limit(limit).offset(offset))).scalars()
+                             window: Annotated[Window, paging(1000)],
+                             incident_id: IdFilter = None) -> list[NotificationPublic]:
+    rows = await window.scalars(session, _notification_query(actor, incident_id))
     return [NotificationPublic(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
             for n in rows]
 
@@ -71,27 +73,28 @@ class OutboxMessage(NotificationPublic):
     body: str
 
 
-@router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"])
-async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: IdFilter = None,
-                 limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[OutboxMessage]:
-    """Messages delivered into the outbox because their channel has no provider settings."""
+@router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"], responses=LIST_RESPONSES)
+async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                 window: Annotated[Window, paging(200)], incident_id: IdFilter = None) -> list[OutboxMessage]:
+    """Messages delivered into the outbox because their channel has no provider settings, newest first."""
     query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
-    rows = (await session.exec(query.order_by(None).order_by(Notification.id.desc()).limit(limit))).scalars()
+    rows = await window.scalars(session, query.order_by(None).order_by(Notification.id.desc()))
     return [OutboxMessage(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
             for n in rows]
 
 
-async def _cases(session, query) -> list[CasePublic]:  # noqa: ANN001
-    rows = (await session.execute(
-        query.add_columns(Department.code, Obligation.key)
-        .join(Department, Department.id == AccountabilityCase.department_id)
-        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id))).all()
+async def _cases(session, query, window: Window | None = None) -> list[CasePublic]:  # noqa: ANN001
+    query = (query.add_columns(Department.code, Obligation.key)
+             .join(Department, Department.id == AccountabilityCase.department_id)
+             .join(Obligation, Obligation.id == AccountabilityCase.obligation_id))
+    rows = await window.rows(session, query) if window else (await session.execute(query)).all()
     return [CasePublic(**case.model_dump(exclude={"department_id", "obligation_id"}), department=code, obligation=key)
             for case, code, key in rows]
 
 
-@router.get("/cases", response_model=list[CasePublic], tags=["cases"])
+@router.get("/cases", response_model=list[CasePublic], tags=["cases"], responses=LIST_RESPONSES)
 async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases")],
+                     window: Annotated[Window, paging(1000)],
                      state: Literal["pending", "decided"] | None = None) -> list[CasePublic]:
     query = select(AccountabilityCase).order_by(AccountabilityCase.breached_at.desc(), AccountabilityCase.id.desc())
     if state == "pending":
@@ -100,7 +103,7 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
         query = query.where(AccountabilityCase.decision != "pending")
     if actor.role == "department_head":
         query = query.where(AccountabilityCase.department_id == actor.department_id)
-    return await _cases(session, query)
+    return await _cases(session, query, window)
 
 
 @router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])
