@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -66,10 +65,6 @@ def _storable(value: object) -> object:
                                   {"char": f"U+{ord(char):04X}"})
     return value
 
-
-# Text outside a request body (a query parameter, say) is this type; every
-# field of a request body is checked by ``_Body`` below.
-Str = Annotated[str, BeforeValidator(_storable)]
 
 # Times are within 2000..2100 (anything else is a typo, or a probe), accepted
 # with any offset, refused without one, and kept in UTC.

@@ -28,8 +28,8 @@ async def create_department(body: DepartmentCreate, session: SessionDep, clock: 
 
 
 @router.put("/departments/{code}", response_model=DepartmentPublic, tags=["departments"])
-async def replace_department(code: Annotated[Code, Path()], body: DepartmentCreate, session: SessionDep, clock: ClockDep,
-                             actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
+async def replace_department(code: Annotated[Code, Path()], body: DepartmentCreate, session: SessionDep,
+                             clock: ClockDep, actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
     """Rename a department and replace its contacts; later steps go to the new ones."""
     if body.code != code:
         raise Invalid(f"the body's code {body.code!r} is not the department {code!r} in the address", field="code")

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from monitor.errors import SunclockError
 from monitor.pages.i18n import Translator, service_message
-from monitor.schemas import UNSTORABLE_TYPE, unstorable_character
+from monitor.schemas import unstorable_character
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -68,8 +68,6 @@ def local_time(value: str, zone: ZoneInfo) -> datetime | str:
 
 def _message(error: dict[str, Any], field: str, t: Translator) -> str:
     kind = error["type"]
-    if kind == UNSTORABLE_TYPE:
-        return t("err.characters")
     if kind in ("missing", "string_too_short"):
         return t("err.required")
     if kind == "string_too_long":
