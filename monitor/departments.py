@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning
@@ -32,9 +32,12 @@ async def _check_single_supervisory(session: AsyncSession, data: DepartmentCreat
 async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, replace: bool = False) -> Department:
     """Create a department, or with ``replace`` update it and replace its contacts."""
     await _check_single_supervisory(session, data)
-    department = (await session.exec(select(Department).where(Department.code == data.code))).scalars().first()
-    if department is not None and not replace:
-        raise Conflict(f"department {data.code} exists already", field="code")
+    # Codes are unique regardless of case (an index on upper(code) says so too).
+    department = (await session.exec(select(Department).where(
+        func.upper(Department.code) == data.code.upper()))).scalars().first()
+    if department is not None and (not replace or department.code != data.code):
+        same = "" if department.code == data.code else f" (as {department.code}: codes are unique regardless of case)"
+        raise Conflict(f"department {data.code} exists already{same}", field="code")
     current: dict[tuple[str, str], Contact] = {}
     if department is None:
         department = Department(code=data.code, name=data.name, supervisory=data.supervisory, created_at=now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from monitor.db import UTCDateTime
@@ -20,6 +20,9 @@ def _time(index: bool = False, nullable: bool = False) -> Any:
 
 
 class Department(SQLModel, table=True):
+    # Codes are unique regardless of case: EMB and emb are one department (migration 0006).
+    __table_args__ = (Index("uq_department_code_upper", text("upper(code)"), unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)

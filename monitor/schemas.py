@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 Severity = Literal["I", "II", "III", "IV"]
 Role = Literal["duty_officer", "department_head", "supervisor", "admin"]
@@ -46,8 +47,42 @@ def _http_url(value: str) -> str:
     return value
 
 
-# Times are accepted with any offset, refused without one, and kept in UTC.
-UtcTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+# PostgreSQL's text cannot hold NUL, and UTF-8 cannot encode a lone surrogate:
+# such text is refused here, for every field, instead of failing in the driver.
+UNSTORABLE_TYPE = "unstorable_text"
+
+
+def unstorable_character(value: str) -> str | None:
+    """The first character that no text column can store, or None."""
+    for char in value:
+        if char == "\x00" or "\ud800" <= char <= "\udfff":
+            return char
+    return None
+
+
+def _storable(value: object) -> object:
+    if isinstance(value, str) and (char := unstorable_character(value)) is not None:
+        raise PydanticCustomError(UNSTORABLE_TYPE, "the text contains a character that cannot be stored: {char}",
+                                  {"char": f"U+{ord(char):04X}"})
+    return value
+
+
+# Times are within 2000..2100 (anything else is a typo, or a probe), accepted
+# with any offset, refused without one, and kept in UTC.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    if not 1999 <= value.year <= 2101:  # before converting: year 1 at +08:00 overflows
+        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+    value = value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Mobile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), AfterValidator(_e164)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
@@ -57,6 +92,10 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # One check for every text field of every request body, before its own
+    # constraints (composing it into each constrained type would lose them).
+    _storable_text = field_validator("*", mode="before")(_storable)
 
 
 class ContactIn(_Body):

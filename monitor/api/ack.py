@@ -18,9 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarget, acknowledge, acknowledged_at,
                           load_target, read_token, sent_notification)
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.api.responses import page_answers
 
 log = structlog.get_logger("sunclock.ack")
-router = APIRouter(tags=["acknowledgements"])
+router = APIRouter(tags=["acknowledgements"], responses=page_answers(400, 404, 410, 413, 422))
 
 _PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -18,6 +18,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo, pages
 from monitor.api import ack, incidents, records, reports, signins, users, webhooks
+from monitor.api.limits import BodyLimit
+from monitor.api.responses import API_ERRORS
 from monitor.db import ping
 from monitor.errors import SunclockError
 from monitor.metrics import database_metrics
@@ -53,6 +55,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     if runtime.settings.trusted_proxy_list:
         # Only these peers may say who the client is; from anyone else X-Forwarded-For is ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxy_list)
+    app.add_middleware(BodyLimit)  # bodies over 1 MiB: 413 before anything reads them
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):  # noqa: ANN001, ANN202
@@ -92,11 +95,11 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    app.include_router(incidents.router, prefix="/api/v1")
-    app.include_router(records.router, prefix="/api/v1")
-    app.include_router(reports.router, prefix="/api/v1")
-    app.include_router(users.router, prefix="/api/v1")
-    app.include_router(signins.router, prefix="/api/v1")
+    app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(signins.router, prefix="/api/v1", responses=API_ERRORS)
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)
@@ -108,7 +111,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready: what is wrong is named"}})
     async def readyz() -> JSONResponse:
         problems = {}
         try:
@@ -121,7 +124,8 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
                 "outbox_channels": runtime.outbox_channels}
         return JSONResponse(body, status_code=200 if not problems else 503)
 
-    @app.get("/metrics", tags=["health"])
+    @app.get("/metrics", tags=["health"], response_class=Response, responses={
+        200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}})
     async def metrics() -> Response:
         async with runtime.sessions() as session:
             stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())

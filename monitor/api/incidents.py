@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from monitor import incidents, waivers
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
+from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
@@ -50,17 +51,16 @@ async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDe
     return await _saved(session, runtime, await incidents.register(session, body, runtime.rules, clock.now(), actor))
 
 
-@router.get("", response_model=list[IncidentPublic])
+@router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
 async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("read")],
-                         state: Literal["open", "closed"] | None = None,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                         offset: Annotated[int, Query(ge=0)] = 0) -> list[IncidentPublic]:
-    query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
+                         window: Annotated[Window, paging(200)],
+                         state: Literal["open", "closed"] | None = None) -> list[IncidentPublic]:
+    query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc())
     if state is not None:
         query = query.where(Incident.state == state)
     if actor.role == "department_head":
         query = query.where(Incident.department_id == actor.department_id)
-    return await incidents.to_public(session, list((await session.exec(query)).scalars()))
+    return await incidents.to_public(session, await window.scalars(session, query))
 
 
 @router.get("/{incident_id}", response_model=IncidentPublic)
@@ -106,10 +106,10 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
     return result
 
 
-@router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic])
-async def incident_timeline(incident_id: Id, session: SessionDep,
-                            actor: Annotated[Actor, allowed("read")]) -> list[TimelineEntryPublic]:
+@router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic], responses=LIST_RESPONSES)
+async def incident_timeline(incident_id: Id, session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                            window: Annotated[Window, paging(1000)]) -> list[TimelineEntryPublic]:
     await _visible(session, incident_id, actor)
-    rows = (await session.exec(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-                               .order_by(TimelineEntry.id))).scalars()
+    rows = await window.scalars(session, select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+                                .order_by(TimelineEntry.id))
     return [TimelineEntryPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
+from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.auth import shown_address
 from monitor.errors import Invalid, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
-from monitor.schemas import CaseDecision, CasePublic, DepartmentCreate, DepartmentPublic, NotificationPublic
+from monitor.schemas import CaseDecision, CasePublic, Code, DepartmentCreate, DepartmentPublic, NotificationPublic
 
 router = APIRouter()
 
@@ -28,8 +29,8 @@ async def create_department(body: DepartmentCreate, session: SessionDep, clock: 
 
 
 @router.put("/departments/{code}", response_model=DepartmentPublic, tags=["departments"])
-async def replace_department(code: str, body: DepartmentCreate, session: SessionDep, clock: ClockDep,
-                             actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
+async def replace_department(code: Annotated[Code, Path()], body: DepartmentCreate, session: SessionDep,
+                             clock: ClockDep, actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
     """Rename a department and replace its contacts; later steps go to the new ones."""
     if body.code != code:
         raise Invalid(f"the body's code {body.code!r} is not the department {code!r} in the address", field="code")
@@ -41,9 +42,10 @@ async def replace_department(code: str, body: DepartmentCreate, session: Session
                             contacts=[c.model_dump() for c in body.contacts])
 
 
-@router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"])
-async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")]) -> list[DepartmentPublic]:
-    return await departments.list_public(session, actor)
+@router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"], responses=LIST_RESPONSES)
+async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                           window: Annotated[Window, paging(1000)]) -> list[DepartmentPublic]:
+    return window.cut(await departments.list_public(session, actor))
 
 
 def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
@@ -58,13 +60,13 @@ def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
     return query
 
 
-@router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"])
+@router.get("/notifications", response_model=list[NotificationPublic], tags=["notifications"],
+            responses=LIST_RESPONSES)
 async def list_notifications(session: SessionDep, actor: Annotated[Actor, allowed("read")],
-                             incident_id: IdFilter = None,
-                             limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-                             offset: Annotated[int, Query(ge=0)] = 0) -> list[NotificationPublic]:
+                             window: Annotated[Window, paging(1000)],
+                             incident_id: IdFilter = None) -> list[NotificationPublic]:
     """A department head reads the addresses of their own department's contacts; the others' masked."""
-    rows = (await session.execute(_notification_query(actor, incident_id).limit(limit).offset(offset))).all()
+    rows = await window.rows(session, _notification_query(actor, incident_id))
     return [NotificationPublic(**n.model_dump(exclude={"obligation_key", "to"}), obligation=n.obligation_key or None,
                                to=shown_address(actor, department_id, n.to)) for n, department_id in rows]
 
@@ -75,31 +77,32 @@ class OutboxMessage(NotificationPublic):
     body: str
 
 
-@router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"])
-async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")], incident_id: IdFilter = None,
-                 limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[OutboxMessage]:
-    """Messages delivered into the outbox because their channel has no provider settings.
+@router.get("/outbox", response_model=list[OutboxMessage], tags=["notifications"], responses=LIST_RESPONSES)
+async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")],
+                 window: Annotated[Window, paging(200)], incident_id: IdFilter = None) -> list[OutboxMessage]:
+    """Messages delivered into the outbox because their channel has no provider settings, newest first.
     A department head reads those to their own department's contacts only: a
     message carries its recipient's acknowledgement link."""
     query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
     if actor.role == "department_head":
         query = query.where(Contact.department_id == actor.department_id)
-    rows = (await session.execute(query.order_by(None).order_by(Notification.id.desc()).limit(limit))).all()
+    rows = await window.rows(session, query.order_by(None).order_by(Notification.id.desc()))
     return [OutboxMessage(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
             for n, _ in rows]
 
 
-async def _cases(session, query) -> list[CasePublic]:  # noqa: ANN001
-    rows = (await session.execute(
-        query.add_columns(Department.code, Obligation.key)
-        .join(Department, Department.id == AccountabilityCase.department_id)
-        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id))).all()
+async def _cases(session, query, window: Window | None = None) -> list[CasePublic]:  # noqa: ANN001
+    query = (query.add_columns(Department.code, Obligation.key)
+             .join(Department, Department.id == AccountabilityCase.department_id)
+             .join(Obligation, Obligation.id == AccountabilityCase.obligation_id))
+    rows = await window.rows(session, query) if window else (await session.execute(query)).all()
     return [CasePublic(**case.model_dump(exclude={"department_id", "obligation_id"}), department=code, obligation=key)
             for case, code, key in rows]
 
 
-@router.get("/cases", response_model=list[CasePublic], tags=["cases"])
+@router.get("/cases", response_model=list[CasePublic], tags=["cases"], responses=LIST_RESPONSES)
 async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases")],
+                     window: Annotated[Window, paging(1000)],
                      state: Literal["pending", "decided"] | None = None) -> list[CasePublic]:
     query = select(AccountabilityCase).order_by(AccountabilityCase.breached_at.desc(), AccountabilityCase.id.desc())
     if state == "pending":
@@ -108,7 +111,7 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
         query = query.where(AccountabilityCase.decision != "pending")
     if actor.role == "department_head":
         query = query.where(AccountabilityCase.department_id == actor.department_id)
-    return await _cases(session, query)
+    return await _cases(session, query, window)
 
 
 @router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])

@@ -7,23 +7,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import AwareDatetime
 
 from monitor import notices, reports
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.errors import Invalid
 from monitor.incidents import Actor
+from monitor.schemas import UtcTime
 
 router = APIRouter()
 DEFAULT_PERIOD = timedelta(days=30)
 
 
 @router.get("/reports/compliance", response_model=reports.ComplianceReport, response_model_by_alias=True,
-            tags=["reports"], responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+            tags=["reports"], responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                               "description": "the report, as JSON or CSV"}})
 async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
                      actor: Annotated[Actor, allowed("report")],
-                     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+                     start: Annotated[UtcTime | None, Query(alias="from")] = None,
+                     end: Annotated[UtcTime | None, Query(alias="to")] = None,
                      format: Literal["json", "csv"] = "json") -> Response | reports.ComplianceReport:  # noqa: A002
     """Per department: incidents that occurred in [from, to) (default: the last 30 days), their
     deadlines met / met late / breached / pending / waived, the on-time rate (met over settled

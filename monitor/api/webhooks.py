@@ -21,8 +21,10 @@ from alerts.twilio_errors import classify_twilio_error
 from monitor import timeline
 from monitor.acks import STEP_LABELS, acknowledge, load_target
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.api.responses import plain_errors
 from monitor.delivery import record_failure
 from monitor.models import Notification
+from monitor.schemas import unstorable_character
 from monitor.runtime import Runtime
 
 log = structlog.get_logger("sunclock.webhooks")
@@ -44,6 +46,8 @@ async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
     if not signature or not RequestValidator(token.get_secret_value()).validate(url, params, signature):
         log.warning("twilio_signature_rejected", path=request.url.path, signed=bool(signature))
         raise HTTPException(403, "the X-Twilio-Signature is missing or does not match")
+    if any(unstorable_character(key + value) is not None for key, value in params.items()):
+        raise HTTPException(422, "a form field holds a character that cannot be stored (such as NUL)")
     return params
 
 
@@ -54,7 +58,8 @@ def _error_code(raw: str | None) -> int | None:
         return None
 
 
-@router.post("/status")
+@router.post("/status", response_class=Response, responses={
+    200: {"description": "recorded, or nothing to record", "content": {}}, **plain_errors(403, 404, 413, 422)})
 async def status(request: Request, runtime: RuntimeDep, session: SessionDep, clock: ClockDep) -> Response:
     params = await _signed_form(request, runtime)
     sid = params.get("MessageSid") or params.get("SmsSid")
@@ -119,7 +124,9 @@ def _twiml(text: str) -> Response:
     return Response(str(reply), media_type="application/xml")
 
 
-@router.post("/sms")
+@router.post("/sms", response_class=Response, responses={
+    200: {"description": "the TwiML reply to the sender", "content": {"application/xml": {}}},
+    **plain_errors(403, 404, 413, 422)})
 async def sms_reply(request: Request, runtime: RuntimeDep, session: SessionDep, clock: ClockDep) -> Response:
     params = await _signed_form(request, runtime)
     sender, body = params.get("From", ""), params.get("Body", "").strip()

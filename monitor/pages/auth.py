@@ -27,6 +27,7 @@ from monitor.api.deps import RuntimeDep, SessionDep
 from monitor.auth import check_password, hash_password
 from monitor.incidents import Actor
 from monitor.models import User
+from monitor.pages.forms import unstorable_field
 from monitor.pages.i18n import LANGUAGES, translator
 from monitor.pages.render import (
     LANG_COOKIE,
@@ -122,10 +123,14 @@ SignedIn = Annotated[Page, Depends(signed_in)]
 
 
 async def _check_csrf(page: Page) -> None:
-    sent = (await page.request.form()).get("csrf")
+    """Every form passes here first: its token, then text no database column could store."""
+    form = await page.request.form()
+    sent = form.get("csrf")
     had_session = page.request.cookies.get(SESSION_COOKIE) is not None
     if not had_session or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), page.csrf.encode()):
         raise PageExit(refusal(page, 403, "csrf.refused"))
+    if (field := unstorable_field(form)) is not None:
+        raise PageExit(render(page, "error.html", status=422, message=page.t("err.characters_in", field=field)))
 
 
 async def posted(page: AnyPage) -> Page:

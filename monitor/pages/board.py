@@ -46,7 +46,7 @@ async def outbox(page: SignedIn, session: SessionDep) -> Response:
         select(Notification, Incident.title).join(Incident, Incident.id == Notification.incident_id)
         .where(Notification.provider == "outbox"), page.actor), page.actor)
     incident_id = page.request.query_params.get("incident_id", "")
-    if incident_id.isdigit() and 0 < int(incident_id) <= MAX_ID:
+    if incident_id.isascii() and incident_id.isdigit() and 0 < int(incident_id) <= MAX_ID:
         query = query.where(Notification.incident_id == int(incident_id))
     rows = (await session.execute(query.order_by(Notification.id.desc()).limit(300))).all()
     return render(page, "outbox.html", rows=rows)

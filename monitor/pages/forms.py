@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from monitor.errors import SunclockError
 from monitor.pages.i18n import Translator, service_message
+from monitor.schemas import unstorable_character
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,17 @@ class FormInvalid(Exception):
     def __init__(self, errors: dict[str, str]):
         super().__init__(errors)
         self.errors = errors
+
+
+def unstorable_field(form: FormData) -> str | None:
+    """The first field holding text that cannot be stored (a NUL, a lone
+    surrogate), checked once for every form before any page reads it."""
+    for name, value in form.multi_items():
+        if unstorable_character(name) is not None:
+            return FORM_LEVEL
+        if isinstance(value, str) and unstorable_character(value) is not None:
+            return name
+    return None
 
 
 def text(form: FormData, name: str) -> str:

@@ -122,6 +122,7 @@ ZH: dict[str, str] = {
     "err.head_needs_department": "单位负责人必须选择所属单位。", "err.password_short": "密码至少 8 位。",
     "err.recorded_concurrently": "他人刚刚记录了此项，请刷新页面。", "err.case_decided": "该案件已处理。",
     "err.invalid": "内容无效。",
+    "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
 }
 
 EN: dict[str, str] = {
@@ -245,6 +246,8 @@ EN: dict[str, str] = {
     "err.head_needs_department": "A department head needs a department.",
     "err.password_short": "At least 8 characters.", "err.recorded_concurrently": "Someone recorded this a moment ago.",
     "err.case_decided": "This case was already decided.", "err.invalid": "Not valid.",
+    "err.characters_in": "The form field {field} contains a character that cannot be stored (such as NUL); "
+                         "remove it and send the form again.",
 }
 
 CATALOGUE = {"zh": ZH, "en": EN}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from sqlalchemy import func, select
-from support import hours, register, seed_departments
+from support import bearer, hours, make_tokens, register, seed_departments
 
 from monitor.models import Department, Incident, TimelineEntry
 from tests.conftest import START
@@ -111,7 +113,6 @@ async def test_odd_requests_get_a_4xx_never_a_500(client, method, path, body):
 async def test_a_case_is_decided_once_with_a_reason(client, runtime):
     await seed_departments(client)
     await register(client, START - hours(6))
-    from support import bearer, make_tokens
     tokens = await make_tokens(runtime)
     case = (await client.get("/api/v1/cases", params={"state": "pending"})).json()[0]
     url = f"/api/v1/cases/{case['id']}/decision"
@@ -124,3 +125,152 @@ async def test_a_case_is_decided_once_with_a_reason(client, runtime):
     assert (await client.get("/api/v1/cases", params={"state": "pending"})).json() == []
     timeline = (await client.get(f"/api/v1/incidents/{case['incident_id']}/timeline")).json()
     assert timeline[-1]["kind"] == "case_decided" and timeline[-1]["actor"] == "supervisor"
+
+
+def _fields(response) -> list:  # noqa: ANN001
+    return [part for error in response.json()["detail"] for part in error["loc"]]
+
+
+@pytest.mark.parametrize("when", [
+    "1999-12-31T23:59:59Z", "0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00-08:00", "2101-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-08:00", "2000-01-01T07:59:59+08:00",
+])
+async def test_a_date_outside_2000_to_2100_is_a_422_naming_the_field(client, runtime, when):
+    await seed_departments(client)
+    response = await client.post("/api/v1/incidents", json=GOOD | {"occurred_at": when})
+    assert response.status_code == 422, response.text
+    assert "occurred_at" in _fields(response)
+    async with runtime.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Incident))).scalar() == 0
+    incident = await register(client, START - hours(1))
+    corrected = await client.patch(f"/api/v1/incidents/{incident['id']}", json={"occurred_at": when, "reason": "r"})
+    assert corrected.status_code == 422 and "occurred_at" in _fields(corrected), corrected.text
+    milestone = await client.post(f"/api/v1/incidents/{incident['id']}/milestones",
+                                  json={"obligation": "authoritative_release", "at": when})
+    assert milestone.status_code == 422 and "at" in _fields(milestone), milestone.text
+    for name in ("from", "to"):
+        report = await client.get("/api/v1/reports/compliance", params={name: when})
+        assert report.status_code == 422 and ["query", name] == report.json()["detail"][0]["loc"], report.text
+
+
+async def test_the_first_and_last_moments_of_the_range_are_accepted(client):
+    await seed_departments(client)
+    assert (await client.post("/api/v1/incidents", json=GOOD | {"occurred_at": "2000-01-01T00:00:00Z"})
+            ).status_code == 201
+    report = await client.get("/api/v1/reports/compliance",
+                              params={"from": "2000-01-01T00:00:00Z", "to": "2100-12-31T23:59:59Z"})
+    assert report.status_code == 200, report.text
+
+
+BAD_TEXT = ["化工厂\x00爆炸", "\ud800", "ok\udfff"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("field", ["title", "description", "location"])
+async def test_text_a_database_cannot_store_is_a_422_naming_the_field(client, runtime, bad, field):
+    await seed_departments(client)
+    response = await client.post("/api/v1/incidents", content=_json(GOOD | {field: bad}),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert field in _fields(response)
+    async with runtime.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Incident))).scalar() == 0
+
+
+def _json(body: dict) -> bytes:
+    """JSON with ``\\u0000`` and lone surrogates escaped, as a client would send them."""
+    import json
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/api/v1/departments", {"code": "NEW", "name": "新\x00单位"}, "name"),
+    ("POST", "/api/v1/departments", {"code": "NEW", "name": "新单位", "contacts": [
+        {"name": "王\x00", "role": "head", "mobile": "+8613800000001"}]}, "name"),
+    ("POST", "/api/v1/departments", {"code": "NEW", "name": "新单位", "contacts": [
+        {"name": "王", "role": "head", "email": "w\x00@emb.example.org"}]}, "email"),
+    ("PATCH", "/api/v1/incidents/1", {"severity": "II", "reason": "改\x00级"}, "reason"),
+    ("POST", "/api/v1/incidents/1/close", {"reason": "\x00"}, "reason"),
+    ("POST", "/api/v1/incidents/1/milestones", {"obligation": "authoritative\x00release", "at": START.isoformat()},
+     "obligation"),
+    ("POST", "/api/v1/incidents/1/milestones", {"obligation": "authoritative_release", "at": START.isoformat(),
+                                                "note": "\ud800"}, "note"),
+    ("POST", "/api/v1/cases/1/decision", {"decision": "notice", "reason": "逾期\x00"}, "reason"),
+])
+async def test_nul_and_lone_surrogates_are_refused_in_every_body(client, runtime, method, path, body, field):
+    await seed_departments(client)
+    await register(client, START - hours(6))
+    headers = {"Content-Type": "application/json"}
+    if path.startswith("/api/v1/cases"):  # only a supervisor decides
+        headers |= bearer((await make_tokens(runtime))["supervisor"])
+    response = await client.request(method, path, content=_json(body), headers=headers)
+    assert response.status_code == 422, response.text
+    assert field in _fields(response)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/departments/E%00MB", "/api/v1/incidents?state=open%00",
+                                  "/api/v1/reports/compliance?from=2026-11-01T00:00:00%00Z",
+                                  "/api/v1/notifications?incident_id=1%00", "/ack/abc%00def"])
+async def test_nul_in_a_path_or_query_is_a_4xx(client, path):
+    await seed_departments(client)
+    method = "PUT" if path.startswith("/api/v1/departments/") else "GET"
+    body = {"code": "EMB", "name": "应急"} if method == "PUT" else None
+    response = await client.request(method, path, json=body)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+
+
+async def test_a_body_over_one_mib_is_a_413(client, runtime):
+    await seed_departments(client)
+    big = _json(GOOD | {"description": "x" * (1024 * 1024)})
+    response = await client.post("/api/v1/incidents", content=big, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"][0]["loc"] == ["body"]
+
+    async def streamed():  # noqa: ANN202 - no Content-Length: the body arrives in chunks
+        for _ in range(20):
+            yield b"x" * 65536
+
+    chunked = await client.post("/api/v1/incidents", content=streamed(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413, chunked.text
+    async with runtime.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Incident))).scalar() == 0
+
+
+async def test_a_body_just_under_one_mib_is_read_and_judged_on_its_fields(client):
+    await seed_departments(client)
+    body = _json(GOOD | {"description": "x" * (1024 * 1024 - 200)})
+    assert len(body) <= 1024 * 1024
+    response = await client.post("/api/v1/incidents", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and "description" in _fields(response), response.text
+
+    async def streamed():  # noqa: ANN202
+        yield _json(GOOD)
+
+    chunked = await client.post("/api/v1/incidents", content=streamed(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 201, chunked.text
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", "duty\x00"), ("password", "pass\x00word"),
+                                              ("next", "/\x00")])
+async def test_nul_in_the_sign_in_form_is_a_422_naming_the_field_not_a_500(runtime, field, value):
+    from pages_support import PASSWORD, csrf_in, page_client
+    async with page_client(runtime) as pages:
+        form = await pages.get("/signin")
+        data = {"csrf": csrf_in(form.text), "name": "duty", "password": PASSWORD, "next": "/"} | {field: value}
+        body = "&".join(f"{k}={quote(v.encode('utf-8', 'surrogatepass'))}" for k, v in data.items())
+        response = await pages.post("/signin", content=body,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 422, response.text
+        assert field in response.text
+        assert (await pages.get("/", follow_redirects=False)).status_code == 303  # not signed in
+
+
+async def test_nul_in_a_pages_form_writes_nothing_and_names_the_field(runtime):
+    from pages_support import count, page_client, post, signed_in
+    async with page_client(runtime) as pages:
+        csrf = await signed_in(pages, "duty")
+        response = await post(pages, "/incidents/new", csrf, title="化工厂\x00爆炸", severity="I", department="EMB",
+                              occurred_at="2026-11-28T09:00")
+        assert response.status_code == 422, response.text
+        assert "title" in response.text
+        assert await count(runtime, Incident) == 0

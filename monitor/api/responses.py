@@ -1,0 +1,52 @@
+"""The error answers every API route may give, documented once for the OpenAPI document.
+
+Clients and the fuzz test (tests/monitor/test_api_fuzz.py) read the document to
+know what to expect: a status that is not listed here or on the route is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """``detail`` is a message, or for 413 and 422 a list naming each field at fault."""
+    detail: str | list[ErrorItem]
+    field: str | None = None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ErrorBody}
+
+
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _error("no valid bearer token"),
+    403: _error("the token's role may not do this, or the record belongs to another department"),
+    404: _error("no such record"),
+    409: _error("the request conflicts with what is stored"),
+    413: _error("the request body is larger than 1 MiB"),
+    422: _error("a field is missing or not valid; `detail` names it"),
+    503: _error("the database is not reachable right now"),
+}
+
+
+def page_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Statuses of a route that answers with an HTML page, errors included."""
+    return {status: {"description": HTTP_REASONS.get(status, "an answer page"), "content": {"text/html": {}}}
+            for status in statuses}
+
+
+def plain_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: API_ERRORS[status] for status in statuses}
+
+
+HTTP_REASONS = {400: "the link is incomplete or was altered", 404: "the message or recipient no longer exists",
+                410: "the link has expired", 422: "the link is not valid text"}
