@@ -1,0 +1,157 @@
+"""Sunclock's vocabulary, declared once.
+
+Every state, kind and role the service stores, sends, shows or counts is one
+of these. They are ``StrEnum``s, so a member *is* its string: the database,
+the API, metric labels and the command line keep the same values as before,
+and a misspelt name fails at import instead of silently matching nothing.
+The words people read for them live in the translations (``monitor.pages.i18n``
+and the message templates), keyed by these values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """国家突发事件分级: especially major, major, large, general."""
+
+    I = "I"  # noqa: E741 - the level's name
+    II = "II"
+    III = "III"
+    IV = "IV"
+
+
+class MatterKind(StrEnum):
+    """The kinds of matter whose legal clocks Sunclock keeps (SPEC §13)."""
+
+    EMERGENCY = "emergency"
+    PUBLIC_OPINION = "public_opinion"
+    DISCLOSURE_REQUEST = "disclosure_request"
+
+
+class IncidentState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ObligationState(StrEnum):
+    PENDING = "pending"
+    MET = "met"
+    MET_LATE = "met_late"
+    BREACHED = "breached"
+    WAIVED = "waived"
+
+
+# A duty still owed: its clock runs.
+UNMET: tuple[ObligationState, ...] = (ObligationState.PENDING, ObligationState.BREACHED)
+
+
+class WaiverState(StrEnum):
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class StepKind(StrEnum):
+    REGISTERED = "registered"
+    REMINDER = "reminder"
+    WARNING = "warning"
+    FINAL_WARNING = "final_warning"
+    BREACHED = "breached"
+    OVERDUE = "overdue"
+    WAIVER_REQUESTED = "waiver_requested"
+
+
+# Steps that warn of a deadline still ahead; never sent once it has passed (SPEC §4.5).
+PRE_DEADLINE_KINDS: frozenset[StepKind] = frozenset({StepKind.REMINDER, StepKind.WARNING, StepKind.FINAL_WARNING})
+# Notices about the incident as a whole; each always goes out once, outside catch-up.
+INCIDENT_NOTICES: frozenset[StepKind] = frozenset({StepKind.REGISTERED, StepKind.WAIVER_REQUESTED})
+
+
+class StepState(StrEnum):
+    PLANNED = "planned"
+    FIRED = "fired"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    UNDELIVERABLE = "undeliverable"
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Recipient(StrEnum):
+    """The groups a rule's step is sent to."""
+
+    HEAD = "head"
+    DEPUTIES = "deputies"
+    SUPERVISORS = "supervisors"
+
+
+class ContactRole(StrEnum):
+    HEAD = "head"
+    DEPUTY = "deputy"
+
+
+class Role(StrEnum):
+    DUTY_OFFICER = "duty_officer"
+    DEPARTMENT_HEAD = "department_head"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Decision(StrEnum):
+    """An accountability case's decision; ``pending`` until a supervisor decides."""
+
+    PENDING = "pending"
+    NOTICE = "notice"
+    SUMMONS = "summons"
+    WAIVED = "waived"
+
+
+class Outcome(StrEnum):
+    """What became of a notification, as ``sunclock_notifications_total`` counts it."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RETRIED = "retried"
+    SKIPPED = "skipped"
+
+
+class TimelineKind(StrEnum):
+    REGISTERED = "registered"
+    CORRECTED = "corrected"
+    MILESTONE = "milestone"
+    CLOSED = "closed"
+    STEPS_PLANNED = "steps_planned"
+    STEP_FIRED = "step_fired"
+    STEP_SKIPPED = "step_skipped"
+    STEP_UNDELIVERABLE = "step_undeliverable"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_DELIVERED = "notification_delivered"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_RETRY = "notification_retry"
+    NOTIFICATION_SKIPPED = "notification_skipped"
+    ACKNOWLEDGED = "acknowledged"
+    BREACHED = "breached"
+    BREACH_WITHDRAWN = "breach_withdrawn"
+    REGRADED = "regraded"
+    CASE_DECIDED = "case_decided"
+    WAIVER_REQUESTED = "waiver_requested"
+    WAIVER_GRANTED = "waiver_granted"
+    WAIVER_REFUSED = "waiver_refused"
+    WAIVER_LAPSED = "waiver_lapsed"
+    # Written by versions before waivers; kept so old timelines still read.
+    OBLIGATIONS_CANCELLED = "obligations_cancelled"
