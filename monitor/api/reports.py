@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from monitor import notices, reports
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
+from monitor.api.responses import json_errors_of_html_route
 from monitor.errors import Invalid
 from monitor.incidents import Actor
 from monitor.schemas import UtcTime
@@ -42,9 +43,8 @@ async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
     return report
 
 
-@router.get("/cases/{case_id}/notice", response_class=HTMLResponse, tags=["cases"], responses={
-    401: {"description": "no valid bearer token"}, 403: {"description": "the role, or another department's case"},
-    404: {"description": "no such case"}})
+@router.get("/cases/{case_id}/notice", response_class=HTMLResponse, tags=["cases"],
+            responses=json_errors_of_html_route(401, 403, 404, 413, 422, 503))
 async def case_notice(case_id: Id, session: SessionDep, runtime: RuntimeDep,
                       actor: Annotated[Actor, allowed("cases")]) -> HTMLResponse:
     """A printable draft circulated notice (通报, Chinese, A4) from the case's facts: department,

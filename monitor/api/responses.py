@@ -44,6 +44,14 @@ def page_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for status in statuses}
 
 
+def json_errors_of_html_route(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The JSON error answers of a route whose success is an HTML page: FastAPI
+    would otherwise document them with the route's HTML media type."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {status: {"description": API_ERRORS[status]["description"], "content": {"application/json": {"schema": schema}}}
+            for status in statuses}
+
+
 def plain_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: API_ERRORS[status] for status in statuses}
 
