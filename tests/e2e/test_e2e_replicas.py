@@ -92,9 +92,11 @@ def test_two_replicas_send_every_step_exactly_once(tmp_path, pg_url, twilio):
             for department in DEPARTMENTS:
                 a.post("/api/v1/departments", json=department).raise_for_status()
             incidents = 30
-            register_due_soon([a, b], incidents, seconds=6)
-            # registered → head; catch-up final_warning → head, deputy, supervisor; breached → head, supervisor
-            expected = incidents * (1 + 3 + 2)
+            due = register_due_soon([a, b], incidents, seconds=6)
+            # registered → head; catch-up final_warning → head, deputy, supervisor; breached → head, supervisor.
+            # On a slow machine an incident registered after its deadline gets no final warning (catch-up).
+            registered = [datetime.fromisoformat(i["registered_at"]) for i in a.get("/api/v1/incidents").json()]
+            expected = sum(1 + (3 if at < due else 0) + 2 for at in registered)
             wait_until(lambda: len([r for r in sms_rows(a, "breached") if r["state"] == "sent"]) == incidents * 2,
                        60, "the breach messages of both replicas")
             received = twilio.received()
