@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rules.schema import Obligation, Rule
 
 SHIPPED_DIR = Path(__file__).resolve().parent
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,9 @@ def _line_of(node: yaml.Node | None, loc: tuple[object, ...]) -> int | None:
     return line
 
 
-def load_rule_file(path: Path) -> Rule:
+def load_yaml_model(path: Path, model: type[Model], shape: str) -> Model:
+    """One YAML file validated as ``model``; every problem names the file, the
+    line and the field. ``shape`` says what the file should hold."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -101,9 +105,9 @@ def load_rule_file(path: Path) -> Rule:
         problem = getattr(exc, "problem", None) or str(exc)
         raise RulesInvalid([RuleProblem(path, line, "", f"not valid YAML: {problem}")]) from exc
     if not isinstance(data, dict):
-        raise RulesInvalid([RuleProblem(path, 1, "", "a rule file holds one mapping (id, title, applies_to, obligations, …)")])
+        raise RulesInvalid([RuleProblem(path, 1, "", shape)])
     try:
-        return Rule.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
@@ -113,6 +117,10 @@ def load_rule_file(path: Path) -> Rule:
                 message = "unknown field (check its spelling)"
             problems.append(RuleProblem(path, _line_of(root, loc), _field_name(loc), message))
         raise RulesInvalid(problems) from exc
+
+
+def load_rule_file(path: Path) -> Rule:
+    return load_yaml_model(path, Rule, "a rule file holds one mapping (id, title, applies_to, obligations, …)")
 
 
 def load_rules(directory: Path | str | None = None) -> RuleSet:

@@ -9,8 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules import load_rules
-from rules.deadlines import (DueStep, due_at, fulfilment_state, ladder_steps, overdue_steps, registered_step,
-                             select_due)
+from rules.deadlines import (
+    DueStep,
+    due_at,
+    fulfilment_state,
+    ladder_steps,
+    overdue_steps,
+    registered_step,
+    select_due,
+)
 
 RULE = load_rules().rules[0]
 RELEASE, PRESS = RULE.obligations
