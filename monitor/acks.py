@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
+from monitor.errors import ErrorCode
 from monitor.models import Acknowledgement, Contact, EscalationStep, Incident, Notification, Obligation
 
 log = structlog.get_logger("sunclock.ack")
@@ -30,9 +31,14 @@ class AckLink:
 
 
 class AckLinkInvalid(Exception):
-    def __init__(self, reason: str, *, expired: bool = False):
+    def __init__(self, reason: str, *, code: ErrorCode):
         super().__init__(reason)
-        self.expired = expired
+        self.code = code
+        self.params: dict[str, object] = {}
+
+    @property
+    def expired(self) -> bool:
+        return self.code == ErrorCode.ACK_LINK_EXPIRED
 
 
 class _ClockSigner(TimestampSigner):
@@ -60,9 +66,9 @@ def read_token(key: bytes, token: str, now: datetime, *, max_age: int = ACK_VALI
         (step_id, contact_id), signed_at = _serializer(key, now).loads(token, return_timestamp=True)
         link = AckLink(int(step_id), int(contact_id))
     except (BadSignature, ValueError, TypeError) as exc:
-        raise AckLinkInvalid("this acknowledgement link is not valid") from exc
+        raise AckLinkInvalid("this acknowledgement link is not valid", code=ErrorCode.ACK_LINK_INVALID) from exc
     if (now - signed_at).total_seconds() > max_age:
-        raise AckLinkInvalid("this acknowledgement link has expired", expired=True)
+        raise AckLinkInvalid("this acknowledgement link has expired", code=ErrorCode.ACK_LINK_EXPIRED)
     return link
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from alerts.masking import mask
-from monitor.errors import Conflict, Invalid, NotFound
+from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.incidents import Actor, department_by_code
 from monitor.models import ApiToken, User
 from monitor.page_sessions import end_sessions_of
@@ -81,15 +81,17 @@ async def create_user(session: AsyncSession, name: str, role: str, now: datetime
     """A user and a fresh API token for them (the token is shown once, stored hashed)."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise Invalid("a user name has 1 to 64 characters", field="name")
+        raise Invalid("a user name has 1 to 64 characters", field="name", code=ErrorCode.USER_NAME_LENGTH)
     if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role", code=ErrorCode.ROLE_UNKNOWN,
+                      params={"role": role, "roles": ", ".join(ROLES)})
     if role == "department_head" and not department:
-        raise Invalid("a department_head needs --department CODE", field="department")
+        raise Invalid("a department_head needs --department CODE", field="department",
+                      code=ErrorCode.HEAD_NEEDS_DEPARTMENT)
     if password is not None and len(password) < 8:
-        raise Invalid("a password has at least 8 characters", field="password")
+        raise Invalid("a password has at least 8 characters", field="password", code=ErrorCode.PASSWORD_SHORT)
     if (await session.exec(select(User).where(User.name == name))).scalars().first() is not None:
-        raise Conflict(f"user {name!r} exists already", field="name")
+        raise Conflict(f"user {name!r} exists already", field="name", code=ErrorCode.USER_EXISTS, params={"name": name})
     department_id = (await department_by_code(session, department)).id if department else None
     user = User(name=name, role=role, department_id=department_id, created_at=now,
                 password_hash=hash_password(password) if password is not None else None)
@@ -108,7 +110,7 @@ def issue_token(session: AsyncSession, user: User, now: datetime) -> str:
 async def user_named(session: AsyncSession, name: str) -> User:
     user = (await session.exec(select(User).where(User.name == name))).scalars().first()
     if user is None:
-        raise NotFound(f"no user {name!r}", field="name")
+        raise NotFound(f"no user {name!r}", field="name", code=ErrorCode.USER_UNKNOWN, params={"name": name})
     return user
 
 

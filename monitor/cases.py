@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.errors import Conflict, NotFound
+from monitor.errors import Conflict, ErrorCode, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Obligation
 from monitor.schemas import CaseDecision
@@ -19,12 +19,12 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     """Record the decision; a case already decided stays as it was (409). The caller commits."""
     case = await session.get(AccountabilityCase, case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
     won = await session.execute(
         update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == "pending")
         .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
     if won.rowcount != 1:
-        raise Conflict(f"case {case_id} was already decided")
+        raise Conflict(f"case {case_id} was already decided", code=ErrorCode.CASE_DECIDED, params={"case_id": case_id})
     obligation = await session.get(Obligation, case.obligation_id)
     # Overdue repeats chase a breach until a supervisor has dealt with it (SPEC §11.3).
     stopped = await planning.cancel_steps(session, case.incident_id, obligation.key, kinds=(planning.OVERDUE,)) \

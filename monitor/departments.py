@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning
 from monitor.auth import sees_contacts
-from monitor.errors import Conflict, Invalid
+from monitor.errors import Conflict, ErrorCode, Invalid
 from monitor.incidents import Actor
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
@@ -26,7 +26,8 @@ async def _check_single_supervisory(session: AsyncSession, data: DepartmentCreat
     other = (await session.exec(select(Department).where(
         Department.supervisory.is_(True), Department.code != data.code))).scalars().first()
     if other is not None:
-        raise Conflict(f"{other.code} is already the supervisory department; only one may be", field="supervisory")
+        raise Conflict(f"{other.code} is already the supervisory department; only one may be", field="supervisory",
+                       code=ErrorCode.SUPERVISORY_TAKEN, params={"code": other.code})
 
 
 async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, replace: bool = False) -> Department:
@@ -37,7 +38,8 @@ async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, 
         func.upper(Department.code) == data.code.upper()))).scalars().first()
     if department is not None and (not replace or department.code != data.code):
         same = "" if department.code == data.code else f" (as {department.code}: codes are unique regardless of case)"
-        raise Conflict(f"department {data.code} exists already{same}", field="code")
+        raise Conflict(f"department {data.code} exists already{same}", field="code", code=ErrorCode.DEPARTMENT_EXISTS,
+                       params={"code": data.code})
     current: dict[tuple[str, str], Contact] = {}
     if department is None:
         department = Department(code=data.code, name=data.name, supervisory=data.supervisory, created_at=now)
@@ -89,7 +91,8 @@ def parse_csv(text: str, filename: str) -> list[DepartmentCreate]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in ("code", "name") if c not in (reader.fieldnames or [])]
     if missing:
-        raise Invalid(f"{filename}:1: the header needs the columns {', '.join(CSV_COLUMNS)}", field="file")
+        raise Invalid(f"{filename}:1: the header needs the columns {', '.join(CSV_COLUMNS)}", field="file",
+                      code=ErrorCode.CSV_HEADER, params={"filename": filename, "columns": ", ".join(CSV_COLUMNS)})
     problems: list[str] = []
     grouped: dict[str, dict] = {}
     for row in reader:
@@ -117,5 +120,6 @@ def parse_csv(text: str, filename: str) -> list[DepartmentCreate]:
     if sum(d.supervisory for d in departments) > 1:
         problems.append(f"{filename}: more than one department is marked supervisory; only one may be")
     if problems:
-        raise Invalid("\n".join(problems), field="file")
+        raise Invalid("\n".join(problems), field="file", code=ErrorCode.CSV_INVALID,
+                      params={"problems": "\n".join(problems)})
     return departments

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline, waivers
-from monitor.errors import Conflict, Invalid, NotFound
+from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
@@ -33,13 +33,15 @@ class Actor:
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:
     found = (await session.exec(select(Department).where(func.upper(Department.code) == code.upper()))).scalars().first()
     if found is None:
-        raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field)
+        raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field,
+                      code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
     return found
 
 
 def _check_occurred_at(occurred_at: datetime, now: datetime) -> None:
     if occurred_at > now + FUTURE_TOLERANCE:
-        raise Invalid("occurred_at lies more than 5 minutes in the future", field="occurred_at")
+        raise Invalid("occurred_at lies more than 5 minutes in the future", field="occurred_at",
+                      code=ErrorCode.OCCURRED_AT_FUTURE)
 
 
 async def get_incident(session: AsyncSession, incident_id: int, *, for_update: bool = False) -> Incident:
@@ -48,7 +50,8 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
         query = query.with_for_update()
     incident = (await session.exec(query)).scalars().first()
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN,
+                       params={"incident_id": incident_id})
     return incident
 
 
@@ -72,7 +75,8 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
 
 def _require_open(incident: Incident) -> None:
     if incident.state != "open":
-        raise Conflict(f"incident {incident.id} is closed")
+        raise Conflict(f"incident {incident.id} is closed", code=ErrorCode.INCIDENT_CLOSED,
+                       params={"incident_id": incident.id})
 
 
 async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch, rules: RuleSet, now: datetime,
@@ -86,7 +90,8 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
         first_milestone = (await session.exec(select(func.min(Obligation.fulfilled_at)).where(
             Obligation.incident_id == incident.id))).scalar()
         if first_milestone is not None and patch.occurred_at > first_milestone:
-            raise Invalid("occurred_at cannot be later than a milestone already recorded", field="occurred_at")
+            raise Invalid("occurred_at cannot be later than a milestone already recorded", field="occurred_at",
+                          code=ErrorCode.OCCURRED_AT_AFTER_MILESTONE)
         changes["occurred_at"] = {"from": incident.occurred_at, "to": patch.occurred_at}
         incident.occurred_at = patch.occurred_at
     before = {rule.id for rule in rules.applicable(incident.severity)}
@@ -115,22 +120,29 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     obligation = (await session.exec(select(Obligation).where(
         Obligation.incident_id == incident_id, Obligation.key == data.obligation))).scalars().first()
     if obligation is None:
-        raise Invalid(f"incident {incident_id} has no obligation {data.obligation!r}", field="obligation")
+        raise Invalid(f"incident {incident_id} has no obligation {data.obligation!r}", field="obligation",
+                      code=ErrorCode.OBLIGATION_UNKNOWN,
+                      params={"incident_id": incident_id, "obligation": data.obligation})
     if obligation.fulfilled_at is not None:
-        raise Conflict(f"{data.obligation} was already recorded at {obligation.fulfilled_at.isoformat()}")
+        raise Conflict(f"{data.obligation} was already recorded at {obligation.fulfilled_at.isoformat()}",
+                       code=ErrorCode.MILESTONE_RECORDED,
+                       params={"obligation": data.obligation, "at": obligation.fulfilled_at.isoformat()})
     if obligation.state == planning.WAIVED:
-        raise Conflict(f"{data.obligation} was waived; there is nothing to record")
+        raise Conflict(f"{data.obligation} was waived; there is nothing to record", code=ErrorCode.OBLIGATION_WAIVED,
+                       params={"obligation": data.obligation})
     if data.at > now:
-        raise Invalid("a milestone cannot be in the future", field="at")
+        raise Invalid("a milestone cannot be in the future", field="at", code=ErrorCode.MILESTONE_FUTURE)
     if data.at < incident.occurred_at:
-        raise Invalid("a milestone cannot come before the incident occurred", field="at")
+        raise Invalid("a milestone cannot come before the incident occurred", field="at",
+                      code=ErrorCode.MILESTONE_BEFORE_OCCURRED)
     state = fulfilment_state(data.at, obligation.due_at)
     result = await session.execute(
         update(Obligation).where(Obligation.id == obligation.id, Obligation.fulfilled_at.is_(None))
         .values(state=state, fulfilled_at=data.at, evidence_url=data.evidence_url, note=data.note,
                 recorded_at=now, recorded_by=actor.name))
     if result.rowcount != 1:
-        raise Conflict(f"{data.obligation} was recorded by someone else a moment ago")
+        raise Conflict(f"{data.obligation} was recorded by someone else a moment ago",
+                       code=ErrorCode.MILESTONE_RECORDED_CONCURRENTLY, params={"obligation": data.obligation})
     await session.refresh(obligation)
     await planning.breach_of_late_fulfilment(session, incident, obligation)
     cancelled = await planning.cancel_steps(session, incident_id, obligation.key)

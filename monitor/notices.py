@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.auth import sees_department
-from monitor.errors import Forbidden, NotFound
+from monitor.errors import ErrorCode, Forbidden, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
 from monitor.pages.render import env
@@ -41,10 +41,10 @@ async def case_facts(session: AsyncSession, case_id: int, actor: Actor) -> CaseF
         .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
         .where(AccountabilityCase.id == case_id))).first()
     if row is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
     case, incident, department, obligation = row
     if not sees_department(actor, case.department_id):
-        raise Forbidden("this case belongs to another department")
+        raise Forbidden("this case belongs to another department", code=ErrorCode.CASE_OTHER_DEPARTMENT)
     issuer = (await session.execute(select(Department.name).where(Department.supervisory.is_(True))
                                     .order_by(Department.id).limit(1))).scalar()
     return CaseFacts(case, incident, department, obligation, issuer)

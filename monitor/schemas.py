@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from monitor.errors import ErrorCode, InvalidValue
+
 Severity = Literal["I", "II", "III", "IV"]
 Role = Literal["duty_officer", "department_head", "supervisor", "admin"]
 ROLES: tuple[str, ...] = ("duty_officer", "department_head", "supervisor", "admin")
@@ -32,18 +34,21 @@ def _e164(value: str) -> str:
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{value!r} is not a mobile number in E.164 form, like +8613800000001") from exc
+        raise InvalidValue(f"{value!r} is not a mobile number in E.164 form, like +8613800000001",
+                           code=ErrorCode.MOBILE_INVALID, params={"mobile": value}) from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number (E.164, like +8613800000001)")
+        raise InvalidValue(f"{value!r} is not a valid phone number (E.164, like +8613800000001)",
+                           code=ErrorCode.MOBILE_INVALID, params={"mobile": value})
     formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if formatted != value:
-        raise ValueError(f"write {value!r} in E.164 form: {formatted}")
+        raise InvalidValue(f"write {value!r} in E.164 form: {formatted}", code=ErrorCode.MOBILE_INVALID,
+                           params={"mobile": value, "formatted": formatted})
     return value
 
 
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or len(value) < 10 or any(c.isspace() for c in value):
-        raise ValueError("evidence_url must be an http:// or https:// link")
+        raise InvalidValue("evidence_url must be an http:// or https:// link", code=ErrorCode.EVIDENCE_URL_SCHEME)
     return value
 
 
@@ -75,10 +80,10 @@ LATEST = datetime(2101, 1, 1, tzinfo=UTC)
 
 def _plausible_time(value: datetime) -> datetime:
     if not 1999 <= value.year <= 2101:  # before converting: year 1 at +08:00 overflows
-        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+        raise InvalidValue("must be between 2000-01-01 and 2100-12-31", code=ErrorCode.TIME_OUT_OF_RANGE)
     value = value.astimezone(UTC)
     if not EARLIEST <= value < LATEST:
-        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+        raise InvalidValue("must be between 2000-01-01 and 2100-12-31", code=ErrorCode.TIME_OUT_OF_RANGE)
     return value
 
 
@@ -107,7 +112,8 @@ class ContactIn(_Body):
     @model_validator(mode="after")
     def _reachable(self) -> ContactIn:
         if not self.mobile and not self.email:
-            raise ValueError("a contact needs a mobile number or an email address")
+            raise InvalidValue("a contact needs a mobile number or an email address",
+                               code=ErrorCode.CONTACT_UNREACHABLE)
         return self
 
 
@@ -124,9 +130,12 @@ class DepartmentCreate(_Body):
         # silence (every contact has a mobile or an email, see ContactIn).
         if info.data.get("supervisory"):
             if not contacts:
-                raise ValueError("the supervisory department needs at least one contact who can be reached")
+                raise InvalidValue("the supervisory department needs at least one contact who can be reached",
+                                   code=ErrorCode.SUPERVISORY_NEEDS_CONTACT)
         elif not any(c.role == "head" for c in contacts):
-            raise ValueError("a department needs a contact of role head with a mobile number or an email address")
+            raise InvalidValue(
+                "a department needs a contact of role head with a mobile number or an email address",
+                code=ErrorCode.DEPARTMENT_NEEDS_HEAD)
         return contacts
 
 
@@ -161,7 +170,7 @@ class IncidentPatch(_Body):
     @model_validator(mode="after")
     def _changes_something(self) -> IncidentPatch:
         if self.occurred_at is None and self.severity is None:
-            raise ValueError("say what to correct: occurred_at, severity or both")
+            raise InvalidValue("say what to correct: occurred_at, severity or both", code=ErrorCode.NOTHING_TO_CORRECT)
         return self
 
 

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from monitor.db import on_postgresql
-from monitor.errors import NotFound
+from monitor.errors import ErrorCode, NotFound
 from monitor.models import SignInFailure, User
 
 log = structlog.get_logger("sunclock.signin")
@@ -114,7 +114,7 @@ async def unlock(session: AsyncSession, name: str) -> int:
     from, so that they can sign in at once. Returns the rows removed; the caller
     commits."""
     if (await session.execute(select(User.id).where(User.name == name))).first() is None:
-        raise NotFound(f"no user {name!r}", field="name")
+        raise NotFound(f"no user {name!r}", field="name", code=ErrorCode.USER_UNKNOWN, params={"name": name})
     key = name_key(name)
     clients = list((await session.execute(select(_T.client).where(_T.name == key))).scalars())
     result = await session.execute(delete(SignInFailure).where(or_(

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.errors import Conflict, Invalid, NotFound
+from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import RuleSet
 from rules.deadlines import INCIDENT_WIDE, WAIVER_REQUESTED
@@ -80,15 +80,19 @@ async def decide(session: AsyncSession, incident_id: int, key: str, decision: st
     a breach already recorded stays on record with its case. Refused: the clock
     goes on as before. The caller commits."""
     if decision not in DECISIONS:
-        raise Invalid(f"decision must be one of {', '.join(DECISIONS)}", field="decision")
+        raise Invalid(f"decision must be one of {', '.join(DECISIONS)}", field="decision",
+                      code=ErrorCode.WAIVER_DECISION_UNKNOWN, params={"decisions": ", ".join(DECISIONS)})
     obligation = (await session.exec(select(Obligation).where(
         Obligation.incident_id == incident_id, Obligation.key == key).with_for_update())).scalars().first()
     if obligation is None:
-        raise NotFound(f"incident {incident_id} has no obligation {key!r}")
+        raise NotFound(f"incident {incident_id} has no obligation {key!r}", code=ErrorCode.OBLIGATION_UNKNOWN,
+                       params={"incident_id": incident_id, "obligation": key})
     if obligation.state not in UNMET:
-        raise Conflict(f"{key} is already {obligation.state}; there is nothing to waive")
+        raise Conflict(f"{key} is already {obligation.state}; there is nothing to waive",
+                       code=ErrorCode.OBLIGATION_SETTLED, params={"obligation": key, "state": obligation.state})
     if decision == REFUSED and obligation.waiver_state != REQUESTED:
-        raise Conflict(f"no waiver of {key} was requested; there is nothing to refuse")
+        raise Conflict(f"no waiver of {key} was requested; there is nothing to refuse",
+                       code=ErrorCode.WAIVER_NOT_REQUESTED, params={"obligation": key})
     obligation.waiver_state = decision
     obligation.waiver_decided_by, obligation.waiver_decided_at, obligation.waiver_decision_reason = actor, now, reason
     cancelled = 0

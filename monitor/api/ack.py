@@ -19,9 +19,12 @@ from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarge
                           load_target, read_token, sent_notification)
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import page_answers
+from monitor.catalogue import phrase
+from monitor.errors import ErrorCode
 
 log = structlog.get_logger("sunclock.ack")
 router = APIRouter(tags=["acknowledgements"], responses=page_answers(400, 404, 410, 413, 422))
+LANG = "zh"  # the page is written in Chinese (its labels below); its texts come from the catalogue
 
 _PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -46,24 +49,27 @@ dt{color:#555}dd{margin:0 0 .6rem}button{font-size:1.1rem;padding:.5rem 1.5rem}.
 
 
 def _page(status: int, heading: str, message: str | None = None, **context: object) -> HTMLResponse:
-    return HTMLResponse(_PAGE.render(heading=heading, message=message, **context), status_code=status)
+    return HTMLResponse(_PAGE.render(heading=phrase(heading, LANG), message=message and phrase(message, LANG),
+                                     **context), status_code=status)
+
+
+def _refusal(status: int, code: ErrorCode) -> HTMLResponse:
+    return _page(status, f"{code}.title", code)
 
 
 async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> AckTarget | HTMLResponse:
     try:
         ref = read_token(runtime.settings.signing_key, token, runtime.clock.now())
     except AckLinkInvalid as exc:
-        if exc.expired:
-            return _page(410, "链接已过期", "此签收链接已超过有效期，请联系值班员。")
-        return _page(400, "链接无效", "此签收链接不完整或已被修改，请使用消息中的原始链接。")
+        return _refusal(410 if exc.expired else 400, exc.code)
     target = await load_target(session, ref.step_id, ref.contact_id)
     if target is None:
         log.warning("ack_target_missing", step_id=ref.step_id, contact_id=ref.contact_id)
-        return _page(404, "未找到提醒", "此链接对应的提醒或接收人已不存在。")
+        return _refusal(404, ErrorCode.ACK_TARGET_MISSING)
     target.notification_id = await sent_notification(session, ref.step_id, ref.contact_id)
     if target.notification_id is None:
         log.warning("ack_not_sent", step_id=ref.step_id, contact_id=ref.contact_id)
-        return _page(404, "未找到提醒", "此提醒未发送给该接收人，无法签收。请使用您收到的消息中的链接。")
+        return _refusal(404, ErrorCode.ACK_NOT_SENT)
     return target
 
 
@@ -82,7 +88,7 @@ async def show(token: str, runtime: RuntimeDep, session: SessionDep) -> HTMLResp
     if isinstance(target, HTMLResponse):
         return target
     acked = await acknowledged_at(session, target)
-    return _page(200, "签收提醒", None, **_details(target, runtime, token, acked))
+    return _page(200, "ack.title", None, **_details(target, runtime, token, acked))
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
@@ -94,5 +100,5 @@ async def confirm(token: str, runtime: RuntimeDep, session: SessionDep, clock: C
     recorded = await acknowledge(session, target, "link", now, notification_id=target.notification_id)
     await session.commit()
     acked = await acknowledged_at(session, target)
-    message = "签收成功，谢谢。" if recorded else "您已签收过此提醒，无需重复签收。"
-    return _page(200, "已签收", message, done=True, **_details(target, runtime, token, acked))
+    message = "ack.recorded" if recorded else "ack.repeated"
+    return _page(200, "ack.done.title", message, done=True, **_details(target, runtime, token, acked))

@@ -21,18 +21,31 @@ from monitor.api import ack, incidents, records, reports, signins, users, webhoo
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
-from monitor.errors import SunclockError
+from monitor.errors import SunclockError, code_of
 from monitor.metrics import database_metrics
 from monitor.runtime import Runtime
 
 log = structlog.get_logger("sunclock.api")
 
 
-def _error(status: int, message: str, field: str | None = None, where: str = "body") -> JSONResponse:
+def _error(status: int, message: str, field: str | None = None, where: str = "body",
+           coded: SunclockError | None = None) -> JSONResponse:
+    code = {"code": coded.code, **({"params": coded.params} if coded.params else {})} if coded else {}
     if status == 422:
         loc = [where, field] if field else [where]
-        return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)
-    return JSONResponse({"detail": message, **({"field": field} if field else {})}, status_code=status)
+        return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error", **code}]},
+                            status_code=422)
+    return JSONResponse({"detail": message, **({"field": field} if field else {}), **code}, status_code=status)
+
+
+def _validation_error(error: dict) -> dict:
+    """pydantic's error as the API shows it, with the code when one of our validators refused."""
+    shown = {k: v for k, v in error.items() if k in ("loc", "msg", "type")}
+    if (refused := code_of(error)) is not None:
+        shown["code"] = refused.code
+        if refused.params:
+            shown["params"] = refused.params
+    return shown
 
 
 def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
@@ -70,7 +83,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     @app.exception_handler(SunclockError)
     async def domain_error(_request: Request, exc: SunclockError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.field, exc.where)
+        return _error(exc.status, exc.message, exc.field, exc.where, coded=exc)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -92,7 +105,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        errors = [_validation_error(e) for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
     app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)

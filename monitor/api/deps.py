@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.auth import actor_for_token, may, sees_department
 from monitor.clock import Clock
-from monitor.errors import Forbidden
+from monitor.errors import ErrorCode, Forbidden
 from monitor.incidents import Actor
 from monitor.runtime import Runtime
 
@@ -64,7 +64,8 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 def allowed(action: str):  # noqa: ANN201 - a dependency factory
     async def check(actor: CurrentActor) -> Actor:
         if not may(actor, action):
-            raise HTTPException(403, f"the {actor.role} role may not {action}")
+            raise Forbidden(f"the {actor.role} role may not {action}", code=ErrorCode.ROLE_FORBIDDEN,
+                            params={"role": actor.role, "action": action})
         return actor
 
     return Depends(check)
@@ -72,4 +73,4 @@ def allowed(action: str):  # noqa: ANN201 - a dependency factory
 
 def check_department(actor: Actor, department_id: int) -> None:
     if not sees_department(actor, department_id):
-        raise Forbidden("this incident belongs to another department")
+        raise Forbidden("this incident belongs to another department", code=ErrorCode.INCIDENT_OTHER_DEPARTMENT)

@@ -11,7 +11,7 @@ from monitor import cases, departments
 from monitor.api.deps import ClockDep, Id, IdFilter, SessionDep, allowed
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.auth import shown_address
-from monitor.errors import Invalid, NotFound
+from monitor.errors import ErrorCode, Invalid, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, Code, DepartmentCreate, DepartmentPublic, NotificationPublic
@@ -33,9 +33,10 @@ async def replace_department(code: Annotated[Code, Path()], body: DepartmentCrea
                              clock: ClockDep, actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
     """Rename a department and replace its contacts; later steps go to the new ones."""
     if body.code != code:
-        raise Invalid(f"the body's code {body.code!r} is not the department {code!r} in the address", field="code")
+        raise Invalid(f"the body's code {body.code!r} is not the department {code!r} in the address", field="code",
+                      code=ErrorCode.DEPARTMENT_CODE_MISMATCH, params={"body_code": body.code, "code": code})
     if (await session.exec(select(Department.id).where(Department.code == code))).first() is None:
-        raise NotFound(f"no department {code!r}")
+        raise NotFound(f"no department {code!r}", code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
     await departments.save(session, body, clock.now(), replace=True)
     await session.commit()
     return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from monitor import notices, reports
 from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.api.responses import json_errors_of_html_route
-from monitor.errors import Invalid
+from monitor.errors import ErrorCode, Invalid
 from monitor.incidents import Actor
 from monitor.schemas import UtcTime
 
@@ -34,7 +34,7 @@ async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
     end = end or clock.now()
     start = start or end - DEFAULT_PERIOD
     if start >= end:
-        raise Invalid("'from' must be before 'to'", field="from", where="query")
+        raise Invalid("'from' must be before 'to'", field="from", where="query", code=ErrorCode.PERIOD_REVERSED)
     report = await reports.compliance(session, start, end)
     if format == "csv":
         filename = reports.csv_filename(report, runtime.settings.zone)

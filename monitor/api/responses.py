@@ -15,12 +15,16 @@ class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+    code: str | None = None  # stable, whatever the wording of ``msg`` (monitor/errors.py ErrorCode)
+    params: dict[str, Any] | None = None  # the values ``msg`` names
 
 
 class ErrorBody(BaseModel):
     """``detail`` is a message, or for 413 and 422 a list naming each field at fault."""
     detail: str | list[ErrorItem]
     field: str | None = None
+    code: str | None = None  # stable, whatever the wording of ``detail`` (monitor/errors.py ErrorCode)
+    params: dict[str, Any] | None = None  # the values ``detail`` names
 
 
 def _error(description: str) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from monitor import timeline
 from monitor.acks import STEP_LABELS, acknowledge, load_target
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import plain_errors
+from monitor.catalogue import phrase
 from monitor.delivery import record_failure
+from monitor.errors import ErrorCode
 from monitor.models import Notification
 from monitor.schemas import unstorable_character
 from monitor.runtime import Runtime
@@ -32,6 +34,7 @@ router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 
 ACK_WORDS = ("1", "收到")
 FAILED = ("failed", "undelivered")
+REPLY_LANG = "zh"  # replies go to Chinese offices, like the messages they answer
 
 
 async def _signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
@@ -118,9 +121,9 @@ async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, pa
     return fallback_id is not None
 
 
-def _twiml(text: str) -> Response:
+def _twiml(key: str, **params: object) -> Response:
     reply = MessagingResponse()
-    reply.message(text)
+    reply.message(phrase(key, REPLY_LANG, **params))
     return Response(str(reply), media_type="application/xml")
 
 
@@ -131,17 +134,17 @@ async def sms_reply(request: Request, runtime: RuntimeDep, session: SessionDep, 
     params = await _signed_form(request, runtime)
     sender, body = params.get("From", ""), params.get("Body", "").strip()
     if body not in ACK_WORDS:
-        return _twiml("Sunclock：如需签收最近一条提醒，请回复 1 或“收到”。")
+        return _twiml(ErrorCode.SMS_NOT_AN_ACK)
     latest = (await session.exec(select(Notification).where(
         Notification.channel == "sms", Notification.to == sender, Notification.state.in_(("sent", "delivered")))
         .order_by(Notification.sent_at.desc(), Notification.id.desc()).limit(1))).scalars().first()
     target = await load_target(session, latest.step_id, latest.contact_id) if latest else None
     if target is None:
         log.warning("sms_ack_no_message", sender=sender)
-        return _twiml("Sunclock：没有找到发给此号码的提醒，无需签收。")
+        return _twiml(ErrorCode.SMS_NO_MESSAGE)
     what = f"“{target.incident.title}”{STEP_LABELS.get(target.step.kind, target.step.kind)}"
     recorded = await acknowledge(session, target, "sms", clock.now(), notification_id=latest.id)
     await session.commit()
     if recorded is None:
-        return _twiml(f"Sunclock：您已签收过{what}提醒。")
-    return _twiml(f"Sunclock：已签收{what}提醒，谢谢。")
+        return _twiml("sms.repeated", what=what)
+    return _twiml("sms.recorded", what=what)

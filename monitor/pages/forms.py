@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from monitor.errors import SunclockError
-from monitor.pages.i18n import Translator, service_message
+from monitor.errors import SunclockError, code_of
+from monitor.pages.i18n import Translator
 from monitor.schemas import unstorable_character
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # A form field the person could not have left wrong: a problem with it is shown here.
 FORM_LEVEL = "_form"
-# pydantic's ``value_error`` comes from our own validators; which one depends on the field.
-VALUE_ERRORS = {"evidence_url": "err.url", "mobile": "err.mobile", "email": "err.email"}
+# A ``value_error`` not raised by our own validators (they carry a code): the email check.
+VALUE_ERRORS = {"email": "err.email"}
 TIME_ERRORS = ("datetime", "timezone", "date_")
 
 
@@ -78,16 +78,10 @@ def _message(error: dict[str, Any], field: str, t: Translator) -> str:
         return t("err.code")
     if kind.startswith(TIME_ERRORS):
         return t("err.time")
-    if kind == "value_error" and "contact of role head" in error["msg"]:
-        return t("err.needs_head")
-    if kind == "value_error" and "supervisory department needs" in error["msg"]:
-        return t("err.supervisory_needs_contact")
-    if kind == "value_error" and "mobile number or an email" in error["msg"]:
-        return t("err.contact_reachable")
+    if (refused := code_of(error)) is not None:
+        return t(refused.code, **refused.params)
     if kind == "value_error" and field in VALUE_ERRORS:
         return t(VALUE_ERRORS[field])
-    if kind == "value_error" and "say what to correct" in error["msg"]:
-        return t("err.nothing_to_correct")
     return t("err.invalid")
 
 
@@ -115,7 +109,7 @@ def validate(model: type[Model], data: dict[str, Any], t: Translator, *,
 def service_errors(exc: SunclockError, t: Translator, fields: dict[str, str] | None = None) -> dict[str, str]:
     """A service error next to its field; ``fields`` renames service fields to form fields."""
     name = (fields or {}).get(exc.field or "", exc.field) or FORM_LEVEL
-    return {name: service_message(exc.message, t)}
+    return {name: t(exc.code, **exc.params)}
 
 
 Done = TypeVar("Done")

@@ -2,11 +2,15 @@
 
 Templates call ``t("key")``; a key missing in English falls back to Chinese,
 and a key missing everywhere shows itself, so a gap is visible, not fatal.
+An error is said by its code, ``t(exc.code, **exc.params)``: the translator
+reads error codes from the one catalogue of error texts, monitor/catalogue.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from monitor import catalogue
 
 LANGUAGES = ("zh", "en")
 
@@ -109,18 +113,7 @@ ZH: dict[str, str] = {
     "error.other_department": "该事件属于其他单位。", "error.back": "返回看板", "error.form": "请修改下面标出的内容。",
     "err.required": "此项必填。", "err.too_long": "不能超过 {max} 个字符。", "err.choice": "请选择一个有效选项。",
     "err.code": "以字母开头，只含字母、数字、- 或 _，最多 32 位。", "err.time": "请填写有效的日期和时间。",
-    "err.url": "请填写以 http:// 或 https:// 开头的链接。", "err.mobile": "手机号须为国际格式，如 +8613800000001。",
-    "err.email": "邮箱地址无效。", "err.contact_reachable": "联系人需填写手机号或邮箱。",
-    "err.needs_head": "须至少填写一名职务为“主要负责人”、有手机号或邮箱的联系人，否则提醒无人接收。",
-    "err.supervisory_needs_contact": "督查单位须至少有一名有手机号或邮箱的联系人，否则督查提醒无人接收。",
-    "err.nothing_to_correct": "请修改发生时间或级别。", "err.occurred_future": "发生时间不能晚于当前时间 5 分钟以上。",
-    "err.occurred_after_milestone": "发生时间不能晚于已记录的完成时间。", "err.milestone_future": "完成时间不能晚于当前时间。",
-    "err.milestone_before": "完成时间不能早于事件发生时间。", "err.no_department": "没有这个责任单位。",
-    "err.already_recorded": "该时限要求已记录过。", "err.cancelled": "该时限要求已免除，无需记录。",
-    "err.waive_done": "该时限要求已完成或已免除。", "err.no_waiver_request": "没有人申请免除，无需驳回。",
-    "err.closed": "事件已结束。", "err.exists": "已存在同名记录。", "err.one_supervisory": "只能有一个督查单位。",
-    "err.head_needs_department": "单位负责人必须选择所属单位。", "err.password_short": "密码至少 8 位。",
-    "err.recorded_concurrently": "他人刚刚记录了此项，请刷新页面。", "err.case_decided": "该案件已处理。",
+    "err.email": "邮箱地址无效。",
     "err.invalid": "内容无效。",
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
 }
@@ -228,24 +221,7 @@ EN: dict[str, str] = {
     "error.back": "Back to the board", "error.form": "Please correct the fields marked below.",
     "err.required": "Required.", "err.too_long": "At most {max} characters.", "err.choice": "Choose a valid option.",
     "err.code": "A letter, then letters, digits, - or _; at most 32.", "err.time": "Enter a valid date and time.",
-    "err.url": "Enter a link starting with http:// or https://.", "err.mobile": "Use E.164, like +8613800000001.",
-    "err.email": "Not a valid email address.", "err.contact_reachable": "A contact needs a mobile number or an email.",
-    "err.needs_head": "Add at least one contact of role head with a mobile number or an email, or nobody gets the "
-                      "reminders.",
-    "err.supervisory_needs_contact": "The supervisory office needs at least one contact with a mobile number or an "
-                                     "email, or nobody gets the supervisors' messages.",
-    "err.nothing_to_correct": "Change the start time or the severity.",
-    "err.occurred_future": "The start time may be at most 5 minutes in the future.",
-    "err.occurred_after_milestone": "The start time cannot be after a recorded milestone.",
-    "err.milestone_future": "A milestone cannot be in the future.",
-    "err.milestone_before": "A milestone cannot come before the incident occurred.",
-    "err.no_department": "No such department.", "err.already_recorded": "Already recorded.",
-    "err.cancelled": "This obligation was waived.", "err.closed": "The incident is closed.",
-    "err.waive_done": "This obligation is already met or waived.", "err.no_waiver_request": "Nobody asked for a waiver.",
-    "err.exists": "This exists already.", "err.one_supervisory": "Only one department may be supervisory.",
-    "err.head_needs_department": "A department head needs a department.",
-    "err.password_short": "At least 8 characters.", "err.recorded_concurrently": "Someone recorded this a moment ago.",
-    "err.case_decided": "This case was already decided.", "err.invalid": "Not valid.",
+    "err.email": "Not a valid email address.", "err.invalid": "Not valid.",
     "err.characters_in": "The form field {field} contains a character that cannot be stored (such as NUL); "
                          "remove it and send the form again.",
 }
@@ -259,38 +235,9 @@ def translator(lang: str) -> Translator:
     table = CATALOGUE.get(lang, ZH)
 
     def t(key: str, **values: object) -> str:
+        if key in catalogue.ZH:
+            return catalogue.phrase(key, lang, **values)
         text = table.get(key) or ZH.get(key) or key
         return text.format(**values) if values else text
 
     return t
-
-
-# English service messages (monitor/errors.py) and the catalogue key that says them to a person.
-SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (
-    ("lies more than 5 minutes in the future", "err.occurred_future"),
-    ("cannot be later than a milestone", "err.occurred_after_milestone"),
-    ("milestone cannot be in the future", "err.milestone_future"),
-    ("cannot come before the incident occurred", "err.milestone_before"),
-    ("no department with code", "err.no_department"),
-    ("was already recorded", "err.already_recorded"),
-    ("was waived", "err.cancelled"),
-    ("there is nothing to waive", "err.waive_done"),
-    ("there is nothing to refuse", "err.no_waiver_request"),
-    ("is closed", "err.closed"),
-    ("is already the supervisory department", "err.one_supervisory"),
-    ("exists already", "err.exists"),
-    ("needs --department", "err.head_needs_department"),
-    ("password has at least 8", "err.password_short"),
-    ("user name has 1 to 64", "err.required"),
-    ("has no obligation", "err.choice"),
-    ("role must be one of", "err.choice"),
-    ("recorded by someone else", "err.recorded_concurrently"),
-    ("was already decided", "err.case_decided"),
-)
-
-
-def service_message(message: str, t: Translator) -> str:
-    for fragment, key in SERVICE_MESSAGES:
-        if fragment in message:
-            return t(key)
-    return message

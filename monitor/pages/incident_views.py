@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor import incidents
 from monitor.api.deps import MAX_ID, SessionDep
 from monitor.auth import sees_department
-from monitor.errors import NotFound
+from monitor.errors import ErrorCode, NotFound
 from monitor.models import Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
@@ -80,7 +80,8 @@ async def _visible_incident(page: Page, session: AsyncSession, incident_id: int)
     assert page.actor is not None
     try:
         if not 0 < incident_id <= MAX_ID:
-            raise NotFound(f"no incident {incident_id}")
+            raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN,
+                           params={"incident_id": incident_id})
         incident = await incidents.get_incident(session, incident_id)
     except NotFound:
         raise PageExit(refusal(page, 404, "error.not_found")) from None

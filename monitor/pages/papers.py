@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from monitor import notices, reports
 from monitor.api.deps import MAX_ID, SessionDep
-from monitor.errors import Forbidden, NotFound
+from monitor.errors import ErrorCode, Forbidden, NotFound
 from monitor.pages import overview
 from monitor.pages.auth import SignedIn
 from monitor.pages.render import Page, PageExit, PageRoute, refusal, render
@@ -35,7 +35,7 @@ async def case_notice(case_id: int, page: SignedIn, session: SessionDep) -> Resp
     assert page.actor is not None
     try:
         if not 0 < case_id <= MAX_ID:
-            raise NotFound(f"no case {case_id}")
+            raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
         facts = await notices.case_facts(session, case_id, page.actor)
     except NotFound:
         return refusal(page, 404, "error.not_found")
