@@ -13,6 +13,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Language(StrEnum):
+    """The languages Sunclock writes pages and messages in."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 class Severity(StrEnum):
     """国家突发事件分级: especially major, major, large, general."""
 
