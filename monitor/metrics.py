@@ -22,14 +22,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
+from rules.vocabulary import Channel, Decision, IncidentState, ObligationState, Outcome, Severity, StepState
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
-CHANNELS = ("sms", "email")
-OUTCOMES = ("sent", "delivered", "failed", "retried", "skipped")
-SEVERITIES = ("I", "II", "III", "IV")
-OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "waived")
-DECISIONS = ("pending", "notice", "summons", "waived")
+# Every label value, so that each series exists from 0 before its first event.
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
+DECISIONS: tuple[Decision, ...] = tuple(Decision)
 
 
 class Metrics:
@@ -66,7 +68,7 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
     codes = dict((await session.execute(select(Department.id, Department.code))).all())
 
     open_by_severity = dict((await session.execute(
-        select(Incident.severity, func.count()).where(Incident.state == "open").group_by(Incident.severity))).all())
+        select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN).group_by(Incident.severity))).all())
     incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
     for severity in SEVERITIES:
         incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
@@ -135,7 +137,7 @@ async def _undeliverable(session: AsyncSession, codes: dict[int, str],
     found = (await session.execute(
         select(Incident.department_id, EscalationStep.obligation_key, func.count())
         .join(Incident, Incident.id == EscalationStep.incident_id)
-        .where((EscalationStep.state == "undeliverable") | EscalationStep.unreached_groups.is_not(None))
+        .where((EscalationStep.state == StepState.UNDELIVERABLE) | EscalationStep.unreached_groups.is_not(None))
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
     counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:

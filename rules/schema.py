@@ -15,12 +15,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from rules.vocabulary import PRE_DEADLINE_KINDS  # noqa: F401 - monitor.dispatch imports it from here
-from rules.vocabulary import Channel, Recipient, Severity, StepKind
+from rules.vocabulary import Channel, Recipient, Severity, StepKind, one_of
 
-# The steps a rule's ladder may name, in the order they come. A Literal of the
-# plain values, so a wrong name is reported as before: "Input should be 'reminder', …".
+# The steps a rule's ladder may name, in the order they come.
 LADDER_KINDS: tuple[StepKind, ...] = (StepKind.REMINDER, StepKind.WARNING, StepKind.FINAL_WARNING, StepKind.BREACHED)
-LadderKind = Literal[tuple(kind.value for kind in LADDER_KINDS)]  # type: ignore[valid-type]
+LadderKind = one_of(*LADDER_KINDS)
 
 _DURATION = re.compile(r"^(?P<sign>[-+])?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
