@@ -25,8 +25,16 @@ from monitor.messages import Directory, render_notification
 from monitor.metrics import Metrics
 from monitor.models import AccountabilityCase, Contact, EscalationStep, Notification, Obligation
 from monitor.settings import Settings
-from rules.vocabulary import PRE_DEADLINE_KINDS, UNMET, Decision, NotificationState, ObligationState, Outcome, StepKind
-from rules.vocabulary import TimelineKind
+from rules.vocabulary import (
+    PRE_DEADLINE_KINDS,
+    UNMET,
+    Decision,
+    NotificationState,
+    ObligationState,
+    Outcome,
+    StepKind,
+    TimelineKind,
+)
 
 log = structlog.get_logger("sunclock.delivery")
 
