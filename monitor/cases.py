@@ -22,7 +22,8 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     if case is None:
         raise NotFound(f"no case {case_id}")
     won = await session.execute(
-        update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == Decision.PENDING)
+        update(AccountabilityCase)
+        .where(AccountabilityCase.id == case_id, AccountabilityCase.decision == Decision.PENDING)
         .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
     if won.rowcount != 1:
         raise Conflict(f"case {case_id} was already decided")

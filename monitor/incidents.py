@@ -135,8 +135,9 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     await session.refresh(obligation)
     await planning.breach_of_late_fulfilment(session, incident, obligation)
     cancelled = await planning.cancel_steps(session, incident_id, obligation.key)
-    await timeline.record(session, incident_id, TimelineKind.MILESTONE, actor.name, now, obligation=obligation.key, fulfilled_at=data.at,
-                          state=state, evidence_url=data.evidence_url, note=data.note, steps_cancelled=cancelled)
+    await timeline.record(session, incident_id, TimelineKind.MILESTONE, actor.name, now, obligation=obligation.key,
+                          fulfilled_at=data.at, state=state, evidence_url=data.evidence_url, note=data.note,
+                          steps_cancelled=cancelled)
     return obligation
 
 

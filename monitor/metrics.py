@@ -63,12 +63,11 @@ class _Families(Collector):
         return iter(self.families)
 
 
-async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
-    """The database-derived metrics, in the Prometheus text format."""
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
-
+async def _by_state(session: AsyncSession, obligation_keys: list[str]) -> list[GaugeMetricFamily]:
+    """Open incidents by severity and obligations by state, every label value from 0."""
     open_by_severity = dict((await session.execute(
-        select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN).group_by(Incident.severity))).all())
+        select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN)
+        .group_by(Incident.severity))).all())
     incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
     for severity in SEVERITIES:
         incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
@@ -80,6 +79,12 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
     for key in sorted(set(obligation_keys) | {k for k, _ in counts}):
         for state in OBLIGATION_STATES:
             obligations.add_metric([key, state], counts.get((key, state), 0))
+    return [incidents_open, obligations]
+
+
+async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
+    """The database-derived metrics, in the Prometheus text format."""
+    codes = dict((await session.execute(select(Department.id, Department.code))).all())
 
     remaining = GaugeMetricFamily(
         "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
@@ -123,7 +128,7 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
         cases.add_metric([decision], by_decision.get(decision, 0))
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families([incidents_open, obligations, remaining, breaches, fulfil, cases,
+    registry.register(_Families([*await _by_state(session, obligation_keys), remaining, breaches, fulfil, cases,
                                  await _undeliverable(session, codes, obligation_keys)]))
     return generate_latest(registry)
 

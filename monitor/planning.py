@@ -183,7 +183,8 @@ async def _back_in_scope(session: AsyncSession, incident_id: int, row: Obligatio
     if row.state == WAIVED:
         row.state = BREACHED if row.breached_at is not None else PENDING
     row.waiver_state = None
-    await timeline.record(session, incident_id, TimelineKind.WAIVER_LAPSED, actor, now, obligation=row.key, waiver=previous)
+    await timeline.record(session, incident_id, TimelineKind.WAIVER_LAPSED, actor, now, obligation=row.key,
+                          waiver=previous)
 
 
 async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, now: datetime, actor: str) -> None:
@@ -202,8 +203,8 @@ async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, n
     else:
         await _withdraw_breach(session, incident.id, row, now, actor)
     if previous != state:
-        await timeline.record(session, incident.id, TimelineKind.REGRADED, actor, now, obligation=row.key, from_state=previous,
-                              to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
+        await timeline.record(session, incident.id, TimelineKind.REGRADED, actor, now, obligation=row.key,
+                              from_state=previous, to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
 
 
 async def breach_of_late_fulfilment(session: AsyncSession, incident: Incident, obligation: Obligation) -> None:
@@ -276,8 +277,8 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
     entries = []
     for o in breached:
         lag = (now - o.due_at).total_seconds()
-        entries.append(timeline.entry(o.incident_id, TimelineKind.BREACHED, actor, now, obligation=o.key, due_at=o.due_at,
-                                      breached_at=o.due_at, detected_late=lag > 1))
+        entries.append(timeline.entry(o.incident_id, TimelineKind.BREACHED, actor, now, obligation=o.key,
+                                      due_at=o.due_at, breached_at=o.due_at, detected_late=lag > 1))
         log.warning("deadline_breached", incident_id=o.incident_id, obligation=o.key,
                     breached_at=o.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
     await timeline.record_many(session, entries)

@@ -104,7 +104,8 @@ async def recheck(session: AsyncSession, claimed: list, now: datetime, token: st
 
 _SKIPPED = (update(Notification.__table__)
             .where(Notification.__table__.c.id == bindparam("nid"),
-                   Notification.__table__.c.claim_token == bindparam("tok"), Notification.__table__.c.state == NotificationState.SENDING)
+                   Notification.__table__.c.claim_token == bindparam("tok"),
+                   Notification.__table__.c.state == NotificationState.SENDING)
             .values(state=NotificationState.SKIPPED, claimed_until=None, attempts=Notification.__table__.c.attempts - 1,
                     last_error=bindparam("why")))
 

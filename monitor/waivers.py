@@ -55,7 +55,8 @@ async def request(session: AsyncSession, incident: Incident, rules: RuleSet, now
     if not rows:
         return []
     keys = [o.key for o in rows]
-    await timeline.record(session, incident.id, TimelineKind.WAIVER_REQUESTED, actor, now, obligations=keys, reason=reason)
+    await timeline.record(session, incident.id, TimelineKind.WAIVER_REQUESTED, actor, now, obligations=keys,
+                          reason=reason)
     await _tell_supervisors(session, incident.id, rows, rules, now)
     return keys
 

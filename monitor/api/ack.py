@@ -71,7 +71,8 @@ async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> Ac
 def _details(target: AckTarget, runtime: RuntimeDep, token: str, acked: datetime | None) -> dict:
     zone = runtime.settings.zone
     step = target.step
-    label = STEP_LABELS.get(step.kind, step.kind) + (f"（第 {step.occurrence} 次）" if step.kind == StepKind.OVERDUE else "")
+    repeat = f"（第 {step.occurrence} 次）" if step.kind == StepKind.OVERDUE else ""
+    label = STEP_LABELS.get(step.kind, step.kind) + repeat
     duty = REGISTERED_DUTY if not step.obligation_key else "、".join(o.title for o in target.duties)
     return {"t": target, "duty": duty, "step": label, "acked": acked, "action": f"/ack/{token}",
             "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M")}

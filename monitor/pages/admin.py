@@ -37,7 +37,8 @@ def _allowed(page: Page, action: str) -> None:
 
 def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
     return {"code": "", "name": "", "supervisory": False,
-            "contacts": [dict.fromkeys(CONTACT_FIELDS, "") | {"role": ContactRole.HEAD if i == 0 else ContactRole.DEPUTY}
+            "contacts": [dict.fromkeys(CONTACT_FIELDS, "")
+                         | {"role": ContactRole.HEAD if i == 0 else ContactRole.DEPUTY}
                          for i in range(rows)]}
 
 
@@ -224,7 +225,7 @@ async def decide_waiver(incident_id: int, key: str, page: Posted, session: Sessi
     if not 0 < incident_id <= MAX_ID:
         return refusal(page, 404, "error.not_found")
     incident = await session.get(Incident, incident_id)
-    if incident is None or (page.actor.role == Role.DEPARTMENT_HEAD and incident.department_id != page.actor.department_id):
+    if incident is None or not auth.sees_department(page.actor, incident.department_id):
         return refusal(page, 404, "error.not_found")
     form = await page.request.form()
 

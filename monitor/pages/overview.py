@@ -106,7 +106,8 @@ async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:
     """Open incidents, and closed ones with a duty still owed (SPEC §11.3), the
     most urgent deadline first; those without one last."""
     owed = select(Obligation.id).where(Obligation.incident_id == Incident.id, still_owed()).exists()
-    found = list((await session.exec(visible(select(Incident).where((Incident.state == IncidentState.OPEN) | owed), actor)
+    current = (Incident.state == IncidentState.OPEN) | owed
+    found = list((await session.exec(visible(select(Incident).where(current), actor)
                                      .order_by(Incident.registered_at.desc()).limit(500))).scalars())
     result = await views(session, found)
     return sorted(result, key=lambda v: (v.next_due is None, v.next_due or v.incident.registered_at))
