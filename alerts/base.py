@@ -9,11 +9,13 @@ those decisions are made once, in :mod:`alerts.policy`, by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from alerts.masking import mask
+from rules import vocabulary
 
-ChannelName = Literal["sms", "email"]
+# A channel's name; ``Channel`` below is the interface a channel implements.
+ChannelName = vocabulary.Channel
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def build_channels(
 ) -> dict[ChannelName, Channel]:
     sms: Channel
     if twilio is None:
-        sms = OutboxChannel("sms")
+        sms = OutboxChannel(ChannelName.SMS)
     else:
         # Loaded only here: the Twilio client and aiohttp take a noticeable part
         # of start-up, which an install delivering into the outbox can skip.
@@ -58,7 +58,7 @@ def build_channels(
         )
     email: Channel
     if smtp is None:
-        email = OutboxChannel("email")
+        email = OutboxChannel(ChannelName.EMAIL)
     else:
         email = SmtpEmailChannel(
             smtp.host,
@@ -72,4 +72,4 @@ def build_channels(
             validate_certs=smtp.validate_certs,
             cert_bundle=smtp.cert_bundle,
         )
-    return {"sms": sms, "email": email}
+    return {ChannelName.SMS: sms, ChannelName.EMAIL: email}

@@ -55,7 +55,7 @@ def classify_smtp_error(exc: BaseException) -> DeliveryError:
 
 
 class SmtpEmailChannel:
-    name: ChannelName = "email"
+    name: ChannelName = ChannelName.EMAIL
     provider = "smtp"
 
     def __init__(
@@ -107,7 +107,7 @@ class SmtpEmailChannel:
         return mime
 
     async def send(self, message: Message) -> Receipt:
-        if message.channel != "email":
+        if message.channel != ChannelName.EMAIL:
             raise ValueError(f"SmtpEmailChannel cannot send a {message.channel!r} message")
         try:
             mime = self.build(message)

@@ -90,8 +90,8 @@ def decide(
 
 def other_channel(name: ChannelName) -> ChannelName:
     """The channel a permanently failed message falls back to, for the same contact."""
-    if name == "sms":
-        return "email"
-    if name == "email":
-        return "sms"
+    if name == ChannelName.SMS:
+        return ChannelName.EMAIL
+    if name == ChannelName.EMAIL:
+        return ChannelName.SMS
     raise ValueError(f"unknown channel {name!r}")

@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts.base import ChannelName
+from rules.vocabulary import Language, Severity, StepKind
 
-STEPS = ("registered", "reminder", "warning", "final_warning", "breached", "overdue", "waiver_requested")
-LANGUAGES = ("zh", "en")
+# One template set per step kind and language (tests check each exists).
+STEPS: tuple[StepKind, ...] = tuple(StepKind)
+LANGUAGES: tuple[Language, ...] = tuple(Language)
 
 # Two concatenated UCS-2 segments hold 2 x 67 characters. The SMS text is kept
 # within that; the acknowledgement link follows on its own line (§5).
@@ -32,7 +34,7 @@ SUBJECT_TITLE_MAX = 30
 
 ELLIPSIS = "…"
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ROMAN = {"I": "Ⅰ", "II": "Ⅱ", "III": "Ⅲ", "IV": "Ⅳ"}
+_ROMAN = {Severity.I: "Ⅰ", Severity.II: "Ⅱ", Severity.III: "Ⅲ", Severity.IV: "Ⅳ"}
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,17 @@ class DeadlineInfo:
     key: str  # e.g. "authoritative_release"
     title: str  # e.g. "发布权威信息"
     due_at: datetime  # aware UTC
-    state: str  # pending | met | met_late | breached | waived
+    state: str  # an ObligationState
     waiver_reason: str | None = None  # why a waiver was requested, for waiver_requested
 
 
 @dataclass(frozen=True)
 class MessageContext:
-    step: str  # registered|reminder|warning|final_warning|breached|overdue
+    step: str  # a StepKind
     occurrence: int  # 1.. for overdue repeats, else 1
     incident_id: int
     incident_title: str
-    severity: str  # I|II|III|IV
+    severity: str  # a Severity
     department_name: str
     occurred_at: datetime  # aware UTC
     deadlines: tuple[DeadlineInfo, ...]  # registered: every obligation; other steps: the one obligation
@@ -74,9 +76,9 @@ def format_remaining(delta: timedelta, language: str) -> str:
     _check_language(language)
     seconds = int(delta.total_seconds())
     if abs(seconds) < 60:
-        return "已到时限" if language == "zh" else "due now"
+        return "已到时限" if language == Language.ZH else "due now"
     hours, minutes = divmod(abs(seconds) // 60, 60)
-    if language == "zh":
+    if language == Language.ZH:
         span = f"{hours}小时{minutes}分" if hours and minutes else f"{hours}小时" if hours else f"{minutes}分钟"
         return f"剩余{span}" if seconds > 0 else f"已超时{span}"
     span = f"{hours}h{minutes:02d}m" if hours and minutes else f"{hours}h" if hours else f"{minutes}m"
@@ -88,7 +90,7 @@ def format_time(at: datetime, language: str, zone: ZoneInfo, *, with_year: bool 
     _check_language(language)
     local = _aware(at, "time").astimezone(zone)
     clock = f"{local:%H:%M}"
-    if language == "zh":
+    if language == Language.ZH:
         year = f"{local.year}年" if with_year else ""
         return f"{year}{local.month}月{local.day}日 {clock}"
     year = f" {local.year}" if with_year else ""
@@ -104,13 +106,13 @@ def render(
     ctx: MessageContext,
     channel: ChannelName,
     *,
-    language: str = "zh",
+    language: str = Language.ZH,
     timezone: str = "Asia/Shanghai",
 ) -> RenderedMessage:
     _check_language(language)
     if ctx.step not in STEPS:
         raise ValueError(f"unknown step {ctx.step!r}; expected one of {', '.join(STEPS)}")
-    if channel not in ("sms", "email"):
+    if channel not in tuple(ChannelName):
         raise ValueError(f"unknown channel {channel!r}")
     if not ctx.deadlines:
         raise ValueError("a message needs at least one deadline")
@@ -121,7 +123,7 @@ def render(
         return template.render({**values, **extra}).strip()
 
     subject = part("subject.txt", title=_shorten(values["title"], SUBJECT_TITLE_MAX))
-    if channel == "sms":
+    if channel == ChannelName.SMS:
         text = _fit_sms(lambda title: part("sms.txt", title=title), values["title"])
         return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=None)
     return RenderedMessage(

@@ -98,7 +98,7 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):
 
 
 class TwilioSmsChannel:
-    name: ChannelName = "sms"
+    name: ChannelName = ChannelName.SMS
     provider = "twilio"
 
     def __init__(
@@ -130,7 +130,7 @@ class TwilioSmsChannel:
         return self._client
 
     async def send(self, message: Message) -> Receipt:
-        if message.channel != "sms":
+        if message.channel != ChannelName.SMS:
             raise ValueError(f"TwilioSmsChannel cannot send a {message.channel!r} message")
         client = self._twilio()
         try:

@@ -15,13 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor import timeline
 from monitor.errors import ErrorCode
 from monitor.models import Acknowledgement, Contact, EscalationStep, Incident, Notification, Obligation
+from monitor.terms import STEP_KIND, chinese
+from rules.vocabulary import NotificationState, TimelineKind
 
 log = structlog.get_logger("sunclock.ack")
 
 ACK_SALT = "sunclock.ack.v1"
 ACK_VALID_SECONDS = 7 * 24 * 3600
 # A link counts only if a message carrying it went out: signed is not enough.
-SENT_STATES = ("sent", "delivered")
+SENT_STATES = (NotificationState.SENT, NotificationState.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,7 @@ def ack_url(public_url: str, key: bytes, step_id: int, contact_id: int, now: dat
     return f"{public_url}/ack/{make_token(key, step_id, contact_id, now)}"
 
 
-STEP_LABELS = {"registered": "事件登记", "reminder": "提醒", "warning": "预警", "final_warning": "最后预警",
-               "breached": "已超时", "overdue": "超时催办", "waiver_requested": "免除申请"}
+STEP_LABELS = chinese(STEP_KIND)
 REGISTERED_DUTY = "事件登记通知"
 
 
@@ -126,7 +127,7 @@ async def acknowledge(session: AsyncSession, target: AckTarget, via: str, now: d
     ack = Acknowledgement(incident_id=target.incident.id, step_id=step.id, contact_id=contact.id,
                           notification_id=notification_id, via=via, at=now)
     session.add(ack)
-    await timeline.record(session, target.incident.id, "acknowledged", contact.name[:64], now, via=via,
+    await timeline.record(session, target.incident.id, TimelineKind.ACKNOWLEDGED, contact.name[:64], now, via=via,
                           recipient=contact.name, step=step.kind, obligation=step.obligation_key or None)
     log.info("acknowledged", incident_id=target.incident.id, step=step.kind, contact_id=contact.id, via=via)
     return ack

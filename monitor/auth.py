@@ -17,24 +17,25 @@ from monitor.incidents import Actor, department_by_code
 from monitor.models import ApiToken, User
 from monitor.page_sessions import end_sessions_of
 from monitor.schemas import ROLES
+from rules.vocabulary import Role
 
 log = structlog.get_logger("sunclock.auth")
 
 TOKEN_PREFIX = "sc_"
-ADMIN_TOKEN_ACTOR = Actor(name="admin-token", role="admin")
+ADMIN_TOKEN_ACTOR = Actor(name="admin-token", role=Role.ADMIN)
 
 # What each role may do; the API checks every route against this one table.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "read": frozenset(ROLES),
-    "register": frozenset({"duty_officer", "admin"}),
-    "correct": frozenset({"duty_officer", "admin"}),
-    "close": frozenset({"duty_officer", "admin"}),
-    "milestone": frozenset({"duty_officer", "department_head", "admin"}),
-    "manage": frozenset({"admin"}),
-    "cases": frozenset({"supervisor", "admin", "department_head"}),
-    "decide": frozenset({"supervisor"}),
-    "waive": frozenset({"supervisor"}),
-    "report": frozenset({"supervisor", "admin"}),
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "read": frozenset(Role),
+    "register": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
+    "correct": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
+    "close": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
+    "milestone": frozenset({Role.DUTY_OFFICER, Role.DEPARTMENT_HEAD, Role.ADMIN}),
+    "manage": frozenset({Role.ADMIN}),
+    "cases": frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DEPARTMENT_HEAD}),
+    "decide": frozenset({Role.SUPERVISOR}),
+    "waive": frozenset({Role.SUPERVISOR}),
+    "report": frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
 
 
@@ -44,13 +45,13 @@ def may(actor: Actor, action: str) -> bool:
 
 def sees_department(actor: Actor, department_id: int) -> bool:
     """A department head sees and acts on their own department's incidents only."""
-    return actor.role != "department_head" or actor.department_id == department_id
+    return actor.role != Role.DEPARTMENT_HEAD or actor.department_id == department_id
 
 
 def sees_contacts(actor: Actor, department_id: int) -> bool:
     """A department head reads their own department's numbers and addresses only;
     the others' are listed without them, or masked where a message names one."""
-    return actor.role != "department_head" or actor.department_id == department_id
+    return actor.role != Role.DEPARTMENT_HEAD or actor.department_id == department_id
 
 
 def shown_address(actor: Actor, department_id: int, address: str) -> str:
@@ -85,7 +86,7 @@ async def create_user(session: AsyncSession, name: str, role: str, now: datetime
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role", code=ErrorCode.ROLE_UNKNOWN,
                       params={"role": role, "roles": ", ".join(ROLES)})
-    if role == "department_head" and not department:
+    if role == Role.DEPARTMENT_HEAD and not department:
         raise Invalid("a department_head needs --department CODE", field="department",
                       code=ErrorCode.HEAD_NEEDS_DEPARTMENT)
     if password is not None and len(password) < 8:

@@ -12,6 +12,7 @@ from monitor.errors import Conflict, ErrorCode, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Obligation
 from monitor.schemas import CaseDecision
+from rules.vocabulary import Decision, TimelineKind
 
 
 async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: datetime,
@@ -21,7 +22,8 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     if case is None:
         raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
     won = await session.execute(
-        update(AccountabilityCase).where(AccountabilityCase.id == case_id, AccountabilityCase.decision == "pending")
+        update(AccountabilityCase)
+        .where(AccountabilityCase.id == case_id, AccountabilityCase.decision == Decision.PENDING)
         .values(decision=body.decision, reason=body.reason, decided_at=now, decided_by=actor.name))
     if won.rowcount != 1:
         raise Conflict(f"case {case_id} was already decided", code=ErrorCode.CASE_DECIDED, params={"case_id": case_id})
@@ -29,7 +31,7 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     # Overdue repeats chase a breach until a supervisor has dealt with it (SPEC §11.3).
     stopped = await planning.cancel_steps(session, case.incident_id, obligation.key, kinds=(planning.OVERDUE,)) \
         if obligation else 0
-    await timeline.record(session, case.incident_id, "case_decided", actor.name, now, case_id=case_id,
+    await timeline.record(session, case.incident_id, TimelineKind.CASE_DECIDED, actor.name, now, case_id=case_id,
                           obligation=obligation.key if obligation else None, decision=body.decision,
                           reason=body.reason, steps_cancelled=stopped)
     return case

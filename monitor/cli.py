@@ -18,6 +18,7 @@ from monitor.errors import SunclockError
 from monitor.logging import configure_logging
 from monitor.settings import Settings
 from rules import RulesInvalid, load_rules
+from rules.vocabulary import Role
 
 T = TypeVar("T")
 CLI_ACTOR_NAME = "cli"
@@ -166,7 +167,7 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["duty_officer", "department_head", "supervisor", "admin"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--department", default=None, help="Department code (required for department_head).")
 @click.option("--password-stdin", is_flag=True, help="Read a password for the pages from standard input.")
 def user_create(name: str, role: str, department: str | None, password_stdin: bool) -> None:

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 
 from monitor.cli import _actor, _local, _run, _settings, fail, parse_time, print_table
+from rules.vocabulary import IncidentState, Severity
 
 
 @click.group()
@@ -93,7 +94,7 @@ def incident() -> None:
 
 @incident.command("add")
 @click.option("--title", required=True)
-@click.option("--severity", required=True, type=click.Choice(["I", "II", "III", "IV"]))
+@click.option("--severity", required=True, type=click.Choice([s.value for s in Severity]))
 @click.option("--occurred-at", required=True, help="ISO time, e.g. 2026-11-28T14:30+08:00; without an offset "
                                                    "it is read in SUNCLOCK_TIMEZONE; 'now' for now.")
 @click.option("--department", required=True, help="Department code.")
@@ -132,7 +133,7 @@ def _show(item, settings) -> None:  # noqa: ANN001
 
 
 @incident.command("list")
-@click.option("--state", type=click.Choice(["open", "closed"]), default=None)
+@click.option("--state", type=click.Choice([s.value for s in IncidentState]), default=None)
 def incident_list(state: str | None) -> None:
     """List incidents, newest first."""
     from monitor import incidents

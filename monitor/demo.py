@@ -12,6 +12,7 @@ from monitor.db import transaction
 from monitor.models import Department
 from monitor.runtime import Runtime
 from monitor.schemas import ContactIn, DepartmentCreate, IncidentCreate
+from rules.vocabulary import ContactRole, Role, Severity
 
 log = structlog.get_logger("sunclock.demo")
 
@@ -19,31 +20,31 @@ DEMO_PASSWORD = "sunclock-demo"
 
 DEPARTMENTS = [
     DepartmentCreate(code="GOV", name="区政务公开领导小组办公室", supervisory=True, contacts=[
-        ContactIn(name="陈主任", role="head", mobile="+8613800000009", email="chen@gov.example.org")]),
+        ContactIn(name="陈主任", role=ContactRole.HEAD, mobile="+8613800000009", email="chen@gov.example.org")]),
     DepartmentCreate(code="EMB", name="区应急管理局", contacts=[
-        ContactIn(name="王局长", role="head", mobile="+8613800000001", email="wang@emb.example.org"),
-        ContactIn(name="李副局长", role="deputy", mobile="+8613800000002", email="li@emb.example.org")]),
+        ContactIn(name="王局长", role=ContactRole.HEAD, mobile="+8613800000001", email="wang@emb.example.org"),
+        ContactIn(name="李副局长", role=ContactRole.DEPUTY, mobile="+8613800000002", email="li@emb.example.org")]),
     DepartmentCreate(code="HEALTH", name="区卫生健康局", contacts=[
-        ContactIn(name="张局长", role="head", mobile="+8613800000003", email="zhang@health.example.org"),
-        ContactIn(name="赵副局长", role="deputy", mobile="+8613800000004", email="zhao@health.example.org")]),
+        ContactIn(name="张局长", role=ContactRole.HEAD, mobile="+8613800000003", email="zhang@health.example.org"),
+        ContactIn(name="赵副局长", role=ContactRole.DEPUTY, mobile="+8613800000004", email="zhao@health.example.org")]),
 ]
 
 # (title, severity, department, hours since it happened, location)
 INCIDENTS = [
-    ("白蕉镇化工厂爆炸事故", "I", "EMB", 1.0, "白蕉镇工业园"),
-    ("台风致城区严重内涝", "II", "EMB", 4.6, "井岸镇"),
-    ("学校食堂集体食物中毒", "II", "HEALTH", 6.0, "斗门镇"),
-    ("国道货车侧翻", "III", "EMB", 0.5, "G105 国道"),
+    ("白蕉镇化工厂爆炸事故", Severity.I, "EMB", 1.0, "白蕉镇工业园"),
+    ("台风致城区严重内涝", Severity.II, "EMB", 4.6, "井岸镇"),
+    ("学校食堂集体食物中毒", Severity.II, "HEALTH", 6.0, "斗门镇"),
+    ("国道货车侧翻", Severity.III, "EMB", 0.5, "G105 国道"),
 ]
 
-USERS = [("duty", "duty_officer", None), ("emb-head", "department_head", "EMB"),
-         ("supervisor", "supervisor", None), ("admin", "admin", None)]
+USERS = [("duty", Role.DUTY_OFFICER, None), ("emb-head", Role.DEPARTMENT_HEAD, "EMB"),
+         ("supervisor", Role.SUPERVISOR, None), ("admin", Role.ADMIN, None)]
 
 
 async def seed(runtime: Runtime) -> bool:
     """Seed an empty database; never touches one that has departments."""
     now = runtime.clock.now()
-    actor = incidents.Actor(name="demo", role="admin")
+    actor = incidents.Actor(name="demo", role=Role.ADMIN)
     async with transaction(runtime.sessions) as session:
         if (await session.exec(select(Department.id).limit(1))).first() is not None:
             log.info("demo_skipped", reason="the database already has data")

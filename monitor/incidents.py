@@ -18,9 +18,10 @@ from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
 from rules.deadlines import fulfilment_state
+from rules.vocabulary import IncidentState, Severity, TimelineKind
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-MAJOR = ("I", "II")
+MAJOR = (Severity.I, Severity.II)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     session.add(incident)
     await session.flush()
     assert incident.id is not None
-    await timeline.record(session, incident.id, "registered", actor.name, now, title=incident.title,
+    await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
                           severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
     await planning.plan_incident(session, incident, rules, now, actor.name,
                                  notify=rules.applicable(incident.severity))
@@ -74,7 +75,7 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
 
 
 def _require_open(incident: Incident) -> None:
-    if incident.state != "open":
+    if incident.state != IncidentState.OPEN:
         raise Conflict(f"incident {incident.id} is closed", code=ErrorCode.INCIDENT_CLOSED,
                        params={"incident_id": incident.id})
 
@@ -101,7 +102,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     if not changes:
         return incident
     assert incident.id is not None
-    await timeline.record(session, incident.id, "corrected", actor.name, now, reason=patch.reason, **changes)
+    await timeline.record(session, incident.id, TimelineKind.CORRECTED, actor.name, now, reason=patch.reason, **changes)
     await planning.discard_prepared(session, incident.id)  # messages prepared ahead show the old facts
     # Each rule is judged on its own (SPEC §4.6): one entering scope tells the
     # head about its deadlines, as registration would; one leaving it asks for
@@ -146,8 +147,9 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     await session.refresh(obligation)
     await planning.breach_of_late_fulfilment(session, incident, obligation)
     cancelled = await planning.cancel_steps(session, incident_id, obligation.key)
-    await timeline.record(session, incident_id, "milestone", actor.name, now, obligation=obligation.key, fulfilled_at=data.at,
-                          state=state, evidence_url=data.evidence_url, note=data.note, steps_cancelled=cancelled)
+    await timeline.record(session, incident_id, TimelineKind.MILESTONE, actor.name, now, obligation=obligation.key,
+                          fulfilled_at=data.at, state=state, evidence_url=data.evidence_url, note=data.note,
+                          steps_cancelled=cancelled)
     return obligation
 
 
@@ -157,8 +159,8 @@ async def close(session: AsyncSession, incident_id: int, reason: str, rules: Rul
     gets a waiver request and keeps its clock until a supervisor decides."""
     incident = await get_incident(session, incident_id, for_update=True)
     _require_open(incident)
-    incident.state, incident.closed_at, incident.close_reason = "closed", now, reason
-    await timeline.record(session, incident_id, "closed", actor.name, now, reason=reason)
+    incident.state, incident.closed_at, incident.close_reason = IncidentState.CLOSED, now, reason
+    await timeline.record(session, incident_id, TimelineKind.CLOSED, actor.name, now, reason=reason)
     await waivers.request(session, incident, rules, now, actor.name, reason)
     return incident
 

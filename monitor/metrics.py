@@ -22,14 +22,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
+from rules.vocabulary import Channel, Decision, IncidentState, ObligationState, Outcome, Severity, StepState
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
-CHANNELS = ("sms", "email")
-OUTCOMES = ("sent", "delivered", "failed", "retried", "skipped")
-SEVERITIES = ("I", "II", "III", "IV")
-OBLIGATION_STATES = ("pending", "met", "met_late", "breached", "waived")
-DECISIONS = ("pending", "notice", "summons", "waived")
+# Every label value, so that each series exists from 0 before its first event.
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
+DECISIONS: tuple[Decision, ...] = tuple(Decision)
 
 
 class Metrics:
@@ -61,12 +63,11 @@ class _Families(Collector):
         return iter(self.families)
 
 
-async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
-    """The database-derived metrics, in the Prometheus text format."""
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
-
+async def _by_state(session: AsyncSession, obligation_keys: list[str]) -> list[GaugeMetricFamily]:
+    """Open incidents by severity and obligations by state, every label value from 0."""
     open_by_severity = dict((await session.execute(
-        select(Incident.severity, func.count()).where(Incident.state == "open").group_by(Incident.severity))).all())
+        select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN)
+        .group_by(Incident.severity))).all())
     incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
     for severity in SEVERITIES:
         incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
@@ -78,6 +79,12 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
     for key in sorted(set(obligation_keys) | {k for k, _ in counts}):
         for state in OBLIGATION_STATES:
             obligations.add_metric([key, state], counts.get((key, state), 0))
+    return [incidents_open, obligations]
+
+
+async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
+    """The database-derived metrics, in the Prometheus text format."""
+    codes = dict((await session.execute(select(Department.id, Department.code))).all())
 
     remaining = GaugeMetricFamily(
         "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
@@ -121,7 +128,7 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
         cases.add_metric([decision], by_decision.get(decision, 0))
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families([incidents_open, obligations, remaining, breaches, fulfil, cases,
+    registry.register(_Families([*await _by_state(session, obligation_keys), remaining, breaches, fulfil, cases,
                                  await _undeliverable(session, codes, obligation_keys)]))
     return generate_latest(registry)
 
@@ -135,7 +142,7 @@ async def _undeliverable(session: AsyncSession, codes: dict[int, str],
     found = (await session.execute(
         select(Incident.department_id, EscalationStep.obligation_key, func.count())
         .join(Incident, Incident.id == EscalationStep.incident_id)
-        .where((EscalationStep.state == "undeliverable") | EscalationStep.unreached_groups.is_not(None))
+        .where((EscalationStep.state == StepState.UNDELIVERABLE) | EscalationStep.unreached_groups.is_not(None))
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
     counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from monitor.db import UTCDateTime
+from rules.vocabulary import Decision, IncidentState, NotificationState, ObligationState, StepState
 
 
 def _time(index: bool = False, nullable: bool = False) -> Any:
@@ -34,7 +35,7 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     department_id: int = Field(foreign_key="department.id", index=True)
     name: str = Field(max_length=100)
-    role: str = Field(max_length=16)  # head | deputy
+    role: str = Field(max_length=16)  # a ContactRole
     mobile: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=254)
     retired_at: datetime | None = _time(nullable=True)  # replaced in the department; kept for the record
@@ -43,7 +44,7 @@ class Contact(SQLModel, table=True):
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
-    role: str = Field(max_length=32)
+    role: str = Field(max_length=32)  # a Role
     department_id: int | None = Field(default=None, foreign_key="department.id")
     password_hash: str | None = Field(default=None, max_length=256)
     active: bool = True
@@ -82,13 +83,13 @@ class Incident(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
-    severity: str = Field(max_length=3)
+    severity: str = Field(max_length=3)  # a Severity
     occurred_at: datetime = _time()
     registered_at: datetime = _time()
     department_id: int = Field(foreign_key="department.id", index=True)
     description: str | None = Field(default=None, sa_type=Text)
     location: str | None = Field(default=None, max_length=200)
-    state: str = Field(default="open", max_length=16)
+    state: str = Field(default=IncidentState.OPEN, max_length=16)
     registered_by: str = Field(max_length=64)
     closed_at: datetime | None = _time(nullable=True)
     close_reason: str | None = Field(default=None, sa_type=Text)
@@ -106,7 +107,7 @@ class Obligation(SQLModel, table=True):
     key: str = Field(max_length=64)
     title: str = Field(max_length=100)
     due_at: datetime = _time()
-    state: str = Field(default="pending", max_length=16)
+    state: str = Field(default=ObligationState.PENDING, max_length=16)
     fulfilled_at: datetime | None = _time(nullable=True)
     breached_at: datetime | None = _time(nullable=True)
     evidence_url: str | None = Field(default=None, max_length=2000)
@@ -115,7 +116,7 @@ class Obligation(SQLModel, table=True):
     recorded_by: str | None = Field(default=None, max_length=64)
     # A duty is never cancelled, only waived by a supervisor (SPEC §11): closing
     # or leaving a rule's scope requests a waiver; the clock runs until decided.
-    waiver_state: str | None = Field(default=None, max_length=16)  # requested | granted | refused
+    waiver_state: str | None = Field(default=None, max_length=16)  # a WaiverState
     waiver_reason: str | None = Field(default=None, sa_type=Text)
     waiver_requested_by: str | None = Field(default=None, max_length=64)
     waiver_requested_at: datetime | None = _time(nullable=True)
@@ -134,12 +135,12 @@ class EscalationStep(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id", index=True)
     obligation_id: int | None = Field(default=None, foreign_key="obligation.id")
     obligation_key: str = Field(max_length=64)  # "" for the incident-wide registered notice
-    kind: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # a StepKind
     occurrence: int = 1
     planned_at: datetime = _time()
-    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))  # Recipient groups
     channels: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="planned", max_length=16)  # planned | fired | skipped | cancelled | undeliverable
+    state: str = Field(default=StepState.PLANNED, max_length=16)
     fired_at: datetime | None = _time(nullable=True)
     late: bool = False
     # When its messages were rendered ahead into PreparedNotification (see
@@ -161,12 +162,12 @@ class Notification(SQLModel, table=True):
     step_id: int = Field(foreign_key="escalationstep.id")
     incident_id: int = Field(foreign_key="incident.id", index=True)
     obligation_key: str = Field(max_length=64)
-    step: str = Field(max_length=16)
+    step: str = Field(max_length=16)  # a StepKind
     contact_id: int = Field(foreign_key="contact.id")
     recipient_name: str = Field(max_length=100)
-    channel: str = Field(max_length=8)
+    channel: str = Field(max_length=8)  # a Channel
     to: str = Field(max_length=254, index=True)
-    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | delivered | failed | skipped
+    state: str = Field(default=NotificationState.PENDING, max_length=16)
     attempts: int = 0
     planned_at: datetime = _time()
     next_attempt_at: datetime | None = _time(nullable=True)
@@ -229,7 +230,7 @@ class TimelineEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")
     at: datetime = _time()
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # a TimelineKind
     actor: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)  # the hash of the incident's entry before this one; "" for the first
@@ -247,7 +248,7 @@ class AccountabilityCase(SQLModel, table=True):
     obligation_id: int = Field(foreign_key="obligation.id")
     department_id: int = Field(foreign_key="department.id")
     breached_at: datetime = _time()
-    decision: str = Field(default="pending", max_length=16)  # pending | notice | summons | waived
+    decision: str = Field(default=Decision.PENDING, max_length=16)
     reason: str | None = Field(default=None, sa_type=Text)
     decided_at: datetime | None = _time(nullable=True)
     decided_by: str | None = Field(default=None, max_length=64)

@@ -15,12 +15,18 @@ from monitor.errors import ErrorCode, Forbidden, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
 from monitor.pages.render import env
+from monitor.terms import SEVERITY as SEVERITY_WORDS
+from monitor.terms import chinese
+from rules.vocabulary import UNMET, Decision, ObligationState, WaiverState
 
-SEVERITY = {"I": "特别重大（I 级）", "II": "重大（II 级）", "III": "较大（III 级）", "IV": "一般（IV 级）"}
-DECISION = {"pending": "待定", "notice": "通报批评", "summons": "约谈", "waived": "免予问责"}
-STATE = {"pending": "尚未完成", "met": "按时完成", "met_late": "逾期完成", "breached": "超时未完成",
-         "waived": "已免除", "cancelled": "已取消"}
-WAIVER = {"requested": "已申请免除，待督查决定", "granted": "已批准免除", "refused": "免除申请已驳回"}
+# A notice is a formal document: apart from the severities, its wording differs from the pages'.
+SEVERITY = chinese(SEVERITY_WORDS)
+DECISION = {Decision.PENDING: "待定", Decision.NOTICE: "通报批评", Decision.SUMMONS: "约谈", Decision.WAIVED: "免予问责"}
+STATE = {ObligationState.PENDING: "尚未完成", ObligationState.MET: "按时完成", ObligationState.MET_LATE: "逾期完成",
+         ObligationState.BREACHED: "超时未完成", ObligationState.WAIVED: "已免除",
+         "cancelled": "已取消"}  # stored by versions before waivers
+WAIVER = {WaiverState.REQUESTED: "已申请免除，待督查决定", WaiverState.GRANTED: "已批准免除",
+          WaiverState.REFUSED: "免除申请已驳回"}
 
 
 @dataclass
@@ -70,7 +76,7 @@ def render(facts: CaseFacts, zone: ZoneInfo, now: datetime, *, back_href: str | 
     """The notice as one self-contained HTML document (its styles inline, for printing on A4)."""
     case, obligation = facts.case, facts.obligation
     waiver_state = getattr(obligation, "waiver_state", None)
-    unmet = obligation.fulfilled_at is None and obligation.state in ("pending", "breached")
+    unmet = obligation.fulfilled_at is None and obligation.state in UNMET
     return env.get_template("notice.html").render(
         facts=facts, case=case, incident=facts.incident, department=facts.department, obligation=obligation,
         when=lambda at: local(at, zone), severity=SEVERITY.get(facts.incident.severity, facts.incident.severity),

@@ -23,10 +23,15 @@ from rules import Rule, RuleSet
 from rules.deadlines import (INCIDENT_WIDE, REGISTERED, PlannedStep, due_at, fulfilment_state, is_overdue, ladder_steps,
                              overdue_steps, registered_step)
 from rules.schema import Obligation as ObligationSpec
+from rules.vocabulary import Decision, ObligationState, StepKind, StepState, TimelineKind, WaiverState
 
-PENDING, MET, MET_LATE, BREACHED, WAIVED = "pending", "met", "met_late", "breached", "waived"
-REQUESTED = "requested"
-OVERDUE = "overdue"
+PENDING, MET, MET_LATE, BREACHED, WAIVED = (ObligationState.PENDING, ObligationState.MET, ObligationState.MET_LATE,
+                                            ObligationState.BREACHED, ObligationState.WAIVED)
+REQUESTED = WaiverState.REQUESTED
+OVERDUE = StepKind.OVERDUE
+PLANNED, CANCELLED = StepState.PLANNED, StepState.CANCELLED
+# A step that is planned again when its deadline moves; fired and skipped ones stay as they were.
+REPLANNABLE = (PLANNED, CANCELLED)
 
 SCHEDULER = "scheduler"
 log = structlog.get_logger("sunclock.planning")
@@ -52,8 +57,8 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
                 kind=p.kind, occurrence=p.occurrence, planned_at=p.planned_at,
                 recipients=list(p.to), channels=list(p.channels)))
             changed.append(p)
-        elif row.state in ("planned", "cancelled") and (row.state != "planned" or row.planned_at != p.planned_at):
-            row.state, row.planned_at, row.prepared_at = "planned", p.planned_at, None
+        elif row.state in REPLANNABLE and (row.state != PLANNED or row.planned_at != p.planned_at):
+            row.state, row.planned_at, row.prepared_at = PLANNED, p.planned_at, None
             row.recipients, row.channels = list(p.to), list(p.channels)
             changed.append(p)
     return changed
@@ -61,12 +66,12 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
 
 async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: str | None = None,
                        kinds: tuple[str, ...] | None = None) -> int:
-    query = update(EscalationStep).where(EscalationStep.incident_id == incident_id, EscalationStep.state == "planned")
+    query = update(EscalationStep).where(EscalationStep.incident_id == incident_id, EscalationStep.state == PLANNED)
     if obligation_key is not None:
         query = query.where(EscalationStep.obligation_key == obligation_key)
     if kinds is not None:
         query = query.where(EscalationStep.kind.in_(kinds))
-    cancelled = list((await session.execute(query.values(state="cancelled").returning(EscalationStep.id))).scalars())
+    cancelled = list((await session.execute(query.values(state=CANCELLED).returning(EscalationStep.id))).scalars())
     if cancelled:
         await session.execute(delete(PreparedNotification).where(PreparedNotification.step_id.in_(cancelled)))
     return len(cancelled)
@@ -84,7 +89,7 @@ async def discard_prepared(session: AsyncSession, incident_id: int | None = None
     prepared = select(PreparedNotification.step_id)
     if incident_id is not None:
         prepared = prepared.where(PreparedNotification.incident_id == incident_id)
-    await session.execute(update(EscalationStep).where(EscalationStep.id.in_(prepared), EscalationStep.state == "planned")
+    await session.execute(update(EscalationStep).where(EscalationStep.id.in_(prepared), EscalationStep.state == PLANNED)
                           .values(prepared_at=None))
     query = delete(PreparedNotification)
     if incident_id is not None:
@@ -124,7 +129,7 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
             planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
             active.append(row)
     if planned:
-        await timeline.record(session, incident.id, "steps_planned", actor, now, steps=_summary(planned))
+        await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
     return active
 
 
@@ -178,7 +183,8 @@ async def _back_in_scope(session: AsyncSession, incident_id: int, row: Obligatio
     if row.state == WAIVED:
         row.state = BREACHED if row.breached_at is not None else PENDING
     row.waiver_state = None
-    await timeline.record(session, incident_id, "waiver_lapsed", actor, now, obligation=row.key, waiver=previous)
+    await timeline.record(session, incident_id, TimelineKind.WAIVER_LAPSED, actor, now, obligation=row.key,
+                          waiver=previous)
 
 
 async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, now: datetime, actor: str) -> None:
@@ -197,8 +203,8 @@ async def _regrade(session: AsyncSession, incident: Incident, row: Obligation, n
     else:
         await _withdraw_breach(session, incident.id, row, now, actor)
     if previous != state:
-        await timeline.record(session, incident.id, "regraded", actor, now, obligation=row.key, from_state=previous,
-                              to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
+        await timeline.record(session, incident.id, TimelineKind.REGRADED, actor, now, obligation=row.key,
+                              from_state=previous, to_state=state, due_at=row.due_at, fulfilled_at=row.fulfilled_at)
 
 
 async def breach_of_late_fulfilment(session: AsyncSession, incident: Incident, obligation: Obligation) -> None:
@@ -213,7 +219,7 @@ async def _case_pending(session: AsyncSession, obligation: Obligation) -> bool:
     decision = (await session.execute(select(AccountabilityCase.decision).where(
         AccountabilityCase.incident_id == obligation.incident_id,
         AccountabilityCase.obligation_id == obligation.id))).scalar()
-    return decision in (None, "pending")
+    return decision in (None, Decision.PENDING)
 
 
 async def _withdraw_breach(session: AsyncSession, incident_id: int, obligation: Obligation, now: datetime,
@@ -225,7 +231,7 @@ async def _withdraw_breach(session: AsyncSession, incident_id: int, obligation: 
     await session.execute(update(AccountabilityCase).where(
         AccountabilityCase.incident_id == incident_id, AccountabilityCase.obligation_id == obligation.id)
         .values(breach_withdrawn=True))
-    await timeline.record(session, incident_id, "breach_withdrawn", actor, now, obligation=obligation.key,
+    await timeline.record(session, incident_id, TimelineKind.BREACH_WITHDRAWN, actor, now, obligation=obligation.key,
                           breached_at=previous, due_at=obligation.due_at)
 
 
@@ -258,21 +264,21 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
     """
     by_id = {o.id: o for o in obligations}
     won = (await session.execute(
-        update(Obligation).where(Obligation.id.in_(by_id), Obligation.state == "pending")
-        .values(state="breached", breached_at=Obligation.due_at).returning(Obligation.id))).scalars().all()
+        update(Obligation).where(Obligation.id.in_(by_id), Obligation.state == PENDING)
+        .values(state=BREACHED, breached_at=Obligation.due_at).returning(Obligation.id))).scalars().all()
     if not won:
         return []
     breached = [by_id[i] for i in won]
     for obligation in breached:  # the objects the caller holds say what the database now says
-        set_committed_value(obligation, "state", "breached")
+        set_committed_value(obligation, "state", BREACHED)
         set_committed_value(obligation, "breached_at", obligation.due_at)
     to_chase = await _open_or_reopen_cases(session, incidents, breached)
     await _plan_overdue(session, to_chase, rules)
     entries = []
     for o in breached:
         lag = (now - o.due_at).total_seconds()
-        entries.append(timeline.entry(o.incident_id, "breached", actor, now, obligation=o.key, due_at=o.due_at,
-                                      breached_at=o.due_at, detected_late=lag > 1))
+        entries.append(timeline.entry(o.incident_id, TimelineKind.BREACHED, actor, now, obligation=o.key,
+                                      due_at=o.due_at, breached_at=o.due_at, detected_late=lag > 1))
         log.warning("deadline_breached", incident_id=o.incident_id, obligation=o.key,
                     breached_at=o.due_at.isoformat(), detection_lag_seconds=round(lag, 3))
     await timeline.record_many(session, entries)
@@ -294,10 +300,10 @@ async def _open_or_reopen_cases(session: AsyncSession, incidents: dict[int, Inci
             case.breached_at, case.breach_withdrawn = obligation.breached_at, False
     await insert_many(session, AccountabilityCase.__table__, [
         {"incident_id": o.incident_id, "obligation_id": o.id, "department_id": incidents[o.incident_id].department_id,
-         "breached_at": o.breached_at, "decision": "pending", "reason": None, "decided_at": None,
+         "breached_at": o.breached_at, "decision": Decision.PENDING, "reason": None, "decided_at": None,
          "decided_by": None, "breach_withdrawn": False}
         for o in breached if o.id not in existing])
-    return [o for o in breached if o.id not in existing or existing[o.id].decision == "pending"]
+    return [o for o in breached if o.id not in existing or existing[o.id].decision == Decision.PENDING]
 
 
 async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules: RuleSet) -> None:
@@ -307,7 +313,7 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
     # By incident, which is indexed (obligation_id is not: at 1.2 million steps
     # that would be a scan of the table for every batch of breaches).
     existing = {(s.obligation_id, s.occurrence): s for s in (await session.exec(select(EscalationStep).where(
-        EscalationStep.incident_id.in_({o.incident_id for o in breached}), EscalationStep.kind == "overdue"))).scalars()
+        EscalationStep.incident_id.in_({o.incident_id for o in breached}), EscalationStep.kind == OVERDUE))).scalars()
         if s.obligation_id in ids}
     rows = []
     for obligation in breached:
@@ -320,7 +326,7 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
                 rows.append({"incident_id": obligation.incident_id, "obligation_id": obligation.id,
                              "obligation_key": obligation.key, "kind": step.kind, "occurrence": step.occurrence,
                              "planned_at": step.planned_at, "recipients": list(step.to),
-                             "channels": list(step.channels), "state": "planned", "fired_at": None, "late": False})
-            elif row.state in ("planned", "cancelled"):
-                row.state, row.planned_at, row.prepared_at = "planned", step.planned_at, None
+                             "channels": list(step.channels), "state": PLANNED, "fired_at": None, "late": False})
+            elif row.state in REPLANNABLE:
+                row.state, row.planned_at, row.prepared_at = PLANNED, step.planned_at, None
     await insert_many(session, EscalationStep.__table__, rows)

@@ -25,11 +25,18 @@ from monitor.messages import Directory, render_notification
 from monitor.metrics import Metrics
 from monitor.models import AccountabilityCase, Contact, EscalationStep, Notification, Obligation
 from monitor.settings import Settings
-from rules.schema import PRE_DEADLINE_KINDS
+from rules.vocabulary import (
+    PRE_DEADLINE_KINDS,
+    UNMET,
+    Decision,
+    NotificationState,
+    ObligationState,
+    Outcome,
+    StepKind,
+    TimelineKind,
+)
 
 log = structlog.get_logger("sunclock.delivery")
-
-UNMET = ("pending", "breached")
 
 
 class Duty(Protocol):
@@ -48,12 +55,12 @@ def why_stale(kind: str, obligation: Duty | None, case_decision: str | None, now
         return f"its obligation is {obligation.state}"
     if kind in PRE_DEADLINE_KINDS and now >= obligation.due_at:
         return "its deadline has passed"
-    if kind == "breached" and now < obligation.due_at:
+    if kind == StepKind.BREACHED and now < obligation.due_at:
         return "its deadline lies in the future again"
-    if kind == "overdue":
-        if obligation.state != "breached":
+    if kind == StepKind.OVERDUE:
+        if obligation.state != ObligationState.BREACHED:
             return "its obligation is no longer breached"
-        if case_decision not in (None, "pending"):
+        if case_decision not in (None, Decision.PENDING):
             return f"its accountability case was decided ({case_decision})"
     return None
 
@@ -97,8 +104,9 @@ async def recheck(session: AsyncSession, claimed: list, now: datetime, token: st
 
 _SKIPPED = (update(Notification.__table__)
             .where(Notification.__table__.c.id == bindparam("nid"),
-                   Notification.__table__.c.claim_token == bindparam("tok"), Notification.__table__.c.state == "sending")
-            .values(state="skipped", claimed_until=None, attempts=Notification.__table__.c.attempts - 1,
+                   Notification.__table__.c.claim_token == bindparam("tok"),
+                   Notification.__table__.c.state == NotificationState.SENDING)
+            .values(state=NotificationState.SKIPPED, claimed_until=None, attempts=Notification.__table__.c.attempts - 1,
                     last_error=bindparam("why")))
 
 
@@ -110,11 +118,11 @@ async def _skip(session: AsyncSession, rows: list, stale: dict[int, str], token:
     by_step: dict[int, list] = {}
     for row in sorted(rows, key=lambda r: r.id):
         by_step.setdefault(row.step_id, []).append(row)
-        metrics.notifications.labels(row.channel, "skipped").inc()
+        metrics.notifications.labels(row.channel, Outcome.SKIPPED).inc()
         log.info("notification_skipped", notification_id=row.id, incident_id=row.incident_id, step=row.step,
                  channel=row.channel, to=row.to, reason=stale[row.step_id])
     await timeline.record_many(session, [timeline.entry(
-        same[0].incident_id, "notification_skipped", "scheduler", now, step=same[0].step,
+        same[0].incident_id, TimelineKind.NOTIFICATION_SKIPPED, "scheduler", now, step=same[0].step,
         recipient=", ".join(dict.fromkeys(r.recipient_name for r in same)),
         channel=", ".join(dict.fromkeys(r.channel for r in same)), why=stale[step_id])
         for step_id, same in by_step.items()])

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import Department, Incident, Obligation
+from rules.vocabulary import ObligationState
 
 RELEASE = "authoritative_release"
 CSV_BOM = "\ufeff"  # Excel on Chinese Windows reads a CSV without it as GBK
@@ -77,7 +78,8 @@ class ComplianceReport(BaseModel):
 
 def settled_late(state: str, breached_at: datetime | None) -> bool:
     """Counts against the on-time rate."""
-    return state in ("met_late", "breached") or (state == "waived" and breached_at is not None)
+    return state in (ObligationState.MET_LATE, ObligationState.BREACHED) or (
+        state == ObligationState.WAIVED and breached_at is not None)
 
 
 INCIDENT_COLUMNS = (Incident.id, Incident.department_id, Incident.title, Incident.severity, Incident.state,
@@ -116,7 +118,7 @@ def _department(department: Department, found: list[Any], by_incident: dict[int,
         for o in by_incident[incident["id"]]:
             state = o["state"]
             states[state] = states.get(state, 0) + 1
-            if state == "met":
+            if state == ObligationState.MET:
                 met += 1
                 rated += 1
             elif settled_late(state, o["breached_at"]):
@@ -127,8 +129,9 @@ def _department(department: Department, found: list[Any], by_incident: dict[int,
         listed.append(IncidentCompliance(**incident, obligations=outcomes))
     return DepartmentCompliance(
         department=department.code, name=department.name, incidents=len(found),
-        met=states.get("met", 0), met_late=states.get("met_late", 0), breached=states.get("breached", 0),
-        pending=states.get("pending", 0), waived=states.get("waived", 0), obligations=sum(states.values()),
+        met=states.get(ObligationState.MET, 0), met_late=states.get(ObligationState.MET_LATE, 0),
+        breached=states.get(ObligationState.BREACHED, 0), pending=states.get(ObligationState.PENDING, 0),
+        waived=states.get(ObligationState.WAIVED, 0), obligations=sum(states.values()),
         rated=rated, on_time_rate=round(met / rated, 4) if rated else None,
         median_time_to_release_seconds=statistics.median(release_times) if release_times else None,
         states=dict(sorted(states.items())), incident_list=listed)

@@ -6,7 +6,7 @@ Validation lives here so that every bad request is a 422 naming its field.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import (
@@ -24,10 +24,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.errors import ErrorCode, InvalidValue
+from rules.vocabulary import ContactRole, Decision, Role, Severity, WaiverState, one_of
 
-Severity = Literal["I", "II", "III", "IV"]
-Role = Literal["duty_officer", "department_head", "supervisor", "admin"]
-ROLES: tuple[str, ...] = ("duty_officer", "department_head", "supervisor", "admin")
+ROLES: tuple[Role, ...] = tuple(Role)
+# What a supervisor may decide: a case stays pending, a waiver requested, until then.
+CaseVerdict = one_of(Decision.NOTICE, Decision.SUMMONS, Decision.WAIVED)
+WaiverVerdict = one_of(WaiverState.GRANTED, WaiverState.REFUSED)
 
 
 def _e164(value: str) -> str:
@@ -105,7 +107,7 @@ class _Body(BaseModel):
 
 class ContactIn(_Body):
     name: Annotated[Text, StringConstraints(max_length=100)]
-    role: Literal["head", "deputy"]
+    role: ContactRole
     mobile: Mobile | None = None
     email: EmailStr | None = Field(default=None, max_length=254)
 
@@ -132,7 +134,7 @@ class DepartmentCreate(_Body):
             if not contacts:
                 raise InvalidValue("the supervisory department needs at least one contact who can be reached",
                                    code=ErrorCode.SUPERVISORY_NEEDS_CONTACT)
-        elif not any(c.role == "head" for c in contacts):
+        elif not any(c.role == ContactRole.HEAD for c in contacts):
             raise InvalidValue(
                 "a department needs a contact of role head with a mobile number or an email address",
                 code=ErrorCode.DEPARTMENT_NEEDS_HEAD)
@@ -186,17 +188,17 @@ class CloseRequest(_Body):
 
 
 class CaseDecision(_Body):
-    decision: Literal["notice", "summons", "waived"]
+    decision: CaseVerdict
     reason: Reason
 
 
 class WaiverDecision(_Body):
-    decision: Literal["granted", "refused"]
+    decision: WaiverVerdict
     reason: Reason
 
 
 class WaiverPublic(BaseModel):
-    state: str  # requested | granted | refused
+    state: str  # a WaiverState
     reason: str | None
     requested_by: str | None
     requested_at: datetime | None

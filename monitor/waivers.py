@@ -20,10 +20,11 @@ from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import RuleSet
 from rules.deadlines import INCIDENT_WIDE, WAIVER_REQUESTED
+from rules.vocabulary import UNMET, Channel, Decision, IncidentState, Recipient, TimelineKind, WaiverState
 
-REQUESTED, GRANTED, REFUSED = "requested", "granted", "refused"
-UNMET = (planning.PENDING, planning.BREACHED)
+REQUESTED, GRANTED, REFUSED = WaiverState.REQUESTED, WaiverState.GRANTED, WaiverState.REFUSED
 DECISIONS = (GRANTED, REFUSED)
+_DECIDED = {GRANTED: TimelineKind.WAIVER_GRANTED, REFUSED: TimelineKind.WAIVER_REFUSED}
 
 
 def still_owed() -> ColumnElement[bool]:
@@ -32,8 +33,8 @@ def still_owed() -> ColumnElement[bool]:
     duty keeps its incident on the board and in the countdown metric. Needs
     ``Incident`` joined."""
     decided = select(AccountabilityCase.id).where(AccountabilityCase.obligation_id == Obligation.id,
-                                                  AccountabilityCase.decision != "pending")
-    return Obligation.state.in_(UNMET) & ((Incident.state == "open") | ~decided.exists())
+                                                  AccountabilityCase.decision != Decision.PENDING)
+    return Obligation.state.in_(UNMET) & ((Incident.state == IncidentState.OPEN) | ~decided.exists())
 
 
 async def request(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime, actor: str, reason: str,
@@ -54,7 +55,8 @@ async def request(session: AsyncSession, incident: Incident, rules: RuleSet, now
     if not rows:
         return []
     keys = [o.key for o in rows]
-    await timeline.record(session, incident.id, "waiver_requested", actor, now, obligations=keys, reason=reason)
+    await timeline.record(session, incident.id, TimelineKind.WAIVER_REQUESTED, actor, now, obligations=keys,
+                          reason=reason)
     await _tell_supervisors(session, incident.id, rows, rules, now)
     return keys
 
@@ -63,13 +65,13 @@ async def _tell_supervisors(session: AsyncSession, incident_id: int, rows: list[
                             now: datetime) -> None:
     """One message to the supervisors per request, covering every obligation in it."""
     found = rules.obligation(rows[0].key)
-    channels = list(found[0].channels) if found is not None else ["sms", "email"]
+    channels = list(found[0].channels) if found is not None else list(Channel)
     asked = (await session.execute(select(func.max(EscalationStep.occurrence)).where(
         EscalationStep.incident_id == incident_id, EscalationStep.obligation_key == INCIDENT_WIDE,
         EscalationStep.kind == WAIVER_REQUESTED))).scalar() or 0
     session.add(EscalationStep(incident_id=incident_id, obligation_id=None, obligation_key=INCIDENT_WIDE,
                                kind=WAIVER_REQUESTED, occurrence=asked + 1, planned_at=now,
-                               recipients=["supervisors"], channels=channels))
+                               recipients=[Recipient.SUPERVISORS], channels=channels))
 
 
 async def decide(session: AsyncSession, incident_id: int, key: str, decision: str, reason: str, now: datetime,
@@ -102,6 +104,6 @@ async def decide(session: AsyncSession, incident_id: int, key: str, decision: st
             obligation.waiver_reason = reason
         obligation.state = planning.WAIVED
         cancelled = await planning.cancel_steps(session, incident_id, key)
-    await timeline.record(session, incident_id, f"waiver_{decision}", actor, now, obligation=key, reason=reason,
+    await timeline.record(session, incident_id, _DECIDED[decision], actor, now, obligation=key, reason=reason,
                           steps_cancelled=cancelled)
     return obligation

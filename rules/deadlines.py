@@ -9,13 +9,12 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.schema import PRE_DEADLINE_KINDS, Obligation, Rule
+from rules.schema import LADDER_KINDS, Obligation, Rule
+from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationState, StepKind
 
-REGISTERED = "registered"
+REGISTERED = StepKind.REGISTERED
 # Supervisors are told that a waiver of unmet duties was requested (SPEC §11.1).
-WAIVER_REQUESTED = "waiver_requested"
-# Notices about the incident as a whole; each always goes out once, outside catch-up.
-INCIDENT_NOTICES = frozenset({REGISTERED, WAIVER_REQUESTED})
+WAIVER_REQUESTED = StepKind.WAIVER_REQUESTED
 INCIDENT_WIDE = ""  # obligation key of the incident-wide notices
 
 
@@ -53,7 +52,7 @@ def overdue_steps(rule: Rule, obligation: Obligation, due: datetime) -> list[Pla
         return []
     repeat = obligation.overdue
     return [
-        PlannedStep(obligation.key, "overdue", n, due + n * repeat.every, repeat.to, rule.channels_for(repeat))
+        PlannedStep(obligation.key, StepKind.OVERDUE, n, due + n * repeat.every, repeat.to, rule.channels_for(repeat))
         for n in range(1, repeat.max + 1)
     ]
 
@@ -67,9 +66,9 @@ def registered_step(rule: Rule, registered_at: datetime) -> PlannedStep | None:
     )
 
 
-def fulfilment_state(milestone_at: datetime, due: datetime) -> str:
+def fulfilment_state(milestone_at: datetime, due: datetime) -> ObligationState:
     """``met`` when the milestone is at or before the deadline, else ``met_late``."""
-    return "met" if milestone_at <= due else "met_late"
+    return ObligationState.MET if milestone_at <= due else ObligationState.MET_LATE
 
 
 def is_overdue(due: datetime, now: datetime) -> bool:
@@ -86,7 +85,8 @@ class DueStep:
     deadline: datetime | None  # the obligation's due time; None for the registered notice
 
 
-_KIND_ORDER = {"reminder": 0, "warning": 1, "final_warning": 2, "breached": 3, "overdue": 4}
+# Of steps due at the same moment, the later rung of the ladder wins; overdue repeats come last.
+_KIND_ORDER = {kind: rank for rank, kind in enumerate((*LADDER_KINDS, StepKind.OVERDUE))}
 
 
 def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], list[DueStep]]:

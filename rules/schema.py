@@ -21,14 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-Severity = Literal["I", "II", "III", "IV"]
-Recipient = Literal["head", "deputies", "supervisors"]
-ChannelName = Literal["sms", "email"]
-StepKind = Literal["registered", "reminder", "warning", "final_warning", "breached", "overdue"]
+from rules.vocabulary import PRE_DEADLINE_KINDS  # noqa: F401 - monitor.dispatch imports it from here
+from rules.vocabulary import Channel, Recipient, Severity, StepKind, one_of
 
-# Steps that warn of a deadline still ahead; such a step is never sent once the
-# deadline has passed (SPEC §4.5).
-PRE_DEADLINE_KINDS: frozenset[str] = frozenset({"reminder", "warning", "final_warning"})
+# The steps a rule's ladder may name, in the order they come.
+LADDER_KINDS: tuple[StepKind, ...] = (StepKind.REMINDER, StepKind.WARNING, StepKind.FINAL_WARNING, StepKind.BREACHED)
+LadderKind = one_of(*LADDER_KINDS)
 
 _DURATION = re.compile(r"^(?P<sign>[-+])?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
@@ -67,16 +65,16 @@ class _Strict(BaseModel):
 
 
 class LadderStep(_Strict):
-    step: Literal["reminder", "warning", "final_warning", "breached"]
+    step: LadderKind
     at: Duration = Field(description="offset from the deadline; negative before it")
     to: tuple[Recipient, ...] = Field(min_length=1)
-    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _offset_fits_kind(self) -> LadderStep:
-        if self.step == "breached" and self.at != timedelta(0):
+        if self.step == StepKind.BREACHED and self.at != timedelta(0):
             raise ValueError("the breached step fires at the deadline: its offset must be 0")
-        if self.step != "breached" and self.at >= timedelta(0):
+        if self.step != StepKind.BREACHED and self.at >= timedelta(0):
             raise ValueError(f"a {self.step} comes before the deadline: its offset must be negative, like -1h")
         return self
 
@@ -90,7 +88,7 @@ class Overdue(_Strict):
     every: Duration
     max: int = Field(ge=1, le=1000)
     to: tuple[Recipient, ...] = Field(min_length=1)
-    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
     @field_validator("every")
     @classmethod
@@ -127,7 +125,7 @@ class Obligation(_Strict):
 
 class Registered(_Strict):
     to: tuple[Recipient, ...] = Field(min_length=1)
-    channels: tuple[ChannelName, ...] | None = Field(default=None, min_length=1)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
 
 class AppliesTo(_Strict):
@@ -139,7 +137,7 @@ class Rule(_Strict):
     title: str = Field(min_length=1, max_length=200)
     applies_to: AppliesTo
     anchor: Literal["occurred_at"] = "occurred_at"
-    channels: tuple[ChannelName, ...] = Field(default=("sms", "email"), min_length=1)
+    channels: tuple[Channel, ...] = Field(default=tuple(Channel), min_length=1)
     registered: Registered | None = None
     obligations: tuple[Obligation, ...] = Field(min_length=1)
 
@@ -152,5 +150,5 @@ class Rule(_Strict):
     def applies(self, severity: str) -> bool:
         return severity in self.applies_to.severities
 
-    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[ChannelName, ...]:
+    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[Channel, ...]:
         return step.channels or self.channels

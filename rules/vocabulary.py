@@ -11,6 +11,23 @@ and the message templates), keyed by these values.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Literal
+
+
+def one_of(*members: StrEnum) -> Any:
+    """A ``Literal`` of some members' values, for a field that takes only those.
+
+    pydantic then names exactly them when it refuses a value ("Input should be
+    'granted' or 'refused'"), and the OpenAPI enum lists the same strings.
+    """
+    return Literal[tuple(member.value for member in members)]
+
+
+class Language(StrEnum):
+    """The languages Sunclock writes pages and messages in."""
+
+    ZH = "zh"
+    EN = "en"
 
 
 class Severity(StrEnum):

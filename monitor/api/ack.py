@@ -21,6 +21,7 @@ from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import page_answers
 from monitor.catalogue import phrase
 from monitor.errors import ErrorCode
+from rules.vocabulary import StepKind
 
 log = structlog.get_logger("sunclock.ack")
 router = APIRouter(tags=["acknowledgements"], responses=page_answers(400, 404, 410, 413, 422))
@@ -76,7 +77,8 @@ async def _resolve(token: str, runtime: RuntimeDep, session: AsyncSession) -> Ac
 def _details(target: AckTarget, runtime: RuntimeDep, token: str, acked: datetime | None) -> dict:
     zone = runtime.settings.zone
     step = target.step
-    label = STEP_LABELS.get(step.kind, step.kind) + (f"（第 {step.occurrence} 次）" if step.kind == "overdue" else "")
+    repeat = f"（第 {step.occurrence} 次）" if step.kind == StepKind.OVERDUE else ""
+    label = STEP_LABELS.get(step.kind, step.kind) + repeat
     duty = REGISTERED_DUTY if not step.obligation_key else "、".join(o.title for o in target.duties)
     return {"t": target, "duty": duty, "step": label, "acked": acked, "action": f"/ack/{token}",
             "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.incidents import Actor
 from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
+from rules.vocabulary import IncidentState, Role
 from monitor.schemas import (
     CloseRequest,
     IncidentCreate,
@@ -54,11 +55,11 @@ async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDe
 @router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
 async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("read")],
                          window: Annotated[Window, paging(200)],
-                         state: Literal["open", "closed"] | None = None) -> list[IncidentPublic]:
+                         state: IncidentState | None = None) -> list[IncidentPublic]:
     query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc())
     if state is not None:
         query = query.where(Incident.state == state)
-    if actor.role == "department_head":
+    if actor.role == Role.DEPARTMENT_HEAD:
         query = query.where(Incident.department_id == actor.department_id)
     return await incidents.to_public(session, await window.scalars(session, query))
 

@@ -15,6 +15,7 @@ from monitor.errors import ErrorCode, Invalid, NotFound
 from monitor.incidents import Actor
 from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, Code, DepartmentCreate, DepartmentPublic, NotificationPublic
+from rules.vocabulary import Decision, Role
 
 router = APIRouter()
 
@@ -55,7 +56,7 @@ def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
         Notification.id)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
-    if actor.role == "department_head":
+    if actor.role == Role.DEPARTMENT_HEAD:
         query = query.join(Incident, Incident.id == Notification.incident_id).where(
             Incident.department_id == actor.department_id)
     return query
@@ -85,7 +86,7 @@ async def outbox(session: SessionDep, actor: Annotated[Actor, allowed("read")],
     A department head reads those to their own department's contacts only: a
     message carries its recipient's acknowledgement link."""
     query = _notification_query(actor, incident_id).where(Notification.provider == "outbox")
-    if actor.role == "department_head":
+    if actor.role == Role.DEPARTMENT_HEAD:
         query = query.where(Contact.department_id == actor.department_id)
     rows = await window.rows(session, query.order_by(None).order_by(Notification.id.desc()))
     return [OutboxMessage(**n.model_dump(exclude={"obligation_key"}), obligation=n.obligation_key or None)
@@ -107,10 +108,10 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
                      state: Literal["pending", "decided"] | None = None) -> list[CasePublic]:
     query = select(AccountabilityCase).order_by(AccountabilityCase.breached_at.desc(), AccountabilityCase.id.desc())
     if state == "pending":
-        query = query.where(AccountabilityCase.decision == "pending")
+        query = query.where(AccountabilityCase.decision == Decision.PENDING)
     elif state == "decided":
-        query = query.where(AccountabilityCase.decision != "pending")
-    if actor.role == "department_head":
+        query = query.where(AccountabilityCase.decision != Decision.PENDING)
+    if actor.role == Role.DEPARTMENT_HEAD:
         query = query.where(AccountabilityCase.department_id == actor.department_id)
     return await _cases(session, query, window)
 

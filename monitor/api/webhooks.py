@@ -19,7 +19,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.twilio_errors import classify_twilio_error
 from monitor import timeline
-from monitor.acks import STEP_LABELS, acknowledge, load_target
+from monitor.acks import SENT_STATES, STEP_LABELS, acknowledge, load_target
 from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import plain_errors
 from monitor.catalogue import phrase
@@ -28,11 +28,13 @@ from monitor.errors import ErrorCode
 from monitor.models import Notification
 from monitor.schemas import unstorable_character
 from monitor.runtime import Runtime
+from rules.vocabulary import Channel, NotificationState, Outcome, TimelineKind
 
 log = structlog.get_logger("sunclock.webhooks")
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 
 ACK_WORDS = ("1", "收到")
+# Twilio's own status words (not Sunclock's notification states).
 FAILED = ("failed", "undelivered")
 REPLY_LANG = "zh"  # replies go to Chinese offices, like the messages they answer
 
@@ -91,7 +93,7 @@ async def _move(session: AsyncSession, row: Notification, **values: object) -> b
     # Only a sent message moves on, once: a repeated or out-of-order callback
     # never turns delivered into failed or the reverse.
     result = await session.execute(update(Notification).where(
-        Notification.id == row.id, Notification.state == "sent").values(**values))
+        Notification.id == row.id, Notification.state == NotificationState.SENT).values(**values))
     if result.rowcount != 1:
         log.info("twilio_status_ignored", notification_id=row.id, state=row.state, wanted=values["state"])
     return result.rowcount == 1
@@ -99,9 +101,9 @@ async def _move(session: AsyncSession, row: Notification, **values: object) -> b
 
 async def _delivered(session: AsyncSession, runtime: Runtime, row: Notification, _params: dict,
                      now: datetime) -> bool:
-    if await _move(session, row, state="delivered", delivered_at=now):
-        runtime.metrics.notifications.labels(row.channel, "delivered").inc()
-        await timeline.record(session, row.incident_id, "notification_delivered", "twilio", now, **_who(row))
+    if await _move(session, row, state=NotificationState.DELIVERED, delivered_at=now):
+        runtime.metrics.notifications.labels(row.channel, Outcome.DELIVERED).inc()
+        await timeline.record(session, row.incident_id, TimelineKind.NOTIFICATION_DELIVERED, "twilio", now, **_who(row))
         log.info("notification_delivered", notification_id=row.id, incident_id=row.incident_id, channel=row.channel)
     return False
 
@@ -111,7 +113,7 @@ async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, pa
     permanent, reason = classify_twilio_error(None, code)
     status = params.get("MessageStatus") or params.get("SmsStatus")
     error = f"{status} (Twilio error {code}): {reason}" if code is not None else f"{status}: {reason}"
-    if not await _move(session, row, state="failed", last_error=error):
+    if not await _move(session, row, state=NotificationState.FAILED, last_error=error):
         return False
     # The carrier gave up after Twilio accepted: only a permanent cause (a
     # wrong or unreachable number) is worth the other channel; a transient one
@@ -136,14 +138,14 @@ async def sms_reply(request: Request, runtime: RuntimeDep, session: SessionDep, 
     if body not in ACK_WORDS:
         return _twiml(ErrorCode.SMS_NOT_AN_ACK)
     latest = (await session.exec(select(Notification).where(
-        Notification.channel == "sms", Notification.to == sender, Notification.state.in_(("sent", "delivered")))
+        Notification.channel == Channel.SMS, Notification.to == sender, Notification.state.in_(SENT_STATES))
         .order_by(Notification.sent_at.desc(), Notification.id.desc()).limit(1))).scalars().first()
     target = await load_target(session, latest.step_id, latest.contact_id) if latest else None
     if target is None:
         log.warning("sms_ack_no_message", sender=sender)
         return _twiml(ErrorCode.SMS_NO_MESSAGE)
     what = f"“{target.incident.title}”{STEP_LABELS.get(target.step.kind, target.step.kind)}"
-    recorded = await acknowledge(session, target, "sms", clock.now(), notification_id=latest.id)
+    recorded = await acknowledge(session, target, Channel.SMS, clock.now(), notification_id=latest.id)
     await session.commit()
     if recorded is None:
         return _twiml("sms.repeated", what=what)

@@ -23,6 +23,7 @@ from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import FormInvalid, save, service_errors, text, validate
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import ROLES, CaseDecision, DepartmentCreate, WaiverDecision
+from rules.vocabulary import ContactRole, Decision, Role
 
 router = APIRouter(route_class=PageRoute)
 CONTACT_FIELDS = ("name", "role", "mobile", "email")
@@ -36,7 +37,8 @@ def _allowed(page: Page, action: str) -> None:
 
 def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
     return {"code": "", "name": "", "supervisory": False,
-            "contacts": [dict.fromkeys(CONTACT_FIELDS, "") | {"role": "head" if i == 0 else "deputy"}
+            "contacts": [dict.fromkeys(CONTACT_FIELDS, "")
+                         | {"role": ContactRole.HEAD if i == 0 else ContactRole.DEPUTY}
                          for i in range(rows)]}
 
 
@@ -103,7 +105,7 @@ async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, v
     blocked = {u.name: until for u, _ in users if (until := held.get(throttle.name_key(u.name)))}
     return render(page, "users.html", status=status, users=users, codes=codes, roles=ROLES, token=token,
                   blocked=blocked,
-                  values=values or {"name": "", "role": "duty_officer", "department": ""}, errors=errors or {},
+                  values=values or {"name": "", "role": Role.DUTY_OFFICER, "department": ""}, errors=errors or {},
                   revoked=status == 200 and page.request.query_params.get("revoked") == "1")
 
 
@@ -184,7 +186,7 @@ async def cases_page(page: Page, session: AsyncSession, *, status: int = 200, er
         .join(Incident, Incident.id == AccountabilityCase.incident_id)
         .join(Obligation, Obligation.id == AccountabilityCase.obligation_id),
         page.actor, AccountabilityCase.department_id)
-    cases = (await session.execute(query.order_by(AccountabilityCase.decision != "pending",
+    cases = (await session.execute(query.order_by(AccountabilityCase.decision != Decision.PENDING,
                                                   AccountabilityCase.breached_at.desc()).limit(500))).all()
     codes = dict((await session.execute(select(Department.id, Department.code))).all())
     return render(page, "cases.html", status=status, cases=cases, codes=codes, errors=errors or {}, failed=failed,
@@ -223,7 +225,7 @@ async def decide_waiver(incident_id: int, key: str, page: Posted, session: Sessi
     if not 0 < incident_id <= MAX_ID:
         return refusal(page, 404, "error.not_found")
     incident = await session.get(Incident, incident_id)
-    if incident is None or (page.actor.role == "department_head" and incident.department_id != page.actor.department_id):
+    if incident is None or not auth.sees_department(page.actor, incident.department_id):
         return refusal(page, 404, "error.not_found")
     form = await page.request.form()
 

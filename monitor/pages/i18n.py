@@ -2,6 +2,9 @@
 
 Templates call ``t("key")``; a key missing in English falls back to Chinese,
 and a key missing everywhere shows itself, so a gap is visible, not fatal.
+The words for states, kinds, roles and channels come from :mod:`monitor.terms`,
+one table per enum of rules/vocabulary.py.
+
 An error is said by its code, ``t(exc.code, **exc.params)``: the translator
 reads error codes from the one catalogue of error texts, monitor/catalogue.py.
 """
@@ -10,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor import catalogue
+from monitor import catalogue, terms
+from rules.vocabulary import Language
 
-LANGUAGES = ("zh", "en")
+LANGUAGES: tuple[Language, ...] = tuple(Language)
 
-ZH: dict[str, str] = {
+ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "app": "阳光时钟", "tagline": "重特大突发事件信息发布时限", "skip": "跳到正文", "lang.switch": "English",
     "nav.label": "主菜单", "nav.board": "值班看板", "nav.new": "登记事件", "nav.outbox": "发件箱", "nav.cases": "问责案件",
     "nav.departments": "责任单位", "nav.users": "用户", "nav.signout": "退出登录", "nav.signed_in_as": "当前用户",
-    "role.duty_officer": "值班员", "role.department_head": "单位负责人", "role.supervisor": "督查", "role.admin": "管理员",
     # sign-in
     "signin.title": "登录", "signin.name": "用户名", "signin.password": "密码", "signin.submit": "登录",
     "signin.failed": "用户名或密码不正确。", "signin.locked": "登录失败次数过多，请于 {at} 后再试（{seconds} 秒后）。",
@@ -30,7 +33,6 @@ ZH: dict[str, str] = {
     "board.latest": "最新提醒", "board.acked": "已签收", "board.not_acked": "尚无人签收", "board.none_sent": "尚未发送提醒",
     "board.no_deadline": "本级别事件无发布时限要求。",
     "board.unreached": "无人可送达", "board.nobody_reached": "提醒无法送达任何人",
-    "group.head": "主要负责人", "group.deputies": "分管负责人", "group.supervisors": "督查单位",
     "incident.unreached": "以下提醒找不到可联系的接收人，请立即补充联系人：",
     "col.title": "事件", "col.severity": "级别", "col.department": "责任单位", "col.deadlines": "时限",
     "col.obligation": "时限要求", "col.due": "截止时间", "col.left": "剩余 / 超时", "col.state": "状态",
@@ -39,28 +41,10 @@ ZH: dict[str, str] = {
     "col.subject": "标题", "col.body": "正文", "col.incident": "事件", "col.decision": "处理", "col.breached": "超时时间",
     "col.contacts": "联系人", "col.code": "代码", "col.name": "名称", "col.role": "角色", "col.active": "状态",
     "left": "剩余", "overdue": "已超时",
-    "severity.I": "特别重大（I 级）", "severity.II": "重大（II 级）", "severity.III": "较大（III 级）",
-    "severity.IV": "一般（IV 级）",
-    "state.pending": "进行中", "state.met": "按时完成", "state.met_late": "逾期完成", "state.breached": "已超时",
-    "state.waived": "已免除", "state.open": "处置中", "state.closed": "已结束",
-    "waiver.requested": "已申请免除，待督办决定", "waiver.granted": "免除已批准", "waiver.refused": "免除已驳回",
     "waivers.title": "免除申请", "waivers.hint": "申请免除期间时限照常计算，逾期仍记为超时。",
     "waivers.grant": "批准免除", "waivers.refuse": "驳回", "waivers.asked": "{who} 于 {at} 申请，理由：{reason}",
     "saved.waiver": "免除决定已保存。",
-    "step.waiver_requested": "免除申请", "kind.waiver_requested": "申请免除", "kind.waiver_granted": "批准免除",
-    "kind.waiver_refused": "驳回免除", "kind.waiver_lapsed": "免除申请失效", "kind.regraded": "重新评定",
-    "nstate.pending": "待发送", "nstate.sending": "发送中", "nstate.sent": "已发送", "nstate.delivered": "已送达",
-    "nstate.failed": "发送失败", "nstate.skipped": "已跳过（不再适用）", "late": "延迟发送",
-    "step.registered": "事件登记", "step.reminder": "提醒", "step.warning": "预警", "step.final_warning": "最后预警",
-    "step.breached": "已超时", "step.overdue": "超时催办",
-    "channel.sms": "短信", "channel.email": "邮件",
-    "kind.registered": "登记事件", "kind.corrected": "更正", "kind.milestone": "记录完成", "kind.closed": "结束事件",
-    "kind.steps_planned": "排定提醒", "kind.step_fired": "发出提醒", "kind.step_skipped": "跳过提醒",
-    "kind.notification_sent": "提醒已发送", "kind.notification_delivered": "提醒已送达",
-    "kind.notification_failed": "提醒发送失败", "kind.notification_retry": "提醒重试", "kind.breached": "超时",
-    "kind.breach_withdrawn": "撤销超时", "kind.obligations_cancelled": "取消时限", "kind.acknowledged": "签收",
-    "kind.case_decided": "问责决定", "kind.notification_skipped": "提醒不再适用，未发送",
-    "kind.step_undeliverable": "提醒无人可送达",
+    "late": "延迟发送",
     # incident
     "incident.occurred": "发生时间", "incident.registered": "登记时间", "incident.location": "地点",
     "incident.description": "事件概况", "incident.state": "状态", "incident.deadlines": "时限要求",
@@ -81,13 +65,12 @@ ZH: dict[str, str] = {
     "outbox.title": "发件箱", "outbox.empty": "发件箱为空。",
     "outbox.explain": "未配置短信（Twilio）或邮件（SMTP）服务时，提醒保存在这里。",
     "cases.title": "问责案件", "cases.empty": "没有问责案件。", "cases.pending": "待处理",
-    "decision.pending": "待处理", "decision.notice": "通报批评", "decision.summons": "约谈", "decision.waived": "免予问责",
     "cases.submit": "作出决定",
     "departments.title": "责任单位", "departments.new": "新增责任单位", "departments.submit": "保存",
     "departments.edit": "编辑", "departments.edit_title": "编辑责任单位 {code}",
     "field.code": "单位代码", "field.name": "单位名称", "field.supervisory": "督查单位（政务公开领导小组办公室）",
     "contact.legend": "联系人 {n}", "contact.name": "姓名", "contact.role": "职务", "contact.mobile": "手机号",
-    "contact.email": "邮箱", "contact.head": "主要负责人", "contact.deputy": "分管负责人",
+    "contact.email": "邮箱",
     "contact.hint": "手机号用国际格式，如 +8613800000001；不需要的行留空。",
     "users.title": "用户", "users.new": "新增用户", "users.submit": "创建用户", "users.active": "启用",
     "users.inactive": "停用", "field.user_name": "用户名", "field.role": "角色", "field.user_department": "所属单位",
@@ -118,13 +101,11 @@ ZH: dict[str, str] = {
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
 }
 
-EN: dict[str, str] = {
+EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "app": "Sunclock", "tagline": "Disclosure deadlines of major emergencies", "skip": "Skip to content",
     "lang.switch": "中文",
     "nav.label": "Main menu", "nav.board": "Board", "nav.new": "Register", "nav.outbox": "Outbox", "nav.cases": "Cases",
     "nav.departments": "Departments", "nav.users": "Users", "nav.signout": "Sign out", "nav.signed_in_as": "Signed in as",
-    "role.duty_officer": "duty officer", "role.department_head": "department head", "role.supervisor": "supervisor",
-    "role.admin": "admin",
     "signin.title": "Sign in", "signin.name": "User name", "signin.password": "Password", "signin.submit": "Sign in",
     "signin.failed": "Wrong user name or password.",
     "signin.locked": "Too many failed sign-ins from here; try again at {at} (in {seconds} s).", "signin.signed_out": "You have signed out.",
@@ -134,7 +115,6 @@ EN: dict[str, str] = {
     "board.latest": "Latest message", "board.acked": "Acknowledged by", "board.not_acked": "Not acknowledged yet",
     "board.none_sent": "No message sent yet", "board.no_deadline": "No disclosure deadline applies to this severity.",
     "board.unreached": "Nobody to reach", "board.nobody_reached": "No message could reach anybody",
-    "group.head": "head", "group.deputies": "deputies", "group.supervisors": "supervisory office",
     "incident.unreached": "These steps found nobody who could be reached; add contacts now:",
     "col.title": "Incident", "col.severity": "Severity", "col.department": "Department", "col.deadlines": "Deadlines",
     "col.obligation": "Obligation", "col.due": "Due", "col.left": "Left / overdue", "col.state": "State",
@@ -144,31 +124,10 @@ EN: dict[str, str] = {
     "col.decision": "Decision", "col.breached": "Breached at", "col.contacts": "Contacts", "col.code": "Code",
     "col.name": "Name", "col.role": "Role", "col.active": "Status",
     "left": "left", "overdue": "overdue",
-    "severity.I": "Especially major (I)", "severity.II": "Major (II)", "severity.III": "Large (III)",
-    "severity.IV": "General (IV)",
-    "state.pending": "pending", "state.met": "met", "state.met_late": "met late", "state.breached": "breached",
-    "state.waived": "waived", "state.open": "open", "state.closed": "closed",
-    "waiver.requested": "waiver requested, awaiting a supervisor", "waiver.granted": "waiver granted",
-    "waiver.refused": "waiver refused",
     "waivers.title": "Waiver requests", "waivers.hint": "While a waiver is requested the clock keeps running.",
     "waivers.grant": "Grant", "waivers.refuse": "Refuse", "waivers.asked": "asked by {who} at {at}: {reason}",
     "saved.waiver": "Waiver decision saved.",
-    "step.waiver_requested": "waiver requested", "kind.waiver_requested": "waiver requested",
-    "kind.waiver_granted": "waiver granted", "kind.waiver_refused": "waiver refused",
-    "kind.waiver_lapsed": "waiver request lapsed", "kind.regraded": "regraded",
-    "nstate.pending": "pending", "nstate.sending": "sending", "nstate.sent": "sent", "nstate.delivered": "delivered",
-    "nstate.failed": "failed", "nstate.skipped": "skipped (no longer applies)", "late": "late",
-    "step.registered": "registered", "step.reminder": "reminder", "step.warning": "warning",
-    "step.final_warning": "final warning", "step.breached": "breached", "step.overdue": "overdue",
-    "channel.sms": "SMS", "channel.email": "email",
-    "kind.registered": "registered", "kind.corrected": "corrected", "kind.milestone": "milestone", "kind.closed": "closed",
-    "kind.steps_planned": "steps planned", "kind.step_fired": "step sent", "kind.step_skipped": "step skipped",
-    "kind.notification_sent": "message sent", "kind.notification_delivered": "message delivered",
-    "kind.notification_failed": "message failed", "kind.notification_retry": "message retried",
-    "kind.breached": "breached", "kind.breach_withdrawn": "breach withdrawn",
-    "kind.obligations_cancelled": "obligations cancelled", "kind.acknowledged": "acknowledged",
-    "kind.case_decided": "case decided", "kind.notification_skipped": "message skipped (no longer applies)",
-    "kind.step_undeliverable": "nobody could be reached",
+    "late": "late",
     "incident.occurred": "Occurred", "incident.registered": "Registered", "incident.location": "Location",
     "incident.description": "Description", "incident.state": "State", "incident.deadlines": "Deadlines",
     "incident.notifications": "Messages and acknowledgements", "incident.timeline": "Timeline",
@@ -188,13 +147,12 @@ EN: dict[str, str] = {
     "outbox.title": "Outbox", "outbox.empty": "The outbox is empty.",
     "outbox.explain": "Messages are kept here while no SMS (Twilio) or email (SMTP) provider is configured.",
     "cases.title": "Accountability cases", "cases.empty": "No cases.", "cases.pending": "pending",
-    "decision.pending": "pending", "decision.notice": "circulated criticism", "decision.summons": "summons interview",
-    "decision.waived": "waived", "cases.submit": "Decide",
+    "cases.submit": "Decide",
     "departments.title": "Departments", "departments.new": "New department", "departments.submit": "Save",
     "departments.edit": "Edit", "departments.edit_title": "Edit department {code}",
     "field.code": "Code", "field.name": "Name", "field.supervisory": "Supervisory (open-government office)",
     "contact.legend": "Contact {n}", "contact.name": "Name", "contact.role": "Role", "contact.mobile": "Mobile",
-    "contact.email": "Email", "contact.head": "head", "contact.deputy": "deputy",
+    "contact.email": "Email",
     "contact.hint": "Mobile numbers in E.164, like +8613800000001; leave unused rows empty.",
     "users.title": "Users", "users.new": "New user", "users.submit": "Create user", "users.active": "active",
     "users.inactive": "inactive", "field.user_name": "User name", "field.role": "Role",
@@ -226,7 +184,7 @@ EN: dict[str, str] = {
                          "remove it and send the form again.",
 }
 
-CATALOGUE = {"zh": ZH, "en": EN}
+CATALOGUE = {Language.ZH: ZH, Language.EN: EN}
 
 Translator = Callable[..., str]
 

@@ -25,9 +25,10 @@ from monitor.pages.forms import (
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
+from rules.vocabulary import Severity
 
 router = APIRouter(route_class=PageRoute)
-SEVERITIES = ("I", "II", "III", "IV")
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 SAVED = ("registered", "corrected", "milestone", "closed")
 
 

@@ -25,8 +25,7 @@ from monitor.models import (
 from monitor.schemas import IncidentPublic
 from monitor.waivers import still_owed
 from rules import RuleSet
-
-UNMET = ("pending", "breached")
+from rules.vocabulary import UNMET, IncidentState, Recipient, Role, TimelineKind
 
 
 @dataclass
@@ -53,7 +52,7 @@ class IncidentView:
 
 def visible(query: Select, actor: Actor, column: Any = Incident.department_id) -> Select:
     """A department head's queries see their own department only."""
-    return query.where(column == actor.department_id) if actor.role == "department_head" else query
+    return query.where(column == actor.department_id) if actor.role == Role.DEPARTMENT_HEAD else query
 
 
 def obligation_title(rules: RuleSet, key: str, fallback: str, lang: str) -> str:
@@ -95,9 +94,9 @@ async def _unreached(session: AsyncSession, incident_ids: list[int]) -> dict[int
     found: dict[int, dict[tuple, dict]] = {}
     for incident_id, detail in (await session.execute(
             select(TimelineEntry.incident_id, TimelineEntry.detail).where(
-                TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.kind == "step_undeliverable")
+                TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.kind == TimelineKind.STEP_UNDELIVERABLE)
             .order_by(TimelineEntry.id.desc()))).all():
-        if detail.get("reached") and set(detail.get("groups", [])) <= {"deputies"}:
+        if detail.get("reached") and set(detail.get("groups", [])) <= {Recipient.DEPUTIES}:
             continue
         found.setdefault(incident_id, {}).setdefault((detail.get("obligation"), detail.get("step")), detail)
     return {incident_id: list(steps.values()) for incident_id, steps in found.items()}
@@ -107,7 +106,8 @@ async def board(session: AsyncSession, actor: Actor) -> list[IncidentView]:
     """Open incidents, and closed ones with a duty still owed (SPEC §11.3), the
     most urgent deadline first; those without one last."""
     owed = select(Obligation.id).where(Obligation.incident_id == Incident.id, still_owed()).exists()
-    found = list((await session.exec(visible(select(Incident).where((Incident.state == "open") | owed), actor)
+    current = (Incident.state == IncidentState.OPEN) | owed
+    found = list((await session.exec(visible(select(Incident).where(current), actor)
                                      .order_by(Incident.registered_at.desc()).limit(500))).scalars())
     result = await views(session, found)
     return sorted(result, key=lambda v: (v.next_due is None, v.next_due or v.incident.registered_at))
@@ -134,7 +134,7 @@ async def messages(session: AsyncSession, incident_id: int, actor: Actor) -> lis
 def own_contacts(query: Select, actor: Actor) -> Select:
     """Messages to a department head's own department's contacts only (a message
     carries its recipient's acknowledgement link). ``query`` selects notifications."""
-    if actor.role != "department_head":
+    if actor.role != Role.DEPARTMENT_HEAD:
         return query
     return query.join(Contact, Contact.id == Notification.contact_id).where(
         Contact.department_id == actor.department_id)

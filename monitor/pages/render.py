@@ -20,6 +20,7 @@ from monitor.incidents import Actor
 from monitor.models import User
 from monitor.pages.i18n import Translator
 from monitor.runtime import Runtime
+from rules.vocabulary import Language
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -113,7 +114,7 @@ def countdown(due: datetime, now: datetime) -> tuple[str, str]:
 
 def _lang_href(page: Page) -> str:
     """The same page in the other language; after a form was posted, the board."""
-    other = "en" if page.lang == "zh" else "zh"
+    other = Language.EN if page.lang == Language.ZH else Language.ZH
     request = page.request
     if request.method != "GET":
         return f"/?lang={other}"
