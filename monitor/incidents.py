@@ -6,13 +6,13 @@ nothing half-written behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline, waivers
+from monitor.actors import Actor
 from monitor.errors import Conflict, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
@@ -21,13 +21,6 @@ from rules.deadlines import fulfilment_state
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAJOR = ("I", "II")
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str
-    department_id: int | None = None
 
 
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:

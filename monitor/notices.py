@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.auth import sees_department
 from monitor.errors import Forbidden, NotFound
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
 from monitor.pages.render import env
 
