@@ -31,7 +31,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
     for row in [list(headers), ["-" * w for w in widths], *cells]:
-        click.echo("  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=False)).rstrip())
 
 
 def fail(message: str, code: int = 1) -> None:
