@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from monitor.models import IncidentBase
+
 Severity = Literal["I", "II", "III", "IV"]
 Role = Literal["duty_officer", "department_head", "supervisor", "admin"]
 ROLES: tuple[str, ...] = ("duty_officer", "department_head", "supervisor", "admin")
@@ -144,7 +146,7 @@ class DepartmentPublic(BaseModel):
     contacts: list[ContactPublic]
 
 
-class IncidentCreate(_Body):
+class IncidentCreate(IncidentBase, _Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
     severity: Severity
     occurred_at: UtcTime
@@ -222,15 +224,10 @@ class ObligationPublic(BaseModel):
         return values
 
 
-class IncidentPublic(BaseModel):
+class IncidentPublic(IncidentBase):
     id: int
-    title: str
-    severity: str
-    occurred_at: datetime
     registered_at: datetime
     department: str
-    description: str | None
-    location: str | None
     state: str
     closed_at: datetime | None
     close_reason: str | None
