@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
 from monitor.errors import Conflict, ErrorCode, NotFound
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import AccountabilityCase, Obligation
 from monitor.schemas import CaseDecision
 from rules.vocabulary import Decision, TimelineKind

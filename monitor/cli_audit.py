@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from monitor.cli import _run
+from monitor.cli_common import _run
 
 DIGEST_FORMAT = """A digest reads WATERMARK:HEX. WATERMARK is the highest timeline entry id
 when the digest was made; HEX is the SHA-256 over one line "INCIDENT_ID:HEAD_HASH\\n"

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor import planning
 from monitor.auth import sees_contacts
 from monitor.errors import Conflict, ErrorCode, Invalid
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
 

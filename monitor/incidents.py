@@ -6,7 +6,6 @@ nothing half-written behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -14,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline, waivers
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
+from monitor.actors import Actor
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
@@ -22,13 +22,6 @@ from rules.vocabulary import IncidentState, Severity, TimelineKind
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAJOR = (Severity.I, Severity.II)
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str
-    department_id: int | None = None
 
 
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:

@@ -63,15 +63,33 @@ class _Families(Collector):
         return iter(self.families)
 
 
-async def _by_state(session: AsyncSession, obligation_keys: list[str]) -> list[GaugeMetricFamily]:
-    """Open incidents by severity and obligations by state, every label value from 0."""
+async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
+    """The database-derived metrics, in the Prometheus text format."""
+    codes = dict((await session.execute(select(Department.id, Department.code))).all())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families([
+        await _incidents_open(session),
+        await _obligations(session, obligation_keys),
+        await _remaining(session, now, codes),
+        await _breaches(session, codes, obligation_keys),
+        await _time_to_fulfil(session, obligation_keys),
+        await _cases(session),
+        await _undeliverable(session, codes, obligation_keys),
+    ]))
+    return generate_latest(registry)
+
+
+async def _incidents_open(session: AsyncSession) -> GaugeMetricFamily:
     open_by_severity = dict((await session.execute(
         select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN)
         .group_by(Incident.severity))).all())
     incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
     for severity in SEVERITIES:
         incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
+    return incidents_open
 
+
+async def _obligations(session: AsyncSession, obligation_keys: list[str]) -> GaugeMetricFamily:
     counts = {(k, s): n for k, s, n in (await session.execute(
         select(Obligation.key, Obligation.state, func.count()).group_by(Obligation.key, Obligation.state))).all()}
     obligations = GaugeMetricFamily("sunclock_obligations", "Obligations of all incidents, by state.",
@@ -79,13 +97,10 @@ async def _by_state(session: AsyncSession, obligation_keys: list[str]) -> list[G
     for key in sorted(set(obligation_keys) | {k for k, _ in counts}):
         for state in OBLIGATION_STATES:
             obligations.add_metric([key, state], counts.get((key, state), 0))
-    return [incidents_open, obligations]
+    return obligations
 
 
-async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
-    """The database-derived metrics, in the Prometheus text format."""
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
-
+async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, str]) -> GaugeMetricFamily:
     remaining = GaugeMetricFamily(
         "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
         "A closed incident's stay until met, waived, or (once breached) its case is decided.",
@@ -94,7 +109,10 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
             select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
             .join(Incident, Incident.id == Obligation.incident_id).where(still_owed()))).all():
         remaining.add_metric([str(incident_id), codes.get(department_id, "?"), key], (due - now).total_seconds())
+    return remaining
 
+
+async def _breaches(session: AsyncSession, codes: dict[int, str], obligation_keys: list[str]) -> CounterMetricFamily:
     # From the cases, which are never deleted and one per obligation: a breach
     # withdrawn by a correction keeps its case, so the counter never goes down.
     breached = Counter({(codes.get(d, "?"), k): n for d, k, n in (await session.execute(
@@ -108,7 +126,10 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
             breached.setdefault((code, key), 0)
     for (code, key), n in sorted(breached.items()):
         breaches.add_metric([code, key], n)
+    return breaches
 
+
+async def _time_to_fulfil(session: AsyncSession, obligation_keys: list[str]) -> HistogramMetricFamily:
     fulfil = HistogramMetricFamily("sunclock_time_to_fulfil_seconds",
                                    "From the incident's start to the milestone, for fulfilled obligations.",
                                    labels=["obligation"])
@@ -120,17 +141,16 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
     for key, values in sorted(durations.items()):
         buckets = [(str(float(b)), sum(v <= b for v in values)) for b in FULFIL_BUCKETS] + [("+Inf", len(values))]
         fulfil.add_metric([key], buckets, sum(values))
+    return fulfil
 
+
+async def _cases(session: AsyncSession) -> GaugeMetricFamily:
     by_decision = dict((await session.execute(
         select(AccountabilityCase.decision, func.count()).group_by(AccountabilityCase.decision))).all())
     cases = GaugeMetricFamily("sunclock_cases", "Accountability cases, by decision.", labels=["decision"])
     for decision in DECISIONS:
         cases.add_metric([decision], by_decision.get(decision, 0))
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families([*await _by_state(session, obligation_keys), remaining, breaches, fulfil, cases,
-                                 await _undeliverable(session, codes, obligation_keys)]))
-    return generate_latest(registry)
+    return cases
 
 
 async def _undeliverable(session: AsyncSession, codes: dict[int, str],

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from monitor.db import UTCDateTime
 from rules.vocabulary import Decision, IncidentState, NotificationState, ObligationState, StepState
@@ -78,17 +78,26 @@ class AppSecret(SQLModel, table=True):
     created_at: datetime = _time()
 
 
-class Incident(SQLModel, table=True):
+class IncidentBase(SQLModel):
+    """What is said of an incident when it is registered, declared once for the
+    table, the request body (monitor.schemas.IncidentCreate, which narrows the
+    types to what a request may send) and the answer (IncidentPublic).
+
+    Column sizes go in ``sa_type``, not ``max_length``: the answer states no limits."""
+
+    title: str = Field(sa_type=AutoString(200))
+    severity: str = Field(sa_type=AutoString(3))
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    description: str | None = Field(sa_type=Text)
+    location: str | None = Field(sa_type=AutoString(200))
+
+
+class Incident(IncidentBase, table=True):
     __table_args__ = (Index("ix_incident_state_registered", "state", "registered_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    title: str = Field(max_length=200)
-    severity: str = Field(max_length=3)  # a Severity
-    occurred_at: datetime = _time()
     registered_at: datetime = _time()
     department_id: int = Field(foreign_key="department.id", index=True)
-    description: str | None = Field(default=None, sa_type=Text)
-    location: str | None = Field(default=None, max_length=200)
     state: str = Field(default=IncidentState.OPEN, max_length=16)
     registered_by: str = Field(max_length=64)
     closed_at: datetime | None = _time(nullable=True)

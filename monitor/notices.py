@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.auth import sees_department
 from monitor.errors import ErrorCode, Forbidden, NotFound
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
 from monitor.pages.render import env
 from monitor.terms import SEVERITY as SEVERITY_WORDS

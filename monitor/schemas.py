@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from monitor.errors import ErrorCode, InvalidValue
+from monitor.models import IncidentBase
 from rules.vocabulary import ContactRole, Decision, Role, Severity, WaiverState, one_of
 
 ROLES: tuple[Role, ...] = tuple(Role)
@@ -155,7 +156,7 @@ class DepartmentPublic(BaseModel):
     contacts: list[ContactPublic]
 
 
-class IncidentCreate(_Body):
+class IncidentCreate(IncidentBase, _Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
     severity: Severity
     occurred_at: UtcTime
@@ -233,15 +234,10 @@ class ObligationPublic(BaseModel):
         return values
 
 
-class IncidentPublic(BaseModel):
+class IncidentPublic(IncidentBase):
     id: int
-    title: str
-    severity: str
-    occurred_at: datetime
     registered_at: datetime
     department: str
-    description: str | None
-    location: str | None
     state: str
     closed_at: datetime | None
     close_reason: str | None

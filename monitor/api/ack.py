@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarget, acknowledge, acknowledged_at,
                           load_target, read_token, sent_notification)
-from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import page_answers
 from monitor.catalogue import phrase
 from monitor.errors import ErrorCode

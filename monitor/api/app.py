@@ -16,13 +16,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from monitor import demo, pages
+from monitor import demo
 from monitor.api import ack, incidents, records, reports, signins, users, webhooks
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
 from monitor.errors import SunclockError, code_of
 from monitor.metrics import database_metrics
+from monitor.pages.site import router as pages_router
+from monitor.pages.site import static_files
 from monitor.runtime import Runtime
 
 log = structlog.get_logger("sunclock.api")
@@ -49,6 +51,18 @@ def _validation_error(error: dict) -> dict:
 
 
 def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
+    app = FastAPI(title="Sunclock", version="0.1.0", lifespan=_lifespan(runtime, run_scheduler, seed_demo),
+                  description="Deadlines of major emergencies: authoritative release within 5 h, "
+                              "press conference within 24 h, escalated until met.")
+    app.state.runtime = runtime
+    _add_middleware(app, runtime)
+    _add_exception_handlers(app)
+    _include_routers(app)
+    _add_health_routes(app, runtime, run_scheduler)
+    return app
+
+
+def _lifespan(runtime: Runtime, run_scheduler: bool, seed_demo: bool):  # noqa: ANN202 - a lifespan factory
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if seed_demo:
@@ -61,10 +75,10 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
         yield
         await runtime.close()
 
-    app = FastAPI(title="Sunclock", version="0.1.0", lifespan=lifespan,
-                  description="Deadlines of major emergencies: authoritative release within 5 h, "
-                              "press conference within 24 h, escalated until met.")
-    app.state.runtime = runtime
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, runtime: Runtime) -> None:
     if runtime.settings.trusted_proxy_list:
         # Only these peers may say who the client is; from anyone else X-Forwarded-For is ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxy_list)
@@ -81,6 +95,8 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
         response.headers["X-Request-ID"] = rid
         return response
 
+
+def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(SunclockError)
     async def domain_error(_request: Request, exc: SunclockError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.field, exc.where, coded=exc)
@@ -108,6 +124,8 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
         errors = [_validation_error(e) for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
+
+def _include_routers(app: FastAPI) -> None:
     app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
@@ -117,9 +135,11 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     app.include_router(ack.router)
     app.include_router(webhooks.router)
     # People's pages under /, signed in with a session cookie (monitor/pages).
-    app.include_router(pages.router)
-    app.mount("/static", pages.static_files(), name="static")
+    app.include_router(pages_router)
+    app.mount("/static", static_files(), name="static")
 
+
+def _add_health_routes(app: FastAPI, runtime: Runtime, run_scheduler: bool) -> None:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -143,8 +163,6 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
         async with runtime.sessions() as session:
             stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
         return Response(generate_latest(runtime.registry) + stored, media_type=CONTENT_TYPE_LATEST)
-
-    return app
 
 
 __all__ = ["create_app"]

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from monitor import incidents, waivers
-from monitor.api.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
+from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.api.paging import LIST_RESPONSES, Window, paging
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
 from rules.vocabulary import IncidentState, Role

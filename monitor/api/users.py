@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from monitor import auth
-from monitor.api.deps import SessionDep, allowed
-from monitor.incidents import Actor
+from monitor.deps import SessionDep, allowed
+from monitor.actors import Actor
 
 router = APIRouter(tags=["users"])
 

@@ -20,7 +20,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from alerts.twilio_errors import classify_twilio_error
 from monitor import timeline
 from monitor.acks import SENT_STATES, STEP_LABELS, acknowledge, load_target
-from monitor.api.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import plain_errors
 from monitor.catalogue import phrase
 from monitor.delivery import record_failure

@@ -1,21 +1,5 @@
 """Server-rendered pages for people: sign in, the board, incidents, outbox,
-cases and administration. Chinese by default, English with ``?lang=en``."""
+cases and administration. Chinese by default, English with ``?lang=en``.
 
-from __future__ import annotations
-
-from fastapi import APIRouter
-from fastapi.staticfiles import StaticFiles
-
-from monitor.pages import admin, auth, board, incident_views, papers
-from monitor.pages.render import STATIC_DIR
-
-router = APIRouter(include_in_schema=False)
-for _module in (auth, board, incident_views, admin, papers):
-    router.include_router(_module.router)
-
-
-def static_files() -> StaticFiles:
-    return StaticFiles(directory=STATIC_DIR)
-
-
-__all__ = ["router", "static_files"]
+The routes are gathered in :mod:`monitor.pages.site`; this package imports none
+of its modules, so they may import each other through it without a cycle."""

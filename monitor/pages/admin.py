@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from monitor import auth, departments, throttle
 from monitor import waivers as waiver_service
 from monitor.cases import decide as decide_case
-from monitor.api.deps import MAX_ID, SessionDep
+from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import SunclockError
 from monitor.models import AccountabilityCase, Department, Incident, Obligation, User
 from monitor.pages import overview, waiver_views

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from monitor.api.deps import MAX_ID, SessionDep
+from monitor.deps import MAX_ID, SessionDep
 from monitor.models import Incident, Notification
 from monitor.pages import overview
 from monitor.pages.auth import SignedIn

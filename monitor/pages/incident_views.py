@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
-from monitor.api.deps import MAX_ID, SessionDep
+from monitor.deps import MAX_ID, SessionDep
 from monitor.auth import sees_department
 from monitor.errors import ErrorCode, NotFound
 from monitor.models import Department, Incident

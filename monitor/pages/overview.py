@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
 from monitor.auth import shown_address
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import (
     Acknowledgement,
     Contact,

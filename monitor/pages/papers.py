@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from monitor import notices, reports
-from monitor.api.deps import MAX_ID, SessionDep
+from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, Forbidden, NotFound
 from monitor.pages import overview
 from monitor.pages.auth import SignedIn

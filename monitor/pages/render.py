@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from monitor.auth import may
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import User
 from monitor.pages.i18n import Translator
 from monitor.runtime import Runtime

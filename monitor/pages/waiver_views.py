@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import waivers
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.models import Incident, Obligation
 from monitor.pages import overview
 

@@ -15,7 +15,7 @@ from support import DEPARTMENTS
 from monitor import auth, departments, incidents
 from monitor.api.app import create_app
 from monitor.db import transaction
-from monitor.incidents import Actor
+from monitor.actors import Actor
 from monitor.runtime import Runtime
 from monitor.schemas import DepartmentCreate, IncidentCreate
 

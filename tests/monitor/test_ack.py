@@ -40,8 +40,7 @@ async def test_the_page_names_incident_duty_deadlines_and_recipient_with_a_form(
     assert await acks(runtime) == []  # looking is not acknowledging
 
 
-async def test_a_step_of_one_obligation_names_that_obligation(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_step_of_one_obligation_names_that_obligation(client, seeded, runtime, clock):
     await register(client, START)
     clock.set(START.replace(hour=5))  # 13:00 local: the release reminder (due - 2h) is due
     await runtime.scheduler.run_once()

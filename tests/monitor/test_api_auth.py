@@ -75,8 +75,7 @@ async def test_a_department_head_lists_only_their_own_department(client, runtime
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic dXNlcjpwdw==", "bearer sc_forged"])
-async def test_no_valid_token_is_401_everywhere(client, runtime, header):
-    await seed_departments(client)
+async def test_no_valid_token_is_401_everywhere(client, seeded, runtime, header):
     headers = {"Authorization": header} if header else {}
     for method, path, body, _ in MATRIX:
         client.headers.pop("Authorization", None)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from support import DEPARTMENTS, hours, obligation, register, seed_departments
+from support import DEPARTMENTS, hours, obligation, register
 
 from tests.conftest import START
 
 
-async def test_registration_shows_both_legal_deadlines(client):
-    await seed_departments(client)
+async def test_registration_shows_both_legal_deadlines(client, seeded):
     incident = await register(client, START - hours(1))
     release = obligation(incident, "authoritative_release")
     press = obligation(incident, "press_conference")
@@ -21,14 +20,12 @@ async def test_registration_shows_both_legal_deadlines(client):
     assert datetime.fromisoformat(incident["registered_at"]) == START
 
 
-async def test_minor_incident_has_no_deadlines(client):
-    await seed_departments(client)
+async def test_minor_incident_has_no_deadlines(client, seeded):
     incident = await register(client, START, severity="III")
     assert incident["obligations"] == []
 
 
-async def test_late_registration_is_breached_at_the_deadline_not_at_registration(client):
-    await seed_departments(client)
+async def test_late_registration_is_breached_at_the_deadline_not_at_registration(client, seeded):
     incident = await register(client, START - hours(6))
     release = obligation(incident, "authoritative_release")
     assert release["state"] == "breached"
@@ -39,8 +36,7 @@ async def test_late_registration_is_breached_at_the_deadline_not_at_registration
         ("authoritative_release", "pending", "EMB")]
 
 
-async def test_occurred_at_may_not_be_more_than_five_minutes_ahead(client):
-    await seed_departments(client)
+async def test_occurred_at_may_not_be_more_than_five_minutes_ahead(client, seeded):
     await register(client, START + timedelta(minutes=5))
     response = await client.post("/api/v1/incidents", json={
         "title": "x", "severity": "I", "department": "EMB",
@@ -49,8 +45,7 @@ async def test_occurred_at_may_not_be_more_than_five_minutes_ahead(client):
     assert response.json()["detail"][0]["loc"] == ["body", "occurred_at"]
 
 
-async def test_milestone_on_time_is_met_and_late_is_met_late_keeping_the_breach(client, clock):
-    await seed_departments(client)
+async def test_milestone_on_time_is_met_and_late_is_met_late_keeping_the_breach(client, seeded, clock):
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}/milestones"
     response = await client.post(url, json={"obligation": "authoritative_release", "at": START.isoformat(),
@@ -67,8 +62,7 @@ async def test_milestone_on_time_is_met_and_late_is_met_late_keeping_the_breach(
     assert len((await client.get("/api/v1/cases")).json()) == 1
 
 
-async def test_milestone_twice_is_a_conflict(client):
-    await seed_departments(client)
+async def test_milestone_twice_is_a_conflict(client, seeded):
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}/milestones"
     first = await client.post(url, json={"obligation": "press_conference", "at": START.isoformat()})
@@ -77,8 +71,7 @@ async def test_milestone_twice_is_a_conflict(client):
     assert again.status_code == 409
 
 
-async def test_milestone_time_bounds(client):
-    await seed_departments(client)
+async def test_milestone_time_bounds(client, seeded):
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}/milestones"
     future = await client.post(url, json={"obligation": "authoritative_release",
@@ -91,8 +84,7 @@ async def test_milestone_time_bounds(client):
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "obligation"]
 
 
-async def test_start_time_correction_moves_deadlines_and_breaches_at_once(client):
-    await seed_departments(client)
+async def test_start_time_correction_moves_deadlines_and_breaches_at_once(client, seeded):
     incident = await register(client, START - hours(1))
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json={
         "occurred_at": (START - hours(5) - timedelta(minutes=30)).isoformat(), "reason": "值班记录更正"})
@@ -106,16 +98,14 @@ async def test_start_time_correction_moves_deadlines_and_breaches_at_once(client
     assert kinds[:2] == ["registered", "steps_planned"] and "corrected" in kinds and "breached" in kinds
 
 
-async def test_correction_needs_a_reason(client):
-    await seed_departments(client)
+async def test_correction_needs_a_reason(client, seeded):
     incident = await register(client, START - hours(1))
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json={"severity": "III"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "reason"]
 
 
-async def test_downgrade_requests_waivers_and_keeps_every_duty_running(client):
-    await seed_departments(client)
+async def test_downgrade_requests_waivers_and_keeps_every_duty_running(client, seeded):
     incident = await register(client, START - hours(6))
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json={
         "severity": "III", "reason": "经核实为一般事件"})
@@ -126,8 +116,7 @@ async def test_downgrade_requests_waivers_and_keeps_every_duty_running(client):
     assert len((await client.get("/api/v1/cases")).json()) == 1
 
 
-async def test_upgrade_into_major_creates_obligations_from_the_original_start(client):
-    await seed_departments(client)
+async def test_upgrade_into_major_creates_obligations_from_the_original_start(client, seeded):
     incident = await register(client, START - hours(6), severity="III")
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json={
         "severity": "II", "reason": "伤亡人数上升"})
@@ -136,8 +125,7 @@ async def test_upgrade_into_major_creates_obligations_from_the_original_start(cl
     assert datetime.fromisoformat(release["breached_at"]) == START - hours(1)
 
 
-async def test_close_requests_waivers_and_discharges_nothing(client):
-    await seed_departments(client)
+async def test_close_requests_waivers_and_discharges_nothing(client, seeded):
     incident = await register(client, START - hours(6))
     url = f"/api/v1/incidents/{incident['id']}"
     assert (await client.post(url + "/close", json={})).status_code == 422
@@ -153,24 +141,21 @@ async def test_close_requests_waivers_and_discharges_nothing(client):
     assert (await client.get("/api/v1/incidents", params={"state": "open"})).json() == []
 
 
-async def test_incidents_are_listed_newest_first(client, clock):
-    await seed_departments(client)
+async def test_incidents_are_listed_newest_first(client, seeded, clock):
     first = await register(client, START - hours(1), title="first")
     clock.advance(minutes=1)
     second = await register(client, START - hours(1), title="second")
     assert [i["id"] for i in (await client.get("/api/v1/incidents")).json()] == [second["id"], first["id"]]
 
 
-async def test_times_come_back_in_utc_whatever_offset_was_sent(client):
-    await seed_departments(client)
+async def test_times_come_back_in_utc_whatever_offset_was_sent(client, seeded):
     sent = datetime.fromisoformat("2026-11-28T09:00:00+08:00")  # 01:00 UTC
     incident = await register(client, sent)
     assert incident["occurred_at"] == "2026-11-28T01:00:00Z"
     assert obligation(incident, "authoritative_release")["due_at"] == "2026-11-28T06:00:00Z"
 
 
-async def test_departments_supervisory_is_unique_and_codes_too(client):
-    await seed_departments(client)
+async def test_departments_supervisory_is_unique_and_codes_too(client, seeded):
     head = [{"name": "钱主任", "role": "head", "mobile": "+8613800000021"}]
     again = await client.post("/api/v1/departments", json={"code": "EMB", "name": "dup", "contacts": head})
     assert again.status_code == 409
@@ -182,8 +167,7 @@ async def test_departments_supervisory_is_unique_and_codes_too(client):
     assert listed[0]["contacts"][0]["role"] == "head"
 
 
-async def test_replacing_contacts_after_messages_were_sent_keeps_the_record(client, runtime):
-    await seed_departments(client)
+async def test_replacing_contacts_after_messages_were_sent_keeps_the_record(client, seeded, runtime):
     incident = await register(client, START - hours(1))
     await runtime.scheduler.run_once()  # the registered notice to 王局长
     emb = next(d for d in DEPARTMENTS if d["code"] == "EMB")

@@ -49,8 +49,7 @@ async def test_a_limit_or_offset_out_of_range_is_a_422_naming_it(client, runtime
     assert response.json()["detail"][0]["loc"] == ["query", field]
 
 
-async def test_a_department_head_counts_only_their_own_departments_incidents(client, runtime):
-    await seed_departments(client)
+async def test_a_department_head_counts_only_their_own_departments_incidents(client, seeded, runtime):
     await register(client, START - hours(1), department="EMB")
     await register(client, START - hours(1), department="HEALTH")
     head = bearer((await make_tokens(runtime))["department_head"])
@@ -58,8 +57,7 @@ async def test_a_department_head_counts_only_their_own_departments_incidents(cli
     assert response.headers["X-Total-Count"] == "1" and len(response.json()) == 1
 
 
-async def test_the_default_window_of_incidents_is_two_hundred_and_the_total_says_there_are_more(client):
-    await seed_departments(client)
+async def test_the_default_window_of_incidents_is_two_hundred_and_the_total_says_there_are_more(client, seeded):
     for n in range(201):
         response = await client.post("/api/v1/incidents", json={
             "title": f"舆情{n}", "severity": "III", "department": "EMB", "occurred_at": START.isoformat()})

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
-from support import bearer, hours, make_tokens, register, seed_departments
+from support import bearer, hours, make_tokens, register
 
 from monitor.models import Department, Incident, TimelineEntry
 from tests.conftest import START
@@ -30,8 +30,7 @@ GOOD = {"title": "化工厂爆炸", "severity": "I", "department": "EMB", "occur
     ({"unexpected": 1}, "unexpected"),
     ({"title": 12}, "title"),
 ])
-async def test_a_bad_incident_is_a_422_naming_the_field(client, runtime, change, field):
-    await seed_departments(client)
+async def test_a_bad_incident_is_a_422_naming_the_field(client, seeded, runtime, change, field):
     response = await client.post("/api/v1/incidents", json=GOOD | change)
     assert response.status_code == 422, response.text
     assert field in [loc for error in response.json()["detail"] for loc in error["loc"]]
@@ -73,8 +72,7 @@ async def test_a_department_nobody_can_be_reached_at_is_refused(client, runtime,
         assert (await session.execute(select(func.count()).select_from(Department))).scalar() == 0
 
 
-async def test_a_department_cannot_be_updated_to_lose_its_head(client, runtime):
-    await seed_departments(client)
+async def test_a_department_cannot_be_updated_to_lose_its_head(client, seeded, runtime):
     response = await client.put("/api/v1/departments/EMB", json={"code": "EMB", "name": "区应急管理局",
                                                                 "contacts": [DEPUTY]})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "contacts"]
@@ -103,15 +101,13 @@ async def test_malformed_json_is_a_422(client, raw):
     ("POST", "/api/v1/cases/999/decision", {"decision": "notice", "reason": "x"}),
     ("GET", "/api/v1/notifications?incident_id=x", None),
 ])
-async def test_odd_requests_get_a_4xx_never_a_500(client, method, path, body):
-    await seed_departments(client)
+async def test_odd_requests_get_a_4xx_never_a_500(client, seeded, method, path, body):
     await register(client, START - hours(6))
     response = await client.request(method, path, json=body)
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
 
 
-async def test_a_case_is_decided_once_with_a_reason(client, runtime):
-    await seed_departments(client)
+async def test_a_case_is_decided_once_with_a_reason(client, seeded, runtime):
     await register(client, START - hours(6))
     tokens = await make_tokens(runtime)
     case = (await client.get("/api/v1/cases", params={"state": "pending"})).json()[0]
@@ -135,8 +131,7 @@ def _fields(response) -> list:  # noqa: ANN001
     "1999-12-31T23:59:59Z", "0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00-08:00", "2101-01-01T00:00:00Z",
     "9999-12-31T23:59:59-08:00", "2000-01-01T07:59:59+08:00",
 ])
-async def test_a_date_outside_2000_to_2100_is_a_422_naming_the_field(client, runtime, when):
-    await seed_departments(client)
+async def test_a_date_outside_2000_to_2100_is_a_422_naming_the_field(client, seeded, runtime, when):
     response = await client.post("/api/v1/incidents", json=GOOD | {"occurred_at": when})
     assert response.status_code == 422, response.text
     assert "occurred_at" in _fields(response)
@@ -153,8 +148,7 @@ async def test_a_date_outside_2000_to_2100_is_a_422_naming_the_field(client, run
         assert report.status_code == 422 and ["query", name] == report.json()["detail"][0]["loc"], report.text
 
 
-async def test_the_first_and_last_moments_of_the_range_are_accepted(client):
-    await seed_departments(client)
+async def test_the_first_and_last_moments_of_the_range_are_accepted(client, seeded):
     assert (await client.post("/api/v1/incidents", json=GOOD | {"occurred_at": "2000-01-01T00:00:00Z"})
             ).status_code == 201
     report = await client.get("/api/v1/reports/compliance",
@@ -167,8 +161,7 @@ BAD_TEXT = ["化工厂\x00爆炸", "\ud800", "ok\udfff"]
 
 @pytest.mark.parametrize("bad", BAD_TEXT)
 @pytest.mark.parametrize("field", ["title", "description", "location"])
-async def test_text_a_database_cannot_store_is_a_422_naming_the_field(client, runtime, bad, field):
-    await seed_departments(client)
+async def test_text_a_database_cannot_store_is_a_422_naming_the_field(client, seeded, runtime, bad, field):
     response = await client.post("/api/v1/incidents", content=_json(GOOD | {field: bad}),
                                  headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
@@ -197,8 +190,7 @@ def _json(body: dict) -> bytes:
                                                 "note": "\ud800"}, "note"),
     ("POST", "/api/v1/cases/1/decision", {"decision": "notice", "reason": "逾期\x00"}, "reason"),
 ])
-async def test_nul_and_lone_surrogates_are_refused_in_every_body(client, runtime, method, path, body, field):
-    await seed_departments(client)
+async def test_nul_and_lone_surrogates_are_refused_in_every_body(client, seeded, runtime, method, path, body, field):
     await register(client, START - hours(6))
     headers = {"Content-Type": "application/json"}
     if path.startswith("/api/v1/cases"):  # only a supervisor decides
@@ -211,16 +203,14 @@ async def test_nul_and_lone_surrogates_are_refused_in_every_body(client, runtime
 @pytest.mark.parametrize("path", ["/api/v1/departments/E%00MB", "/api/v1/incidents?state=open%00",
                                   "/api/v1/reports/compliance?from=2026-11-01T00:00:00%00Z",
                                   "/api/v1/notifications?incident_id=1%00", "/ack/abc%00def"])
-async def test_nul_in_a_path_or_query_is_a_4xx(client, path):
-    await seed_departments(client)
+async def test_nul_in_a_path_or_query_is_a_4xx(client, seeded, path):
     method = "PUT" if path.startswith("/api/v1/departments/") else "GET"
     body = {"code": "EMB", "name": "应急"} if method == "PUT" else None
     response = await client.request(method, path, json=body)
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
 
 
-async def test_a_body_over_one_mib_is_a_413(client, runtime):
-    await seed_departments(client)
+async def test_a_body_over_one_mib_is_a_413(client, seeded, runtime):
     big = _json(GOOD | {"description": "x" * (1024 * 1024)})
     response = await client.post("/api/v1/incidents", content=big, headers={"Content-Type": "application/json"})
     assert response.status_code == 413, response.text
@@ -236,8 +226,7 @@ async def test_a_body_over_one_mib_is_a_413(client, runtime):
         assert (await session.execute(select(func.count()).select_from(Incident))).scalar() == 0
 
 
-async def test_a_body_just_under_one_mib_is_read_and_judged_on_its_fields(client):
-    await seed_departments(client)
+async def test_a_body_just_under_one_mib_is_read_and_judged_on_its_fields(client, seeded):
     body = _json(GOOD | {"description": "x" * (1024 * 1024 - 200)})
     assert len(body) <= 1024 * 1024
     response = await client.post("/api/v1/incidents", content=body, headers={"Content-Type": "application/json"})

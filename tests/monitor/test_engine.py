@@ -33,8 +33,7 @@ async def run_at(runtime, clock, moment):
         pass
 
 
-async def test_registered_notice_goes_to_the_head_on_both_channels_at_once(client, runtime):
-    await seed_departments(client)
+async def test_registered_notice_goes_to_the_head_on_both_channels_at_once(client, seeded, runtime):
     incident = await register(client, START - hours(1))
     await runtime.scheduler.run_once()
     rows = await notifications(client, incident["id"])
@@ -47,8 +46,7 @@ async def test_registered_notice_goes_to_the_head_on_both_channels_at_once(clien
     assert "白蕉镇化工厂爆炸" in sms["body"] and "/ack/" in sms["body"]
 
 
-async def test_the_whole_release_ladder_fires_on_time_to_the_right_people(client, runtime, clock):
-    await seed_departments(client)
+async def test_the_whole_release_ladder_fires_on_time_to_the_right_people(client, seeded, runtime, clock):
     incident = await register(client, START)
     due = START + hours(5)
     expected = {
@@ -73,8 +71,7 @@ async def test_the_whole_release_ladder_fires_on_time_to_the_right_people(client
     assert [c["decision"] for c in (await client.get("/api/v1/cases")).json()] == ["pending"]
 
 
-async def test_catch_up_after_downtime_sends_only_the_latest_step_marked_late(client, runtime, clock):
-    await seed_departments(client)
+async def test_catch_up_after_downtime_sends_only_the_latest_step_marked_late(client, seeded, runtime, clock):
     incident = await register(client, START)
     await runtime.scheduler.run_once()  # the registered notice
     await run_at(runtime, clock, START + hours(7) + timedelta(minutes=10))  # down from 10:00 to 17:10 local
@@ -103,11 +100,10 @@ async def test_catch_up_holds_for_breaches_beyond_one_batch(client, runtime, clo
         {(i["id"], "overdue", channel): 2 for i in incidents for channel in ("sms", "email")})
 
 
-async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, runtime, clock, monkeypatch):
+async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, seeded, runtime, clock, monkeypatch):
     # Recording a breach (its case, its overdue repeats) comes after the sends,
     # so a burst of breaches does not delay its own notices; its breached_at is
     # the deadline either way.
-    await seed_departments(client)
     incident = await register(client, START)
     await run_at(runtime, clock, START + hours(5) - timedelta(minutes=30))
     recorded = dispatch.detect_breaches
@@ -125,8 +121,7 @@ async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, runtime
     assert [r["late"] for r in await notifications(client) if r["step"] == "breached"] == [True] * 4
 
 
-async def test_no_warning_is_sent_after_its_deadline(client, runtime, clock):
-    await seed_departments(client)
+async def test_no_warning_is_sent_after_its_deadline(client, seeded, runtime, clock):
     await register(client, START - hours(4) - timedelta(minutes=50))  # release due in 10 minutes
     await runtime.scheduler.run_once()
     first = [r for r in await notifications(client) if r["step"] != "registered"]
@@ -135,8 +130,7 @@ async def test_no_warning_is_sent_after_its_deadline(client, runtime, clock):
     assert {r["step"] for r in await notifications(client)} == {"registered", "final_warning", "breached"}
 
 
-async def test_a_milestone_before_the_deadline_cancels_the_rest_and_never_breaches(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_milestone_before_the_deadline_cancels_the_rest_and_never_breaches(client, seeded, runtime, clock):
     incident = await register(client, START)
     await client.post(f"/api/v1/incidents/{incident['id']}/milestones",
                       json={"obligation": "authoritative_release", "at": START.isoformat()})
@@ -146,8 +140,7 @@ async def test_a_milestone_before_the_deadline_cancels_the_rest_and_never_breach
     assert (await client.get("/api/v1/cases")).json() == []
 
 
-async def test_running_twice_or_from_two_replicas_sends_each_step_once(client, runtime, clock, database_url):
-    await seed_departments(client)
+async def test_running_twice_or_from_two_replicas_sends_each_step_once(client, seeded, runtime, clock, database_url):
     for n in range(20):
         await register(client, START - hours(6), title=f"incident {n}")
     other = Runtime.build(make_settings(database_url), clock=clock, migrate_schema=False, channels=runtime.channels)
@@ -236,8 +229,7 @@ class SlowChannel:
         return None
 
 
-async def test_a_burst_longer_than_the_lease_keeps_its_lease(client, runtime, clock, database_url):
-    await seed_departments(client)
+async def test_a_burst_longer_than_the_lease_keeps_its_lease(client, seeded, runtime, clock, database_url):
     for n in range(4):
         await register(client, START, title=f"incident {n}")
     abandoned: list[int] = []
@@ -254,12 +246,11 @@ async def test_a_burst_longer_than_the_lease_keeps_its_lease(client, runtime, cl
     assert len(rows) == 8 and all(r.state == "sent" and r.attempts == 1 for r in rows)
 
 
-async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sent_again(client, runtime, clock,
+async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sent_again(client, seeded, runtime, clock,
                                                                                        database_url):
     # The first send outlasts the whole lease and, meanwhile, a replica takes
     # both messages as abandoned. The one still waiting here is not sent twice;
     # the one in flight may be, and is logged as such.
-    await seed_departments(client)
     await register(client, START)
     stalled = Runtime.build(make_settings(database_url, lease_seconds=5, send_concurrency=1), clock=clock,
                             migrate_schema=False)
@@ -285,8 +276,7 @@ async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sen
         assert {r.state for r in (await session.exec(select(Notification))).scalars()} == {"sent"}
 
 
-async def test_an_expired_lease_is_claimed_again_and_logged_as_a_possible_duplicate(client, runtime, clock):
-    await seed_departments(client)
+async def test_an_expired_lease_is_claimed_again_and_logged_as_a_possible_duplicate(client, seeded, runtime, clock):
     await register(client, START)
     await runtime.scheduler.run_once()
     async with transaction(runtime.sessions) as session:  # as if a replica died mid-send

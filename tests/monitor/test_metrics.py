@@ -22,8 +22,7 @@ async def scrape(client) -> str:
     return response.text
 
 
-async def test_metrics_follow_the_database(client, runtime, clock):
-    await seed_departments(client)
+async def test_metrics_follow_the_database(client, seeded, runtime, clock):
     on_time = await register(client, START - hours(1))
     await register(client, START - hours(6), department="HEALTH", severity="II")
     await register(client, START, severity="III")

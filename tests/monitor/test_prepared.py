@@ -116,8 +116,7 @@ async def test_a_step_fired_late_is_rendered_again_as_of_its_firing(client, runt
     assert await prepared(runtime) == []
 
 
-async def test_steps_without_anyone_to_tell_are_prepared_once(client, runtime, clock):
-    await seed_departments(client)
+async def test_steps_without_anyone_to_tell_are_prepared_once(client, seeded, runtime, clock):
     await register(client, START, department="HEALTH")
     await retire_contacts(runtime, "HEALTH")
     clock.set(REMINDER - timedelta(seconds=30))
@@ -126,8 +125,7 @@ async def test_steps_without_anyone_to_tell_are_prepared_once(client, runtime, c
     assert await prepared(runtime) == []
 
 
-async def test_preparing_is_off_with_prepare_seconds_zero(client, database_url, clock):
-    await seed_departments(client)
+async def test_preparing_is_off_with_prepare_seconds_zero(client, seeded, database_url, clock):
     await register(client, START)
     rt = Runtime.build(make_settings(database_url, prepare_seconds=0), clock=clock, migrate_schema=False)
     try:
@@ -137,8 +135,7 @@ async def test_preparing_is_off_with_prepare_seconds_zero(client, database_url, 
         await rt.close()
 
 
-async def test_two_replicas_prepare_and_fire_each_message_once(client, runtime, clock, database_url):
-    await seed_departments(client)
+async def test_two_replicas_prepare_and_fire_each_message_once(client, seeded, runtime, clock, database_url):
     for n in range(30):
         await register(client, START, title=f"incident {n}")
     other = Runtime.build(make_settings(database_url), clock=clock, migrate_schema=False, channels=runtime.channels)
@@ -178,11 +175,11 @@ async def test_a_corrected_start_time_moves_the_step_and_it_is_prepared_again(cl
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite runs one writer at a time
 @pytest.mark.parametrize("edit", ["severity", "new head"])
-async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(client, runtime, clock, monkeypatch, edit):
+async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(client, seeded, runtime, clock, monkeypatch,
+                                                                            edit):
     # The edit commits while a replica is still rendering with the old facts:
     # it must wait for those messages and discard them, or they go out as
     # prepared, to the retired head or with the old severity.
-    await seed_departments(client)
     incident = await register(client, START)
     await runtime.scheduler.run_once()
     rendering, go_on = asyncio.Event(), asyncio.Event()

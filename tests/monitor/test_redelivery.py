@@ -57,8 +57,7 @@ async def skipped_entries(runtime) -> list[dict]:
             TimelineEntry.kind == "notification_skipped").order_by(TimelineEntry.id))).scalars()]
 
 
-async def test_a_final_warning_that_failed_is_not_delivered_after_its_deadline(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_final_warning_that_failed_is_not_delivered_after_its_deadline(client, seeded, runtime, clock):
     runtime.channels["sms"] = Refusing(clock, permanent=False)
     await register(client, START - hours(5) + timedelta(minutes=20))  # the release is due in 20 minutes
     await runtime.scheduler.run_once()  # the registered notice and, at once, the final warning: SMS fail
@@ -78,8 +77,7 @@ async def test_a_final_warning_that_failed_is_not_delivered_after_its_deadline(c
     assert sorted(r["state"] for r in skipped if r["step"] == "final_warning") == ["sent"] * 3 + ["skipped"] * 3
 
 
-async def test_a_reminder_whose_milestone_was_recorded_before_its_retry_is_skipped(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_reminder_whose_milestone_was_recorded_before_its_retry_is_skipped(client, seeded, runtime, clock):
     incident = await register(client, START)
     await runtime.scheduler.run_once()
     runtime.channels["sms"] = Refusing(clock, permanent=False)
@@ -97,8 +95,7 @@ async def test_a_reminder_whose_milestone_was_recorded_before_its_retry_is_skipp
     assert [(e["step"], e["why"]) for e in await skipped_entries(runtime)] == [("reminder", "its obligation is met")]
 
 
-async def test_a_retried_message_tells_the_time_left_when_it_goes_out(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_retried_message_tells_the_time_left_when_it_goes_out(client, seeded, runtime, clock):
     await register(client, START)
     await runtime.scheduler.run_once()
     runtime.channels["sms"] = Refusing(clock, permanent=False)
@@ -131,8 +128,7 @@ async def test_a_fallback_after_the_deadline_is_checked_too(client, runtime, clo
     assert (registered.state, registered.fallback_of is not None) == ("sent", True)
 
 
-async def test_a_reclaimed_lease_is_checked_before_sending_again(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_reclaimed_lease_is_checked_before_sending_again(client, seeded, runtime, clock):
     incident = await register(client, START)
     await run_at(runtime, clock, REMINDER)
     async with transaction(runtime.sessions) as session:  # as if the replica died while sending the reminder

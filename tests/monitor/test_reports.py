@@ -93,8 +93,7 @@ async def _set_state(runtime, incident_id: int, key: str, state: str, *, breache
                               .values(state=state, breached_at=Obligation.due_at if breached else None))
 
 
-async def test_a_hundred_percent_never_hides_a_running_or_waived_deadline(client, runtime):
-    await seed_departments(client)
+async def test_a_hundred_percent_never_hides_a_running_or_waived_deadline(client, seeded, runtime):
     done = await register(client, START - hours(2), department="HEALTH", title="按时发布")
     response = await client.post(f"/api/v1/incidents/{done['id']}/milestones", json={
         "obligation": "authoritative_release", "at": (START - hours(1)).isoformat()})
@@ -112,8 +111,7 @@ async def test_a_hundred_percent_never_hides_a_running_or_waived_deadline(client
     assert (row["on_time_rate"], row["pending"], row["waived"]) == ("1.0", "1", "2")
 
 
-async def test_a_deadline_waived_after_its_breach_still_counts_against_the_rate(client, runtime):
-    await seed_departments(client)
+async def test_a_deadline_waived_after_its_breach_still_counts_against_the_rate(client, seeded, runtime):
     breached = await register(client, START - hours(6), title="超时后免除")
     await _set_state(runtime, breached["id"], "authoritative_release", "waived", breached=True)
     emb = next(d for d in (await client.get("/api/v1/reports/compliance", params=PERIOD)).json()["departments"]

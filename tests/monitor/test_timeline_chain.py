@@ -50,8 +50,7 @@ async def run_at(runtime, clock, moment) -> None:
         pass
 
 
-async def test_register_correct_milestone_and_close_each_extend_the_chain(client, runtime, clock):
-    await seed_departments(client)
+async def test_register_correct_milestone_and_close_each_extend_the_chain(client, seeded, runtime, clock):
     incident = await register(client, START - hours(1))
     iid = incident["id"]
     assert (await client.patch(f"/api/v1/incidents/{iid}", json={
@@ -69,8 +68,7 @@ async def test_register_correct_milestone_and_close_each_extend_the_chain(client
     assert report.intact and report.incidents == 1 and report.entries == len(entries)
 
 
-async def test_a_burst_of_breaches_chains_every_incident(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_burst_of_breaches_chains_every_incident(client, seeded, runtime, clock):
     incidents = [await register(client, START, title=f"事件 {n}") for n in range(12)]
     await run_at(runtime, clock, START + hours(5) + timedelta(seconds=1))
     for incident in incidents:
@@ -81,8 +79,7 @@ async def test_a_burst_of_breaches_chains_every_incident(client, runtime, clock)
     assert report.intact and report.incidents == 12
 
 
-async def test_entries_recorded_one_by_one_and_in_bulk_in_one_transaction_chain_in_order(client, runtime):
-    await seed_departments(client)
+async def test_entries_recorded_one_by_one_and_in_bulk_in_one_transaction_chain_in_order(client, seeded, runtime):
     ids = [(await register(client, START, title=f"事件 {n}"))["id"] for n in range(3)]
     async with transaction(runtime.sessions) as session:
         await timeline.record(session, ids[1], "note", "tester", START, n=0)
@@ -97,8 +94,7 @@ async def test_entries_recorded_one_by_one_and_in_bulk_in_one_transaction_chain_
     assert (await verified(runtime)).intact
 
 
-async def test_entries_of_a_rolled_back_transaction_are_not_written(client, runtime):
-    await seed_departments(client)
+async def test_entries_of_a_rolled_back_transaction_are_not_written(client, seeded, runtime):
     iid = (await register(client, START))["id"]
     before = await chain_of(client, iid)
     with pytest.raises(RuntimeError):

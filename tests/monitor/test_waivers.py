@@ -50,8 +50,7 @@ async def waive(client, incident_id, key, decision, token, reason="经核实不�
                              json={"decision": decision, "reason": reason}, headers=bearer(token))
 
 
-async def test_a_closed_incident_still_breaches_and_tells_the_supervisors(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_closed_incident_still_breaches_and_tells_the_supervisors(client, seeded, runtime, clock):
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}"
     assert (await client.post(url + "/close", json={"reason": "处置完毕"})).status_code == 200
@@ -76,8 +75,7 @@ async def test_a_closed_incident_still_breaches_and_tells_the_supervisors(client
     assert 'sunclock_breaches_total{department="EMB",obligation="authoritative_release"} 1.0' in board
 
 
-async def test_only_a_supervisor_decides_a_waiver(client, runtime):
-    await seed_departments(client)
+async def test_only_a_supervisor_decides_a_waiver(client, seeded, runtime):
     tokens = await make_tokens(runtime)
     incident = await register(client, START - hours(1))
     for role in ("duty_officer", "department_head", "admin"):
@@ -99,8 +97,7 @@ async def test_only_a_supervisor_decides_a_waiver(client, runtime):
     assert planned == []
 
 
-async def test_a_refused_waiver_keeps_the_clock_and_a_granted_one_keeps_the_breach(client, runtime, clock):
-    await seed_departments(client)
+async def test_a_refused_waiver_keeps_the_clock_and_a_granted_one_keeps_the_breach(client, seeded, runtime, clock):
     tokens = await make_tokens(runtime)
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}"
@@ -121,8 +118,7 @@ async def test_a_refused_waiver_keeps_the_clock_and_a_granted_one_keeps_the_brea
     assert [n["step"] for n in await notifications(client, incident["id"])][before:].count("overdue") == 0
 
 
-async def test_overdue_repeats_stop_at_the_case_decision_not_at_closing(client, runtime, clock):
-    await seed_departments(client)
+async def test_overdue_repeats_stop_at_the_case_decision_not_at_closing(client, seeded, runtime, clock):
     tokens = await make_tokens(runtime)
     incident = await register(client, START - hours(1))
     url = f"/api/v1/incidents/{incident['id']}"
@@ -143,8 +139,7 @@ async def test_overdue_repeats_stop_at_the_case_decision_not_at_closing(client, 
                         obligation="authoritative_release") is None
 
 
-async def test_a_withdrawn_breach_keeps_its_case_and_the_counter(client, runtime):
-    await seed_departments(client)
+async def test_a_withdrawn_breach_keeps_its_case_and_the_counter(client, seeded, runtime):
     incident = await register(client, START - hours(6))
     url = f"/api/v1/incidents/{incident['id']}"
     labels = {"department": "EMB", "obligation": "authoritative_release"}
@@ -165,8 +160,7 @@ async def test_a_withdrawn_breach_keeps_its_case_and_the_counter(client, runtime
     assert await sample(client, "sunclock_breaches_total", **labels) == 1
 
 
-async def test_an_earlier_start_makes_a_recorded_release_late_with_its_case(client):
-    await seed_departments(client)
+async def test_an_earlier_start_makes_a_recorded_release_late_with_its_case(client, seeded):
     incident = await register(client, START - hours(4))
     url = f"/api/v1/incidents/{incident['id']}"
     recorded = await client.post(url + "/milestones", json={
@@ -287,8 +281,7 @@ async def _grant_from_the_cases_page(pages, client):
     assert obligation(body, "authoritative_release")["waiver"]["state"] == "requested"
 
 
-async def test_a_milestone_recorded_late_before_the_sweep_still_opens_a_case(client, clock):
-    await seed_departments(client)
+async def test_a_milestone_recorded_late_before_the_sweep_still_opens_a_case(client, seeded, clock):
     incident = await register(client, START - hours(1))
     clock.set(START + hours(4) + timedelta(seconds=30))  # the deadline passed; no sweep has run
     recorded = await client.post(f"/api/v1/incidents/{incident['id']}/milestones", json={

@@ -1,4 +1,4 @@
-"""FastAPI dependencies as ``Annotated`` aliases."""
+"""FastAPI dependencies as ``Annotated`` aliases, for the API and the pages alike."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from monitor.actors import Actor
 from monitor.auth import actor_for_token, may, sees_department
 from monitor.clock import Clock
 from monitor.errors import ErrorCode, Forbidden
-from monitor.incidents import Actor
 from monitor.runtime import Runtime
 
 # Ids are database integers: anything outside that range is refused as a 422,
