@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.db import migrate, sync_url  # noqa: E402
 from monitor import timeline  # noqa: E402
+from monitor.db import migrate, sync_url  # noqa: E402
 from monitor.models import Department, Incident  # noqa: E402
 from monitor.timeline import detail_json, entry, entry_hash  # noqa: E402
 

@@ -36,11 +36,10 @@ from sqlalchemy import create_engine, func, insert, select, update
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_register import fresh_database, free_port, wait_ready  # noqa: E402
+from bench_register import free_port, fresh_database, wait_ready  # noqa: E402
 
 from monitor.db import migrate, sync_url  # noqa: E402
-from monitor.models import (  # noqa: E402
-    AccountabilityCase, Contact, Department, EscalationStep, Incident, Notification, Obligation)
+from monitor.models import AccountabilityCase, Contact, Department, EscalationStep, Incident, Notification, Obligation  # noqa: E402
 from rules import load_rules  # noqa: E402
 from rules.deadlines import due_at, ladder_steps  # noqa: E402
 from rules.schema import PRE_DEADLINE_KINDS  # noqa: E402
@@ -81,7 +80,8 @@ def seed(url: str, n: int, now: datetime) -> None:
                 for spec in rule.obligations:
                     obligations.append({"incident_id": incident_id, "rule_id": rule.id, "key": spec.key,
                                         "title": spec.title, "due_at": due_at(spec, occurred), "state": "pending"})
-                steps.append({"incident_id": incident_id, "obligation_id": None, "obligation_key": "", "kind": "registered",
+                steps.append({"incident_id": incident_id, "obligation_id": None, "obligation_key": "",
+                              "kind": "registered",
                               "occurrence": 1, "planned_at": now, "recipients": ["head"],
                               "channels": ["sms", "email"], "state": "fired", "fired_at": now})
             rows = db.execute(insert(Obligation).returning(Obligation.id, Obligation.incident_id, Obligation.key),
@@ -195,7 +195,8 @@ def breach_burst(url: str, count: int) -> tuple[float, float, float]:
     def progress() -> tuple[int, int]:
         with engine.connect() as db:
             sent = db.execute(select(func.count()).select_from(Notification).where(
-                Notification.planned_at == at, Notification.step == "breached", Notification.state == "sent")).scalar_one()
+                Notification.planned_at == at, Notification.step == "breached",
+                Notification.state == "sent")).scalar_one()
             cases = db.execute(select(func.count()).select_from(AccountabilityCase).where(
                 AccountabilityCase.breached_at == at)).scalar_one()
         return sent, cases
@@ -232,7 +233,8 @@ def make_overdue(url: str, count: int = 100) -> None:
             db.execute(update(Obligation).where(Obligation.id == obligation_id).values(due_at=due + shift))
             for step_id, planned in db.execute(select(EscalationStep.id, EscalationStep.planned_at).where(
                     EscalationStep.obligation_id == obligation_id)).all():
-                db.execute(update(EscalationStep).where(EscalationStep.id == step_id).values(planned_at=planned + shift))
+                db.execute(update(EscalationStep).where(EscalationStep.id == step_id)
+                           .values(planned_at=planned + shift))
     engine.dispose()
 
 
@@ -273,7 +275,8 @@ def run(kind: str, n: int, burst: int) -> dict:
         proc.wait(timeout=60)
     return {"database": kind, "n": n, "seed_s": seeded, "register_per_s": rate, "burst": burst,
             "lag_p50_ms": p50 * 1000, "lag_p99_ms": p99 * 1000,
-            "breach_p50_ms": b50 * 1000, "breach_p99_ms": b99 * 1000, "breaches_recorded_s": recorded, "restart_s": restart, "rss_mb": rss}
+            "breach_p50_ms": b50 * 1000, "breach_p99_ms": b99 * 1000, "breaches_recorded_s": recorded,
+            "restart_s": restart, "rss_mb": rss}
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from alerts.masking import mask
+from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.incidents import department_by_code
-from monitor.actors import Actor
 from monitor.models import ApiToken, User
 from monitor.page_sessions import end_sessions_of
 from monitor.schemas import ROLES

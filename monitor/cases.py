@@ -8,8 +8,8 @@ from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
-from monitor.errors import Conflict, ErrorCode, NotFound
 from monitor.actors import Actor
+from monitor.errors import Conflict, ErrorCode, NotFound
 from monitor.models import AccountabilityCase, Obligation
 from monitor.schemas import CaseDecision
 from rules.vocabulary import Decision, TimelineKind

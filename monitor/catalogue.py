@@ -119,7 +119,8 @@ EN: dict[str, str] = {
     "ack_target_missing.title": "Message not found", "ack_not_sent.title": "Message not found",
     "ack.title": "Acknowledge a message", "ack.done.title": "Acknowledged",
     "ack.recorded": "Acknowledged, thank you.", "ack.repeated": "You had acknowledged this message already.",
-    "sms.recorded": "Sunclock: acknowledged {what}, thank you.", "sms.repeated": "Sunclock: you had acknowledged {what}.",
+    "sms.recorded": "Sunclock: acknowledged {what}, thank you.",
+    "sms.repeated": "Sunclock: you had acknowledged {what}.",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}

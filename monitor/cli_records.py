@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from rules.vocabulary import IncidentState, Severity
 from monitor.cli_common import _actor, _local, _run, _settings, fail, parse_time, print_table
+from rules.vocabulary import IncidentState, Severity
 
 
 @click.group()

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning
+from monitor.actors import Actor
 from monitor.auth import sees_contacts
 from monitor.errors import Conflict, ErrorCode, Invalid
-from monitor.actors import Actor
 from monitor.models import Contact, Department
 from monitor.schemas import ContactIn, ContactPublic, DepartmentCreate, DepartmentPublic
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline, waivers
-from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.actors import Actor
+from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
@@ -25,7 +25,8 @@ MAJOR = (Severity.I, Severity.II)
 
 
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:
-    found = (await session.exec(select(Department).where(func.upper(Department.code) == code.upper()))).scalars().first()
+    query = select(Department).where(func.upper(Department.code) == code.upper())
+    found = (await session.exec(query)).scalars().first()
     if found is None:
         raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field,
                       code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
@@ -49,7 +50,8 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
     return incident
 
 
-async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime, actor: Actor) -> Incident:
+async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
+                   actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
     _check_occurred_at(data.occurred_at, now)
     incident = Incident(
@@ -173,7 +175,8 @@ async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[In
         IncidentPublic(
             **incident.model_dump(exclude={"department_id", "registered_by"}),
             department=codes[incident.department_id],
-            obligations=[ObligationPublic.model_validate(o, from_attributes=True) for o in obligations.get(incident.id, [])],
+            obligations=[ObligationPublic.model_validate(o, from_attributes=True)
+                         for o in obligations.get(incident.id, [])],
         )
         for incident in incidents
     ]

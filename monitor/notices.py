@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from monitor.actors import Actor
 from monitor.auth import sees_department
 from monitor.errors import ErrorCode, Forbidden, NotFound
-from monitor.actors import Actor
 from monitor.models import AccountabilityCase, Department, Incident, Obligation
 from monitor.pages.render import env
 from monitor.terms import SEVERITY as SEVERITY_WORDS
@@ -21,7 +21,8 @@ from rules.vocabulary import UNMET, Decision, ObligationState, WaiverState
 
 # A notice is a formal document: apart from the severities, its wording differs from the pages'.
 SEVERITY = chinese(SEVERITY_WORDS)
-DECISION = {Decision.PENDING: "待定", Decision.NOTICE: "通报批评", Decision.SUMMONS: "约谈", Decision.WAIVED: "免予问责"}
+DECISION = {Decision.PENDING: "待定", Decision.NOTICE: "通报批评", Decision.SUMMONS: "约谈",
+            Decision.WAIVED: "免予问责"}
 STATE = {ObligationState.PENDING: "尚未完成", ObligationState.MET: "按时完成", ObligationState.MET_LATE: "逾期完成",
          ObligationState.BREACHED: "超时未完成", ObligationState.WAIVED: "已免除",
          "cancelled": "已取消"}  # stored by versions before waivers

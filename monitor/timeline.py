@@ -37,8 +37,9 @@ _WRITE = table("timelineentry", column("incident_id", Integer), column("at", UTC
                column("actor", String), column("detail", Text), column("prev_hash", String), column("hash", String))
 _WRITE_PG = sql(
     "INSERT INTO timelineentry (incident_id, at, kind, actor, detail, prev_hash, hash) "
-    "SELECT incident_id, at, kind, actor, CAST(detail AS json), prev_hash, hash FROM json_to_recordset(CAST(:rows AS json)) "
-    "AS r(incident_id integer, at timestamp with time zone, kind text, actor text, detail text, prev_hash text, hash text)")
+    "SELECT incident_id, at, kind, actor, CAST(detail AS json), prev_hash, hash "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS r(incident_id integer, at timestamp with time zone, "
+    "kind text, actor text, detail text, prev_hash text, hash text)")
 
 
 # Made once: json.dumps with options builds an encoder per call, a third of the

@@ -140,7 +140,7 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
             problems.extend(exc.problems)
     seen_ids: dict[str, Path] = {}
     seen_keys: dict[str, Path] = {}
-    for path, rule in zip(files, rules) if not problems else ():
+    for path, rule in zip(files, rules, strict=True) if not problems else ():
         if rule.id in seen_ids:
             problems.append(RuleProblem(path, None, "id", f"rule id {rule.id!r} is also used in {seen_ids[rule.id]}"))
         seen_ids[rule.id] = path

@@ -21,8 +21,14 @@ from pydantic import (
     model_validator,
 )
 
-from rules.vocabulary import PRE_DEADLINE_KINDS  # noqa: F401 - monitor.dispatch imports it from here
-from rules.vocabulary import Channel, Recipient, Severity, StepKind, one_of
+from rules.vocabulary import (
+    PRE_DEADLINE_KINDS,  # noqa: F401 - monitor.dispatch imports it from here
+    Channel,
+    Recipient,
+    Severity,
+    StepKind,
+    one_of,
+)
 
 # The steps a rule's ladder may name, in the order they come.
 LADDER_KINDS: tuple[StepKind, ...] = (StepKind.REMINDER, StepKind.WARNING, StepKind.FINAL_WARNING, StepKind.BREACHED)

@@ -174,7 +174,8 @@ def load_calendars(directory: Path | str | None = None, region: str = DEFAULT_RE
     for path, calendar in loaded:
         key = (calendar.region, calendar.year)
         if key in seen:
-            problems.append(RuleProblem(path, None, "year", f"{calendar.region} {calendar.year} is also in {seen[key]}"))
+            problems.append(RuleProblem(path, None, "year",
+                                        f"{calendar.region} {calendar.year} is also in {seen[key]}"))
         seen[key] = path
     if problems:
         raise RulesInvalid(problems)

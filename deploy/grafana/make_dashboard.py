@@ -135,7 +135,8 @@ def panels() -> list[dict]:
              steps=thresholds(("green", None), ("orange", 1))),
         stat("调度器心跳间隔 · Scheduler heartbeat age", (16, 0, 4, 5),
              [target("time() - max(sunclock_scheduler_heartbeat_timestamp_seconds)", "age")],
-             description="所有副本中最新一次心跳距今。超过 120 秒告警。 / Since the newest beat of any replica; alerts above 120 s.",
+             description="所有副本中最新一次心跳距今。超过 120 秒告警。 / "
+                         "Since the newest beat of any replica; alerts above 120 s.",
              unit="s", steps=thresholds(("green", None), ("orange", 30), ("red", 120))),
         stat("在线副本 · Replicas up", (20, 0, 4, 5),
              [target('sum(up{job="sunclock"})', "up")],
@@ -159,7 +160,8 @@ def panels() -> list[dict]:
         timeseries("升级通知延迟 p99 · Escalation lag p99", (0, 23, 12, 8),
                    [target("histogram_quantile(0.99, sum by (le, channel) "
                            f"(rate(sunclock_escalation_lag_seconds_bucket{rate})))", "{{channel}}")],
-                   description="实际开始发送 − 计划时间；应在 1 秒内。 / Actual send start − planned time; should stay within 1 s.",
+                   description="实际开始发送 − 计划时间；应在 1 秒内。 / "
+                               "Actual send start − planned time; should stay within 1 s.",
                    unit="s", steps=thresholds(("green", None), ("red", 1)),
                    custom={"thresholdsStyle": {"mode": "line"}}),
         stat("履行用时中位数（7 天） · Time to fulfil p50 (7 days)", (12, 23, 12, 8),

@@ -15,11 +15,20 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.acks import (REGISTERED_DUTY, STEP_LABELS, AckLinkInvalid, AckTarget, acknowledge, acknowledged_at,
-                          load_target, read_token, sent_notification)
-from monitor.deps import ClockDep, RuntimeDep, SessionDep
+from monitor.acks import (
+    REGISTERED_DUTY,
+    STEP_LABELS,
+    AckLinkInvalid,
+    AckTarget,
+    acknowledge,
+    acknowledged_at,
+    load_target,
+    read_token,
+    sent_notification,
+)
 from monitor.api.responses import page_answers
 from monitor.catalogue import phrase
+from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.errors import ErrorCode
 from rules.vocabulary import StepKind
 

@@ -8,12 +8,11 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from monitor import incidents, waivers
-from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
-from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.actors import Actor
+from monitor.api.paging import LIST_RESPONSES, Window, paging
+from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
-from rules.vocabulary import IncidentState, Role
 from monitor.schemas import (
     CloseRequest,
     IncidentCreate,
@@ -24,6 +23,7 @@ from monitor.schemas import (
     TimelineEntryPublic,
     WaiverDecision,
 )
+from rules.vocabulary import IncidentState, Role
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -73,7 +73,8 @@ async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, all
 async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    return await _saved(session, runtime, await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor))
+    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
+    return await _saved(session, runtime, corrected)
 
 
 @router.post("/{incident_id}/milestones", status_code=201, response_model=ObligationPublic)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from monitor import cases, departments
-from monitor.deps import ClockDep, Id, IdFilter, SessionDep, allowed
+from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.auth import shown_address
+from monitor.deps import ClockDep, Id, IdFilter, SessionDep, allowed
 from monitor.errors import ErrorCode, Invalid, NotFound
-from monitor.actors import Actor
 from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
 from monitor.schemas import CaseDecision, CasePublic, Code, DepartmentCreate, DepartmentPublic, NotificationPublic
 from rules.vocabulary import Decision, Role

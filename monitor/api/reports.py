@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from monitor import notices, reports
-from monitor.api.responses import json_errors_of_html_route
-from monitor.errors import ErrorCode, Invalid
-from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.actors import Actor
+from monitor.api.responses import json_errors_of_html_route
+from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
+from monitor.errors import ErrorCode, Invalid
 from monitor.schemas import UtcTime
 
 router = APIRouter()

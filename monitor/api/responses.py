@@ -52,7 +52,8 @@ def json_errors_of_html_route(*statuses: int) -> dict[int | str, dict[str, Any]]
     """The JSON error answers of a route whose success is an HTML page: FastAPI
     would otherwise document them with the route's HTML media type."""
     schema = {"$ref": "#/components/schemas/ErrorBody"}
-    return {status: {"description": API_ERRORS[status]["description"], "content": {"application/json": {"schema": schema}}}
+    return {status: {"description": API_ERRORS[status]["description"],
+                     "content": {"application/json": {"schema": schema}}}
             for status in statuses}
 
 

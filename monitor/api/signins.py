@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from monitor import throttle
-from monitor.deps import SessionDep, allowed
 from monitor.actors import Actor
+from monitor.deps import SessionDep, allowed
 
 router = APIRouter()
 

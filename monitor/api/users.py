@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from monitor import auth
-from monitor.deps import SessionDep, allowed
 from monitor.actors import Actor
+from monitor.deps import SessionDep, allowed
 
 router = APIRouter(tags=["users"])
 
@@ -22,7 +22,8 @@ class Revoked(BaseModel):
 
 @router.post("/users/{name}/revoke", response_model=Revoked,
              responses={404: {"description": "no such user"}})
-async def revoke_user(name: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]+$")], session: SessionDep,
+async def revoke_user(name: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]+$")],
+                      session: SessionDep,
                       actor: Annotated[Actor, allowed("manage")]) -> Revoked:
     """End every API token and page session of the user at once; their password still signs in."""
     tokens, sessions = await auth.revoke(session, name, actor)

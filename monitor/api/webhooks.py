@@ -20,14 +20,14 @@ from twilio.twiml.messaging_response import MessagingResponse
 from alerts.twilio_errors import classify_twilio_error
 from monitor import timeline
 from monitor.acks import SENT_STATES, STEP_LABELS, acknowledge, load_target
-from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.api.responses import plain_errors
 from monitor.catalogue import phrase
 from monitor.delivery import record_failure
+from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.errors import ErrorCode
 from monitor.models import Notification
-from monitor.schemas import unstorable_character
 from monitor.runtime import Runtime
+from monitor.schemas import unstorable_character
 from rules.vocabulary import Channel, NotificationState, Outcome, TimelineKind
 
 log = structlog.get_logger("sunclock.webhooks")

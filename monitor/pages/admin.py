@@ -92,7 +92,8 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
     if errors is None:
         return redirect(page, "/admin/departments?saved=1")
     # Errors name the n-th contact sent; the page names the form row it came from.
-    errors = {re.sub(r"^contacts-(\d+)", lambda m: f"contacts-{used[int(m.group(1))]}", k): v for k, v in errors.items()}
+    errors = {re.sub(r"^contacts-(\d+)", lambda m: f"contacts-{used[int(m.group(1))]}", k): v
+              for k, v in errors.items()}
     return await _departments_page(page, session, status=422, values=values, errors=errors, editing=editing)
 
 

@@ -23,9 +23,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from monitor import page_sessions, throttle
-from monitor.deps import RuntimeDep, SessionDep
-from monitor.auth import check_password, hash_password
 from monitor.actors import Actor
+from monitor.auth import check_password, hash_password
+from monitor.deps import RuntimeDep, SessionDep
 from monitor.models import User
 from monitor.pages.forms import unstorable_field
 from monitor.pages.i18n import LANGUAGES, translator

@@ -4,8 +4,8 @@ in the reader's language next to the field that caused it."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 

@@ -14,14 +14,18 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
-from monitor.deps import MAX_ID, SessionDep
 from monitor.auth import sees_department
+from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
 from monitor.models import Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import (
-    local_time, optional, save, text, validate,
+    local_time,
+    optional,
+    save,
+    text,
+    validate,
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
@@ -66,7 +70,8 @@ async def register(page: Posted, session: SessionDep) -> Response:
 
     async def action() -> int:
         data = validate(IncidentCreate, _present(
-            values | {"occurred_at": values["occurred_at"] and local_time(values["occurred_at"], runtime.settings.zone)}),
+            values | {"occurred_at": values["occurred_at"]
+                      and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
         return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
 
@@ -105,7 +110,8 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
         defaults[form] = values
     saved = page.request.query_params.get("saved")
     return render(page, "incident.html", status=status, view=view, incident=view.incident,
-                  messages=await overview.messages(session, incident.id, page.actor), entries=await overview.timeline(session, incident.id),
+                  messages=await overview.messages(session, incident.id, page.actor),
+                  entries=await overview.timeline(session, incident.id),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,

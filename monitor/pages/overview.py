@@ -11,8 +11,8 @@ from sqlalchemy import Select, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
-from monitor.auth import shown_address
 from monitor.actors import Actor
+from monitor.auth import shown_address
 from monitor.models import (
     Acknowledgement,
     Contact,

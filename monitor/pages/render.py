@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from monitor.auth import may
 from monitor.actors import Actor
+from monitor.auth import may
 from monitor.models import User
 from monitor.pages.i18n import Translator
 from monitor.runtime import Runtime

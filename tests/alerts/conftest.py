@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-
-from tests.conftest import missing_tool
 from alerts_fake_smtp import RecordingHandler, smtp_server
 from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
 from alerts.email import SmtpEmailChannel
 from alerts.sms import TwilioSmsChannel
+from tests.conftest import missing_tool
 
 
 @pytest.fixture(scope="session")

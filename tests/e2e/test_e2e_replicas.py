@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, update
 from e2e_peers import ThreadedTwilio
 from e2e_processes import start_sunclock, stop, wait_until
+from sqlalchemy import create_engine, select, update
 
 from monitor.db import sync_url
 from monitor.models import EscalationStep, Obligation

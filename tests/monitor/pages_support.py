@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from support import DEPARTMENTS
 
 from monitor import auth, departments, incidents
+from monitor.actors import Actor
 from monitor.api.app import create_app
 from monitor.db import transaction
-from monitor.actors import Actor
 from monitor.runtime import Runtime
 from monitor.schemas import DepartmentCreate, IncidentCreate
 

@@ -149,7 +149,8 @@ async def test_verify_with_a_digest_passes_after_new_entries_and_fails_after_an_
         for n, row in enumerate(rows):
             detail = detail_json(row.detail | {"forged": True} if n == 1 else row.detail)
             rehashed = entry_hash(ids[0], row.at, row.kind, row.actor, detail, prev)
-            conn.execute(text(f"UPDATE timelineentry SET detail = {as_stored}, prev_hash = :p, hash = :h WHERE id = :id"),
+            conn.execute(text(f"UPDATE timelineentry SET detail = {as_stored}, prev_hash = :p, hash = :h "
+                              "WHERE id = :id"),
                          {"d": detail, "p": prev, "h": rehashed, "id": row.id})
             prev = rehashed
     assert (await cli("audit", "verify")).exit_code == 0  # the chains alone cannot tell

@@ -70,7 +70,8 @@ async def test_a_department_without_a_head_is_refused_on_the_page(pages, runtime
     before = await count(runtime, Department), await count(runtime, Contact)
     headless = await post(pages, "/admin/departments", csrf, **(DEPARTMENT | {"contacts-0-role": "deputy"}))
     assert headless.status_code == 422
-    assert error_of(headless.text, "contacts") == "须至少填写一名职务为“主要负责人”、有手机号或邮箱的联系人，否则提醒无人接收。"
+    assert error_of(headless.text, "contacts") == \
+        "须至少填写一名职务为“主要负责人”、有手机号或邮箱的联系人，否则提醒无人接收。"
     emptied = await post(pages, "/admin/departments", csrf, code="EMB", name="区应急管理局", editing="EMB")
     assert emptied.status_code == 422 and error_of(emptied.text, "contacts") is not None
     assert (await count(runtime, Department), await count(runtime, Contact)) == before

@@ -197,7 +197,8 @@ async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(clien
     preparing = asyncio.create_task(prepare_steps(runtime.sessions, runtime.settings, clock.now()))
     await rendering.wait()
     if edit == "severity":
-        request = client.patch(f"/api/v1/incidents/{incident['id']}", json={"severity": "II", "reason": "核实后定为较大"})
+        request = client.patch(f"/api/v1/incidents/{incident['id']}",
+                               json={"severity": "II", "reason": "核实后定为较大"})
     else:
         emb = next(d for d in DEPARTMENTS if d["code"] == "EMB")
         request = client.put("/api/v1/departments/EMB", json=emb | {"contacts": [NEW_HEAD]})

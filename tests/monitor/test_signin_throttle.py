@@ -141,7 +141,8 @@ async def test_replicas_share_the_count(runtime, clock):
 async def test_an_admin_unlocks_a_name_by_the_api(runtime):
     async with browsers(runtime, OUTSIDER) as (outsider,):
         await fail(outsider, "duty", 25)
-        admin_api = _client(create_app(runtime, run_scheduler=False), "127.0.0.1", Authorization=f"Bearer {ADMIN_TOKEN}")
+        admin_api = _client(create_app(runtime, run_scheduler=False), "127.0.0.1",
+                            Authorization=f"Bearer {ADMIN_TOKEN}")
         async with admin_api as api:
             unlocked = await api.post("/api/v1/users/duty/unlock")
             assert unlocked.status_code == 200 and unlocked.json() == {"name": "duty", "cleared": 2}

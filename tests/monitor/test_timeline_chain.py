@@ -211,11 +211,13 @@ async def test_the_migration_chains_entries_written_before_it_and_downgrades(bac
     command.upgrade(_alembic(url), "0003")
     engine = sa.create_engine(sync_url(url))
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO department (code, name, supervisory, created_at) VALUES ('EMB', 'x', false, :t)"),
+        conn.execute(text("INSERT INTO department (code, name, supervisory, created_at) "
+                          "VALUES ('EMB', 'x', false, :t)"),
                      {"t": START.replace(tzinfo=None)})
-        for n in (1, 2):
-            conn.execute(text("INSERT INTO incident (title, severity, occurred_at, registered_at, department_id, state, "
-                              "registered_by) VALUES ('t', 'I', :t, :t, 1, 'open', 'x')"), {"t": START.replace(tzinfo=None)})
+        for _ in (1, 2):
+            conn.execute(text("INSERT INTO incident (title, severity, occurred_at, registered_at, department_id, "
+                              "state, registered_by) VALUES ('t', 'I', :t, :t, 1, 'open', 'x')"),
+                         {"t": START.replace(tzinfo=None)})
         for n, iid in enumerate([1, 2, 1, 1, 2]):
             conn.execute(text("INSERT INTO timelineentry (incident_id, at, kind, actor, detail) "
                               "VALUES (:i, :t, 'note', 'x', :d)"),

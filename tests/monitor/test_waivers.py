@@ -4,15 +4,14 @@ on time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import shutil
+from datetime import timedelta
 
 import httpx
 import pytest
+from pages_support import page_client, post, signed_in
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, select, text
-from pages_support import page_client, post, signed_in
 from support import bearer, hours, make_tokens, obligation, register, seed_departments
 
 from alerts.outbox import OutboxChannel
@@ -55,7 +54,8 @@ async def test_a_closed_incident_still_breaches_and_tells_the_supervisors(client
     url = f"/api/v1/incidents/{incident['id']}"
     assert (await client.post(url + "/close", json={"reason": "处置完毕"})).status_code == 200
     await run_at(runtime, clock, START)
-    asked = [(n["step"], n["to"]) for n in await notifications(client, incident["id"]) if n["step"] == "waiver_requested"]
+    asked = [(n["step"], n["to"]) for n in await notifications(client, incident["id"])
+             if n["step"] == "waiver_requested"]
     assert sorted(asked) == [("waiver_requested", SUPERVISOR_PHONE), ("waiver_requested", "chen@gov.example.org")]
     outbox = (await client.get("/api/v1/outbox", params={"incident_id": incident["id"]})).json()
     sms = next(m for m in outbox if m["step"] == "waiver_requested" and m["channel"] == "sms")
@@ -245,12 +245,13 @@ async def test_the_migration_turns_cancelled_duties_into_waivers_with_the_closin
         conn.execute(text("INSERT INTO department (id, code, name, supervisory, created_at) "
                           "VALUES (1, 'EMB', '应急局', 0, '2026-11-01 00:00:00')"))
         conn.execute(text(
-            "INSERT INTO incident (id, title, severity, occurred_at, registered_at, department_id, state, registered_by, "
-            "closed_at, close_reason) VALUES (1, 't', 'I', '2026-11-01 00:00:00', '2026-11-01 00:00:00', 1, 'closed', "
-            "'duty', '2026-11-01 01:00:00', '误报')"))
+            "INSERT INTO incident (id, title, severity, occurred_at, registered_at, department_id, state, "
+            "registered_by, closed_at, close_reason) VALUES (1, 't', 'I', '2026-11-01 00:00:00', "
+            "'2026-11-01 00:00:00', 1, 'closed', 'duty', '2026-11-01 01:00:00', '误报')"))
         for key, state in (("authoritative_release", "cancelled"), ("press_conference", "met")):
             conn.execute(text("INSERT INTO obligation (incident_id, rule_id, key, title, due_at, state) "
-                              "VALUES (1, 'r', :key, 't', '2026-11-01 05:00:00', :state)"), {"key": key, "state": state})
+                              "VALUES (1, 'r', :key, 't', '2026-11-01 05:00:00', :state)"),
+                         {"key": key, "state": state})
     migrate(url)
     with engine.begin() as conn:
         rows = conn.execute(text("SELECT key, state, waiver_state, waiver_reason FROM obligation ORDER BY key")).all()

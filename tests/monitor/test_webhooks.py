@@ -106,7 +106,8 @@ async def test_delivered_callback_marks_the_sms_delivered_once(client, runtime, 
 
     # A late "sent" or "failed" never moves a delivered message back.
     for status in ("sent", "failed"):
-        await post_signed(client, STATUS, {"MessageSid": sms.provider_id, "MessageStatus": status, "ErrorCode": "30003"})
+        await post_signed(client, STATUS,
+                          {"MessageSid": sms.provider_id, "MessageStatus": status, "ErrorCode": "30003"})
     assert next(r for r in await rows(runtime) if r.id == sms.id).state == "delivered"
 
 

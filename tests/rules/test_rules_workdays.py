@@ -84,7 +84,8 @@ HEAD = "region: cn-mainland\nyear: 2027\nsource: 国办发明电〔2026〕1号\n
 
 @pytest.mark.parametrize(("text", "expected"), [
     (HEAD + "holidays:\n  - {date: 2026-10-01, name: 国庆}\n", "x.yaml:4: holidays: [0] (国庆) lies outside 2027"),
-    (HEAD + "workdays:\n  - {date: 2027-01-05, name: 调休}\n", "x.yaml:4: workdays: [0] (调休): 2027-01-05 is a weekday"),
+    (HEAD + "workdays:\n  - {date: 2027-01-05, name: 调休}\n",
+     "x.yaml:4: workdays: [0] (调休): 2027-01-05 is a weekday"),
     (HEAD + "holidays:\n  - {date: 2027-01-02, name: 元旦}\nworkdays:\n  - {date: 2027-01-02, name: 调休}\n",
      "x.yaml:6: workdays: [0] (调休): 2027-01-02 is listed as a holiday too"),
     (HEAD + "holidays:\n  - {from: 2027-02-10, to: 2027-02-01, name: 春节}\n",
