@@ -6,15 +6,12 @@ SQLite by default, PostgreSQL in production. Both are driven asynchronously
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, DateTime, Table, TextClause, any_, bindparam, event, insert, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -107,69 +104,6 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 SessionFactory = async_sessionmaker[AsyncSession]
-
-
-def on_postgresql(session: AsyncSession) -> bool:
-    """For the few bulk statements that PostgreSQL takes with a whole batch's rows
-    in one parameter; SQLite runs the portable executemany in-process."""
-    return session.bind.dialect.name == "postgresql"
-
-
-def among(session: AsyncSession, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
-    """``column IN values``. On PostgreSQL as ``= ANY(array)``: one parameter, so
-    a batch of 500 ids is a short statement rather than 500 placeholders for the
-    driver to rewrite on every call."""
-    if on_postgresql(session):
-        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
-
-
-# The lock that keeps messages prepared ahead true: preparing holds it shared,
-# discarding them after an edit (an incident's facts, a department's contacts)
-# holds it exclusively until the edit commits, so that the discard sees every
-# message rendered before it and no preparing reads the facts being changed.
-_PREPARED_LOCK = 0x53756E636C6F636B  # "Sunclock"
-
-
-async def lock_prepared(session: AsyncSession, *, shared: bool) -> None:
-    """Take the prepared-messages lock until the transaction ends. On SQLite a
-    transaction already holds the one write lock from BEGIN IMMEDIATE."""
-    if on_postgresql(session):
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        await session.execute(text(f"SELECT {function}(:key)"), {"key": _PREPARED_LOCK})
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json_rows(rows: list[dict]) -> str:
-    """Rows for ``json_to_recordset``: times as ISO 8601 with their offset."""
-    return json.dumps(rows, default=_json_default, ensure_ascii=False)
-
-
-@functools.cache
-def _recordset_insert(table: Table, columns: tuple[str, ...]) -> TextClause:
-    dialect = postgresql.dialect()
-    names = ", ".join(f'"{name}"' for name in columns)
-    types = ", ".join(f'"{name}" {table.c[name].type.compile(dialect=dialect)}' for name in columns)
-    return text(f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
-                f"FROM json_to_recordset(CAST(:rows AS json)) AS r({types})")
-
-
-async def insert_many(session: AsyncSession, table: Table, rows: list[dict]) -> None:
-    """Insert a batch of rows. On PostgreSQL it is one statement, planned once and
-    cheap to build, where a large executemany becomes multi-row VALUES compiled
-    anew for every batch size."""
-    if not rows:
-        return
-    if on_postgresql(session):
-        await session.execute(_recordset_insert(table, tuple(rows[0])), {"rows": _json_rows(rows)})
-    else:
-        await session.execute(insert(table), rows)
-
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

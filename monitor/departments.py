@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning
+from monitor import prepared
 from monitor.actors import Actor
 from monitor.auth import sees_contacts
 from monitor.errors import Conflict, ErrorCode, Invalid
@@ -62,7 +62,7 @@ async def save(session: AsyncSession, data: DepartmentCreate, now: datetime, *, 
         gone.retired_at = now
     await session.flush()
     # Messages prepared ahead may name old contacts, or miss new supervisors.
-    await planning.discard_prepared(session)
+    await prepared.invalidate(session)
     return department
 
 

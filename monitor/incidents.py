@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, timeline, waivers
+from monitor import planning, prepared, timeline, waivers
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
@@ -98,7 +98,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
         return incident
     assert incident.id is not None
     await timeline.record(session, incident.id, TimelineKind.CORRECTED, actor.name, now, reason=patch.reason, **changes)
-    await planning.discard_prepared(session, incident.id)  # messages prepared ahead show the old facts
+    await prepared.invalidate(session, incident.id)  # messages prepared ahead show the old facts
     # Each rule is judged on its own (SPEC §4.6): one entering scope tells the
     # head about its deadlines, as registration would; one leaving it asks for
     # waivers of its unmet duties, which stay owed until a supervisor decides.

@@ -3,7 +3,7 @@ department's contacts, text rendered by the templates in ``alerts/``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,10 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
-from monitor.models import Contact, Department, Incident, Obligation
+from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
+from monitor.rows import StepRow
 from monitor.settings import Settings
-from rules.deadlines import WAIVER_REQUESTED
-
+from rules.vocabulary import Channel, ContactRole, ObligationState, Recipient, StepKind, WaiverState
 
 # The columns of a rendered message (a notification's content, without its delivery state).
 CONTENT = ("step_id", "incident_id", "obligation_key", "step", "contact_id", "recipient_name", "channel", "to",
@@ -54,7 +54,7 @@ class Directory:
                    [c for d in supervisory for c in contacts.get(d, [])], obligations)
 
     def recipients(self, incident: Incident, groups: Iterable[str],
-                   channels: Iterable[str] = ("sms", "email")) -> tuple[list[Contact], list[str]]:
+                   channels: Iterable[str] = tuple(Channel)) -> tuple[list[Contact], list[str]]:
         """The contacts of ``groups``, and the groups in which nobody has an
         address on any of ``channels`` (no supervisory office, nobody left in a
         role, a group no rule defines)."""
@@ -62,9 +62,9 @@ class Directory:
         chosen: dict[int, Contact] = {}
         unreached = []
         for group in groups:
-            members = {"head": [c for c in own if c.role == "head"],
-                       "deputies": [c for c in own if c.role == "deputy"],
-                       "supervisors": self.supervisors}.get(group, [])
+            members = {Recipient.HEAD: [c for c in own if c.role == ContactRole.HEAD],
+                       Recipient.DEPUTIES: [c for c in own if c.role == ContactRole.DEPUTY],
+                       Recipient.SUPERVISORS: self.supervisors}.get(group, [])
             reachable = [c for c in members if any(address(c, channel) for channel in channels)]
             if not reachable:
                 unreached.append(group)
@@ -73,19 +73,23 @@ class Directory:
 
     def deadlines(self, incident_id: int, obligation_key: str, kind: str = "") -> tuple[DeadlineInfo, ...]:
         """The obligation a step is about; for an incident-wide notice, those it covers."""
-        if kind == WAIVER_REQUESTED:
-            rows = [o for o in self.obligations.get(incident_id, []) if o.waiver_state == "requested"]
+        if kind == StepKind.WAIVER_REQUESTED:
+            rows = [o for o in self.obligations.get(incident_id, []) if o.waiver_state == WaiverState.REQUESTED]
         else:
             rows = [o for o in self.obligations.get(incident_id, [])
-                    if (o.key == obligation_key if obligation_key else o.state != "waived")]
+                    if (o.key == obligation_key if obligation_key else o.state != ObligationState.WAIVED)]
         return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state, o.waiver_reason) for o in rows)
 
 
+# How a batch's Directory is read: Directory.load, unless a test needs to step in.
+DirectoryLoader = Callable[[AsyncSession, Iterable[int]], Awaitable[Directory]]
+
+
 def address(contact: Contact, channel: str) -> str | None:
-    return contact.mobile if channel == "sms" else contact.email
+    return contact.mobile if channel == Channel.SMS else contact.email
 
 
-def render_notification(directory: Directory, step, contact: Contact, channel: str,  # noqa: ANN001 - a step row
+def render_notification(directory: Directory, step: StepRow | EscalationStep, contact: Contact, channel: str,
                         now: datetime, settings: Settings) -> dict:
     """What one contact is told on one channel about a step, as of ``now``: the
     content columns of a notification (its delivery state is the caller's)."""
@@ -93,8 +97,9 @@ def render_notification(directory: Directory, step, contact: Contact, channel: s
     context = MessageContext(
         step=step.kind, occurrence=step.occurrence, incident_id=incident.id, incident_title=incident.title,
         severity=incident.severity, department_name=directory.departments[incident.department_id].name,
-        occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key, step.kind), now=now,
-        ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id, now), recipient_name=contact.name)
+        occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key, step.kind),
+        now=now, ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id, now),
+        recipient_name=contact.name)
     rendered = render(context, channel, language=settings.language, timezone=settings.timezone)
     return {
         "step_id": step.id, "incident_id": step.incident_id, "obligation_key": step.obligation_key,
@@ -115,8 +120,7 @@ class Rendered:
     unreached: list[str]
 
 
-def render_step(directory: Directory, step, now: datetime,  # noqa: ANN001 - a step row
-                settings: Settings) -> Rendered:
+def render_step(directory: Directory, step: StepRow, now: datetime, settings: Settings) -> Rendered:
     contacts, unreached = directory.recipients(directory.incidents[step.incident_id], step.recipients, step.channels)
     return Rendered(contacts, [render_notification(directory, step, contact, channel, now, settings)
                                for contact in contacts for channel in step.channels if address(contact, channel)],

@@ -153,7 +153,7 @@ class EscalationStep(SQLModel, table=True):
     fired_at: datetime | None = _time(nullable=True)
     late: bool = False
     # When its messages were rendered ahead into PreparedNotification (see
-    # monitor.dispatch.prepare_steps); None when not, or when that was discarded.
+    # monitor.dispatch.Dispatcher.prepare); None when not, or when that was invalidated.
     prepared_at: datetime | None = _time(nullable=True)
     # Recipient groups other than the deputies that resolved to nobody when it
     # fired (e.g. "supervisors" with no supervisory office): a gap, counted in

@@ -12,13 +12,13 @@ from dataclasses import replace
 from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import timeline
-from monitor.db import insert_many, lock_prepared
-from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation, PreparedNotification
+from monitor import prepared, timeline
+from monitor.bulk import insert_many
+from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import Rule, RuleSet
 from rules.deadlines import (INCIDENT_WIDE, REGISTERED, PlannedStep, due_at, fulfilment_state, is_overdue, ladder_steps,
                              overdue_steps, registered_step)
@@ -73,28 +73,8 @@ async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: 
         query = query.where(EscalationStep.kind.in_(kinds))
     cancelled = list((await session.execute(query.values(state=CANCELLED).returning(EscalationStep.id))).scalars())
     if cancelled:
-        await session.execute(delete(PreparedNotification).where(PreparedNotification.step_id.in_(cancelled)))
+        await prepared.forget(session, cancelled)
     return len(cancelled)
-
-
-async def discard_prepared(session: AsyncSession, incident_id: int | None = None) -> None:
-    """Forget messages prepared ahead (of one incident, or all) because what they
-    say may have changed: a step without them is rendered when it fires, and
-    prepared again if there is time.
-
-    First it waits for any preparing under way, so that the messages it is
-    rendering with the old facts are committed and discarded here; preparing
-    that starts later waits for this transaction and reads the new facts."""
-    await lock_prepared(session, shared=False)
-    prepared = select(PreparedNotification.step_id)
-    if incident_id is not None:
-        prepared = prepared.where(PreparedNotification.incident_id == incident_id)
-    await session.execute(update(EscalationStep).where(EscalationStep.id.in_(prepared), EscalationStep.state == PLANNED)
-                          .values(prepared_at=None))
-    query = delete(PreparedNotification)
-    if incident_id is not None:
-        query = query.where(PreparedNotification.incident_id == incident_id)
-    await session.execute(query)
 
 
 def _summary(steps: list[PlannedStep]) -> list[dict]:

@@ -3,15 +3,15 @@
 A first send goes out the moment its step fires, so it is never checked here.
 A retry, a fallback to the other channel or a lease reclaimed after a crash
 can come minutes later: by then the duty may be done, waived or decided, and a
-"30 minutes left" would be a lie. Just before they are sent, :func:`recheck`
+"30 minutes left" would be a lie. Just before they are sent, :class:`Recheck`
 skips those whose step :func:`why_stale` finds stale (one query for the batch)
 and renders the others again, as of the moment they go out.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -20,24 +20,16 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import timeline
-from monitor.db import among
-from monitor.messages import Directory, render_notification
+from monitor.bulk import among
+from monitor.messages import Directory, DirectoryLoader, render_notification
 from monitor.metrics import Metrics
 from monitor.models import AccountabilityCase, Contact, EscalationStep, Notification, Obligation
+from monitor.rows import ClaimedNotification, StepStanding, typed
 from monitor.settings import Settings
-from rules.vocabulary import (
-    PRE_DEADLINE_KINDS,
-    UNMET,
-    Decision,
-    NotificationState,
-    ObligationState,
-    Outcome,
-    StepKind,
-    TimelineKind,
-)
+from rules.vocabulary import (PRE_DEADLINE_KINDS, UNMET, Decision, NotificationState, ObligationState, Outcome,
+                              StepKind, TimelineKind)
 
 log = structlog.get_logger("sunclock.delivery")
-
 
 class Duty(Protocol):
     state: str
@@ -71,15 +63,15 @@ async def stale_steps(session: AsyncSession, steps: Iterable[tuple[int, str]], n
     kinds = dict(steps)
     if not kinds:
         return {}
-    rows = (await session.execute(
-        select(EscalationStep.id, Obligation.state, Obligation.due_at, AccountabilityCase.id.label("case_id"),
+    rows = typed(StepStanding, await session.execute(
+        select(EscalationStep.id, Obligation.state, Obligation.due_at, AccountabilityCase.id,
                AccountabilityCase.decision)
         .outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
         .outerjoin(AccountabilityCase, AccountabilityCase.obligation_id == Obligation.id)
-        .where(among(session, EscalationStep.id, list(kinds))))).all()
+        .where(among(session, EscalationStep.id, list(kinds)))))
     # An obligation breached, withdrawn and breached again may have had two
     # cases: the latest one speaks.
-    latest: dict[int, tuple] = {}
+    latest: dict[int, StepStanding] = {}
     for row in rows:
         if row.id not in latest or (row.case_id or 0) > (latest[row.id].case_id or 0):
             latest[row.id] = row
@@ -91,64 +83,67 @@ async def stale_steps(session: AsyncSession, steps: Iterable[tuple[int, str]], n
     return stale
 
 
-async def recheck(session: AsyncSession, claimed: list, now: datetime, token: str, settings: Settings,
-                   metrics: Metrics) -> list:
-    """Retries, fallbacks and reclaimed leases, just before they go out (§4.5):
-    a message whose step no longer means anything is skipped, the others are
-    rendered again, so that they tell the time left now, not at their first try."""
-    stale = await stale_steps(session, {(row.step_id, row.step) for row in claimed}, now)
-    if stale:
-        await _skip(session, [row for row in claimed if row.step_id in stale], stale, token, now, metrics)
-    return await _render_again(session, [row for row in claimed if row.step_id not in stale], now, settings)
-
-
+_N = Notification.__table__.c
 _SKIPPED = (update(Notification.__table__)
-            .where(Notification.__table__.c.id == bindparam("nid"),
-                   Notification.__table__.c.claim_token == bindparam("tok"),
-                   Notification.__table__.c.state == NotificationState.SENDING)
-            .values(state=NotificationState.SKIPPED, claimed_until=None, attempts=Notification.__table__.c.attempts - 1,
+            .where(_N.id == bindparam("nid"), _N.claim_token == bindparam("tok"), _N.state == NotificationState.SENDING)
+            .values(state=NotificationState.SKIPPED, claimed_until=None, attempts=_N.attempts - 1,
                     last_error=bindparam("why")))
-
-
-async def _skip(session: AsyncSession, rows: list, stale: dict[int, str], token: str, now: datetime,
-                metrics: Metrics) -> None:
-    """Claimed messages that will not be sent (no attempt is counted), with
-    their reason on the timeline, one entry per step."""
-    await session.execute(_SKIPPED, [{"nid": r.id, "tok": token, "why": f"skipped: {stale[r.step_id]}"} for r in rows])
-    by_step: dict[int, list] = {}
-    for row in sorted(rows, key=lambda r: r.id):
-        by_step.setdefault(row.step_id, []).append(row)
-        metrics.notifications.labels(row.channel, Outcome.SKIPPED).inc()
-        log.info("notification_skipped", notification_id=row.id, incident_id=row.incident_id, step=row.step,
-                 channel=row.channel, to=row.to, reason=stale[row.step_id])
-    await timeline.record_many(session, [timeline.entry(
-        same[0].incident_id, TimelineKind.NOTIFICATION_SKIPPED, "scheduler", now, step=same[0].step,
-        recipient=", ".join(dict.fromkeys(r.recipient_name for r in same)),
-        channel=", ".join(dict.fromkeys(r.channel for r in same)), why=stale[step_id])
-        for step_id, same in by_step.items()])
-
-
-_TEXT = (update(Notification.__table__).where(Notification.__table__.c.id == bindparam("nid"))
+_TEXT = (update(Notification.__table__).where(_N.id == bindparam("nid"))
          .values(subject=bindparam("new_subject"), body=bindparam("new_body"), html=bindparam("new_html")))
 
 
-async def _render_again(session: AsyncSession, rows: list, now: datetime, settings: Settings) -> list:
-    """The claimed rows with their text rendered as of ``now``, stored too (the
-    record shows what was sent); a few queries for the whole batch."""
-    if not rows:
-        return rows
-    steps = {s.id: s for s in (await session.exec(select(EscalationStep).where(
-        among(session, EscalationStep.id, list({r.step_id for r in rows}))))).scalars()}
-    contacts = {c.id: c for c in (await session.exec(select(Contact).where(
-        among(session, Contact.id, list({r.contact_id for r in rows}))))).scalars()}
-    directory = await Directory.load(session, {r.incident_id for r in rows})
-    claimed = namedtuple("Claimed", rows[0]._fields)  # the claimed row, its text replaced
-    fresh, params = [], []
-    for row in rows:
-        content = render_notification(directory, steps[row.step_id], contacts[row.contact_id], row.channel, now,
-                                      settings)
-        text = {"subject": content["subject"], "body": content["body"], "html": content["html"]}
-        params.append({"nid": row.id} | {f"new_{k}": v for k, v in text.items()})
-        fresh.append(claimed(**row._asdict())._replace(**text))
-    await session.execute(_TEXT, params)
-    return fresh
+@dataclass(kw_only=True)
+class Recheck:
+    """Retries, fallbacks and reclaimed leases, just before they go out (§4.5):
+    a message whose step no longer means anything is skipped, the others are
+    rendered again, so that they tell the time left now, not at their first try."""
+
+    settings: Settings
+    metrics: Metrics
+    load_directory: DirectoryLoader = Directory.load
+
+    async def __call__(self, session: AsyncSession, claimed: list[ClaimedNotification], now: datetime,
+                       token: str) -> list[ClaimedNotification]:
+        stale = await stale_steps(session, {(row.step_id, row.step) for row in claimed}, now)
+        if stale:
+            await self._skip(session, [row for row in claimed if row.step_id in stale], stale, token, now)
+        return await self._render_again(session, [row for row in claimed if row.step_id not in stale], now)
+
+    async def _skip(self, session: AsyncSession, rows: list[ClaimedNotification], stale: dict[int, str], token: str,
+                    now: datetime) -> None:
+        """Claimed messages that will not be sent (no attempt is counted), with
+        their reason on the timeline, one entry per step."""
+        await session.execute(_SKIPPED, [{"nid": r.id, "tok": token, "why": f"skipped: {stale[r.step_id]}"}
+                                         for r in rows])
+        by_step: dict[int, list[ClaimedNotification]] = {}
+        for row in sorted(rows, key=lambda r: r.id):
+            by_step.setdefault(row.step_id, []).append(row)
+            self.metrics.notifications.labels(row.channel, Outcome.SKIPPED).inc()
+            log.info("notification_skipped", notification_id=row.id, incident_id=row.incident_id, step=row.step,
+                     channel=row.channel, to=row.to, reason=stale[row.step_id])
+        await timeline.record_many(session, [timeline.entry(
+            same[0].incident_id, TimelineKind.NOTIFICATION_SKIPPED, "scheduler", now, step=same[0].step,
+            recipient=", ".join(dict.fromkeys(r.recipient_name for r in same)),
+            channel=", ".join(dict.fromkeys(r.channel for r in same)), why=stale[step_id])
+            for step_id, same in by_step.items()])
+
+    async def _render_again(self, session: AsyncSession, rows: list[ClaimedNotification],
+                            now: datetime) -> list[ClaimedNotification]:
+        """The claimed rows with their text rendered as of ``now``, stored too (the
+        record shows what was sent); a few queries for the whole batch."""
+        if not rows:
+            return rows
+        steps = {s.id: s for s in (await session.exec(select(EscalationStep).where(
+            among(session, EscalationStep.id, list({r.step_id for r in rows}))))).scalars()}
+        contacts = {c.id: c for c in (await session.exec(select(Contact).where(
+            among(session, Contact.id, list({r.contact_id for r in rows}))))).scalars()}
+        directory = await self.load_directory(session, {r.incident_id for r in rows})
+        fresh, params = [], []
+        for row in rows:
+            content = render_notification(directory, steps[row.step_id], contacts[row.contact_id], row.channel, now,
+                                          self.settings)
+            text = {"subject": content["subject"], "body": content["body"], "html": content["html"]}
+            params.append({"nid": row.id} | {f"new_{k}": v for k, v in text.items()})
+            fresh.append(row._replace(**text))
+        await session.execute(_TEXT, params)
+        return fresh

@@ -1,7 +1,8 @@
 """Everything a running Sunclock holds, built in one place from settings.
 
 Only this module wires the packages together: settings → database, rules,
-channels, metrics and scheduler.
+channels, metrics, and the engine built from them once: a dispatcher and a
+deliverer, and the scheduler that runs them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from alerts.base import Channel
 from alerts.channels import SmtpConfig, TwilioConfig, build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
+from monitor.delivery import Deliverer
+from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics
 from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
@@ -48,10 +51,16 @@ class Runtime:
     channels: dict[str, Channel]
     metrics: Metrics
     registry: CollectorRegistry
+    dispatcher: Dispatcher = field(init=False)
+    deliverer: Deliverer = field(init=False)
     scheduler: Scheduler = field(init=False)
 
     def __post_init__(self) -> None:
-        self.scheduler = Scheduler(self)
+        self.dispatcher = Dispatcher(sessions=self.sessions, settings=self.settings, rules=self.rules)
+        self.deliverer = Deliverer(sessions=self.sessions, settings=self.settings, channels=self.channels,
+                                   metrics=self.metrics, clock=self.clock)
+        self.scheduler = Scheduler(dispatcher=self.dispatcher, deliverer=self.deliverer, sessions=self.sessions,
+                                   clock=self.clock, metrics=self.metrics, sweep_seconds=self.settings.sweep_seconds)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, rules: RuleSet | None = None,

@@ -17,11 +17,13 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
+from monitor.clock import Clock
 from monitor.db import SessionFactory
-from monitor import delivery, dispatch
-from monitor.delivery import deliver_due, send_claimed
-from monitor.dispatch import detect_breaches, fire_due_steps, prepare_steps
+from monitor.delivery import Deliverer
+from monitor.dispatch import Dispatcher
+from monitor.metrics import Metrics
 from monitor.models import EscalationStep, Notification, Obligation
+from rules.vocabulary import NotificationState, ObligationState, StepState
 
 log = structlog.get_logger("sunclock.scheduler")
 
@@ -31,12 +33,12 @@ FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries g
 async def next_due(sessions: SessionFactory) -> datetime | None:
     """The earliest moment anything in the database falls due."""
     queries = [
-        select(func.min(EscalationStep.planned_at)).where(EscalationStep.state == "planned"),
+        select(func.min(EscalationStep.planned_at)).where(EscalationStep.state == StepState.PLANNED),
         # Pending obligations belong to open incidents (closing cancels them), so no
         # join: one index lookup, whatever the planner knows of the tables.
-        select(func.min(Obligation.due_at)).where(Obligation.state == "pending"),
-        select(func.min(Notification.next_attempt_at)).where(Notification.state == "pending"),
-        select(func.min(Notification.claimed_until)).where(Notification.state == "sending"),
+        select(func.min(Obligation.due_at)).where(Obligation.state == ObligationState.PENDING),
+        select(func.min(Notification.next_attempt_at)).where(Notification.state == NotificationState.PENDING),
+        select(func.min(Notification.claimed_until)).where(Notification.state == NotificationState.SENDING),
     ]
     async with sessions() as session:
         found = [(await session.execute(q)).scalar() for q in queries]
@@ -45,8 +47,12 @@ async def next_due(sessions: SessionFactory) -> datetime | None:
 
 
 class Scheduler:
-    def __init__(self, runtime) -> None:  # noqa: ANN001 - monitor.runtime.Runtime (imports us)
-        self.runtime = runtime
+    """Runs the dispatcher and the deliverer whenever something may be due."""
+
+    def __init__(self, *, dispatcher: Dispatcher, deliverer: Deliverer, sessions: SessionFactory, clock: Clock,
+                 metrics: Metrics, sweep_seconds: float) -> None:
+        self.dispatcher, self.deliverer = dispatcher, deliverer
+        self.sessions, self.clock, self.metrics, self.sweep_seconds = sessions, clock, metrics, sweep_seconds
         self._aps: AsyncIOScheduler | None = None
         self._task: asyncio.Task | None = None
         self._again = False
@@ -58,11 +64,11 @@ class Scheduler:
 
     async def run_once(self) -> bool:
         """One pass over everything due now; true when a batch was full and more may wait."""
-        rt = self.runtime
-        now = rt.clock.now()
+        dispatcher, deliverer = self.dispatcher, self.deliverer
+        now = self.clock.now()
         # Breaches found late (after a stop) first: their overdue repeats may be
         # due, and catch-up must see them with the rest of the ladder.
-        stale = await detect_breaches(rt.sessions, rt.rules, now, stale=True)
+        stale = await dispatcher.detect_breaches(now, stale=True)
         # Then the messages: recording a burst of fresh breaches (cases, overdue
         # repeats) must not hold back the breached steps that announce them.
         # Each batch of fired steps is sent while the next batch is fired: the
@@ -70,22 +76,21 @@ class Scheduler:
         sending: list[asyncio.Task] = []
         try:
             for _ in range(FIRE_ROUNDS):
-                firing = await fire_due_steps(rt.sessions, rt.settings, now)
+                firing = await dispatcher.fire(now)
                 if firing.claimed:
-                    sending.append(asyncio.create_task(send_claimed(
-                        rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics, firing.claimed, firing.token)))
-                if firing.due < dispatch.BATCH:
+                    sending.append(asyncio.create_task(deliverer.send_claimed(firing.claimed, firing.token)))
+                if firing.due < dispatcher.batch:
                     break
         finally:
             await asyncio.gather(*sending)
-        breaches = max(stale, await detect_breaches(rt.sessions, rt.rules, now))
-        sent = await deliver_due(rt.sessions, rt.channels, rt.settings, rt.clock, rt.metrics)
-        busy = breaches >= dispatch.BREACH_BATCH or firing.due >= dispatch.BATCH or sent >= delivery.BATCH
+        breaches = max(stale, await dispatcher.detect_breaches(now))
+        sent = await deliverer.deliver_due()
+        busy = breaches >= dispatcher.breach_batch or firing.due >= dispatcher.batch or sent >= deliverer.batch
         if not busy:
             # What is due now comes first; preparing what is due soon fills the gaps.
-            busy = await prepare_steps(rt.sessions, rt.settings, rt.clock.now()) >= dispatch.BATCH
-        self.last_run = rt.clock.now()
-        rt.metrics.heartbeat.set(self.last_run.timestamp())
+            busy = await dispatcher.prepare(self.clock.now()) >= dispatcher.batch
+        self.last_run = self.clock.now()
+        self.metrics.heartbeat.set(self.last_run.timestamp())
         return busy
 
     def poke(self) -> None:
@@ -115,13 +120,13 @@ class Scheduler:
         if self._aps is None or not self._aps.running:
             return
         try:
-            when = await next_due(self.runtime.sessions)
+            when = await next_due(self.sessions)
         except Exception:
             log.exception("scheduler_next_due_failed")
             return
         if when is None:
             return
-        if when <= self.runtime.clock.now():
+        if when <= self.clock.now():
             self.poke()
             return
         self._aps.add_job(self._wake, "date", run_date=when, id="wake", replace_existing=True,
@@ -132,10 +137,10 @@ class Scheduler:
 
     async def start(self) -> None:
         self._aps = AsyncIOScheduler(timezone=UTC)
-        self._aps.add_job(self._wake, "interval", seconds=self.runtime.settings.sweep_seconds, id="sweep",
+        self._aps.add_job(self._wake, "interval", seconds=self.sweep_seconds, id="sweep",
                           max_instances=1, coalesce=True, misfire_grace_time=None)
         self._aps.start()
-        log.info("scheduler_started", sweep_seconds=self.runtime.settings.sweep_seconds)
+        log.info("scheduler_started", sweep_seconds=self.sweep_seconds)
         self.poke()
 
     async def stop(self) -> None:

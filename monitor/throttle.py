@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
-from monitor.db import on_postgresql
+from monitor.bulk import on_postgresql
 from monitor.errors import ErrorCode, NotFound
 from monitor.models import SignInFailure, User
 

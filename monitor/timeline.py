@@ -28,7 +28,8 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.db import UTCDateTime, among, on_postgresql
+from monitor.bulk import among, on_postgresql
+from monitor.db import UTCDateTime
 from monitor.models import Incident, TimelineEntry
 
 _PENDING = "sunclock.timeline.pending"

@@ -22,7 +22,6 @@ from monitor import timeline
 from monitor.acks import SENT_STATES, STEP_LABELS, acknowledge, load_target
 from monitor.api.responses import plain_errors
 from monitor.catalogue import phrase
-from monitor.delivery import record_failure
 from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.errors import ErrorCode
 from monitor.models import Notification
@@ -118,8 +117,8 @@ async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, pa
     # The carrier gave up after Twilio accepted: only a permanent cause (a
     # wrong or unreachable number) is worth the other channel; a transient one
     # is left as failed rather than re-sent blindly.
-    fallback_id = await record_failure(session, row, error, now, runtime.settings, runtime.metrics, actor="twilio",
-                                       try_fallback=permanent)
+    fallback_id = await runtime.deliverer.record_failure(session, row, error, now, actor="twilio",
+                                                         try_fallback=permanent)
     return fallback_id is not None
 
 

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 from support import hours, register, seed_departments, sms_only_rules
 
 from alerts.base import DeliveryError, Message, Receipt
-from monitor import dispatch, scheduler
 from monitor.db import transaction
+from monitor.dispatch import Dispatcher
 from monitor.models import Notification
 from monitor.runtime import Runtime
 from tests.conftest import START, make_settings
@@ -85,12 +85,12 @@ async def test_catch_up_after_downtime_sends_only_the_latest_step_marked_late(cl
     assert breach["detail"]["breached_at"] == (START + hours(5)).isoformat()
 
 
-async def test_catch_up_holds_for_breaches_beyond_one_batch(client, runtime, clock, monkeypatch):
+async def test_catch_up_holds_for_breaches_beyond_one_batch(client, runtime, clock):
     # After a long stop more deadlines have passed than one breach batch takes:
     # the steps of those not yet recorded wait, so that each deadline still gets
     # one catch-up message (the latest overdue repeat), not its breached notice
     # now and a repeat after the breach is recorded.
-    monkeypatch.setattr(dispatch, "BREACH_BATCH", 1)
+    runtime.dispatcher.breach_batch = 1
     await seed_departments(client)
     incidents = [await register(client, START) for _ in range(3)]
     await runtime.scheduler.run_once()
@@ -100,20 +100,20 @@ async def test_catch_up_holds_for_breaches_beyond_one_batch(client, runtime, clo
         {(i["id"], "overdue", channel): 2 for i in incidents for channel in ("sms", "email")})
 
 
-async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, seeded, runtime, clock, monkeypatch):
+async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, seeded, runtime, clock):
     # Recording a breach (its case, its overdue repeats) comes after the sends,
     # so a burst of breaches does not delay its own notices; its breached_at is
     # the deadline either way.
     incident = await register(client, START)
     await run_at(runtime, clock, START + hours(5) - timedelta(minutes=30))
-    recorded = dispatch.detect_breaches
 
-    async def checked(sessions, rules, now, stale=False):
-        if not stale:
-            assert {r["step"] for r in await notifications(client)} >= {"breached"}
-        return await recorded(sessions, rules, now, stale)
+    class Checked(Dispatcher):
+        async def detect_breaches(self, now, stale=False):
+            if not stale:
+                assert {r["step"] for r in await notifications(client)} >= {"breached"}
+            return await super().detect_breaches(now, stale)
 
-    monkeypatch.setattr(scheduler, "detect_breaches", checked)
+    runtime.scheduler.dispatcher = Checked(**vars(runtime.dispatcher))
     await run_at(runtime, clock, START + hours(5) + timedelta(seconds=2))
     shown = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
     release = next(o for o in shown["obligations"] if o["key"] == "authoritative_release")
@@ -176,7 +176,7 @@ class FlakyChannel:
 
 async def test_a_transient_failure_is_retried_later_and_a_permanent_one_falls_back(client, runtime, clock,
                                                                                      tmp_path):
-    runtime.rules = sms_only_rules(tmp_path)  # so that the SMS has no email beside it yet
+    runtime.rules = runtime.dispatcher.rules = sms_only_rules(tmp_path)  # so that the SMS has no email beside it yet
     await seed_departments(client)
     runtime.channels["sms"] = flaky = FlakyChannel("sms", permanent=False)
     await register(client, START)
@@ -235,7 +235,7 @@ async def test_a_burst_longer_than_the_lease_keeps_its_lease(client, seeded, run
     abandoned: list[int] = []
     slow = Runtime.build(make_settings(database_url, lease_seconds=20, send_concurrency=1), clock=clock,
                          migrate_schema=False)
-    slow.channels = {name: SlowChannel(name, clock, slow.sessions, abandoned) for name in ("sms", "email")}
+    slow.channels.update({name: SlowChannel(name, clock, slow.sessions, abandoned) for name in ("sms", "email")})
     try:
         await slow.scheduler.run_once()  # eight messages, 56 s, under a 20 s lease
     finally:
@@ -261,7 +261,7 @@ async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sen
             await runtime.scheduler.run_once()  # the other replica, its lease check seven seconds on
             return receipt
 
-    stalled.channels = {name: Stalled(name, clock, stalled.sessions, []) for name in ("sms", "email")}
+    stalled.channels.update({name: Stalled(name, clock, stalled.sessions, []) for name in ("sms", "email")})
     try:
         with capture_logs() as logs:
             await stalled.scheduler.run_once()

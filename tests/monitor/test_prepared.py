@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 from support import DEPARTMENTS, hours, register, retire_contacts, seed_departments
 
-from monitor import dispatch
-from monitor.dispatch import prepare_steps
+from monitor.messages import Directory
 from monitor.models import EscalationStep, PreparedNotification
 from monitor.runtime import Runtime
 from tests.conftest import START, make_settings
@@ -120,8 +119,8 @@ async def test_steps_without_anyone_to_tell_are_prepared_once(client, seeded, ru
     await register(client, START, department="HEALTH")
     await retire_contacts(runtime, "HEALTH")
     clock.set(REMINDER - timedelta(seconds=30))
-    assert await prepare_steps(runtime.sessions, runtime.settings, clock.now()) == 1
-    assert await prepare_steps(runtime.sessions, runtime.settings, clock.now()) == 0
+    assert await runtime.dispatcher.prepare(clock.now()) == 1
+    assert await runtime.dispatcher.prepare(clock.now()) == 0
     assert await prepared(runtime) == []
 
 
@@ -130,7 +129,7 @@ async def test_preparing_is_off_with_prepare_seconds_zero(client, seeded, databa
     rt = Runtime.build(make_settings(database_url, prepare_seconds=0), clock=clock, migrate_schema=False)
     try:
         clock.set(REMINDER - timedelta(seconds=30))
-        assert await prepare_steps(rt.sessions, rt.settings, clock.now()) == 0
+        assert await rt.dispatcher.prepare(clock.now()) == 0
     finally:
         await rt.close()
 
@@ -175,8 +174,7 @@ async def test_a_corrected_start_time_moves_the_step_and_it_is_prepared_again(cl
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite runs one writer at a time
 @pytest.mark.parametrize("edit", ["severity", "new head"])
-async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(client, seeded, runtime, clock, monkeypatch,
-                                                                            edit):
+async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(client, seeded, runtime, clock, edit):
     # The edit commits while a replica is still rendering with the old facts:
     # it must wait for those messages and discard them, or they go out as
     # prepared, to the retired head or with the old severity.
@@ -184,17 +182,15 @@ async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(clien
     await runtime.scheduler.run_once()
     rendering, go_on = asyncio.Event(), asyncio.Event()
 
-    class Paused(dispatch.Directory):
-        @classmethod
-        async def load(cls, session, incident_ids):
-            directory = await super().load(session, incident_ids)
-            rendering.set()
-            await go_on.wait()
-            return directory
+    async def paused(session, incident_ids):
+        directory = await Directory.load(session, incident_ids)
+        rendering.set()
+        await go_on.wait()
+        return directory
 
-    monkeypatch.setattr(dispatch, "Directory", Paused)
+    runtime.dispatcher.load_directory = paused
     clock.set(REMINDER - timedelta(seconds=30))
-    preparing = asyncio.create_task(prepare_steps(runtime.sessions, runtime.settings, clock.now()))
+    preparing = asyncio.create_task(runtime.dispatcher.prepare(clock.now()))
     await rendering.wait()
     if edit == "severity":
         request = client.patch(f"/api/v1/incidents/{incident['id']}",
@@ -209,7 +205,7 @@ async def test_an_edit_while_messages_are_being_prepared_is_in_the_message(clien
     assert await preparing == 1
     response = await editing
     assert response.status_code == 200, response.text
-    monkeypatch.undo()
+    runtime.dispatcher.load_directory = Directory.load
     await run_at(runtime, clock, REMINDER)
     sms = next(r for r in await sent(client, "reminder") if r["channel"] == "sms")
     if edit == "severity":

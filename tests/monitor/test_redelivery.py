@@ -112,7 +112,7 @@ async def test_a_retried_message_tells_the_time_left_when_it_goes_out(client, se
 
 
 async def test_a_fallback_after_the_deadline_is_checked_too(client, runtime, clock, tmp_path):
-    runtime.rules = sms_only_rules(tmp_path)
+    runtime.rules = runtime.dispatcher.rules = sms_only_rules(tmp_path)
     await seed_departments(client)
     # Twilio takes 15 s to refuse each number for good; meanwhile the deadline passes.
     runtime.channels["sms"] = Refusing(clock, permanent=True, takes=timedelta(seconds=15))
