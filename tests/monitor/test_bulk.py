@@ -1,0 +1,116 @@
+"""Each statement of monitor.bulk, run on SQLite and on PostgreSQL from the same
+rows, leaves the same rows behind: the two forms of one statement agree."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import bulk
+from monitor.db import SessionFactory, create_engine, session_factory, transaction
+from monitor.models import Contact, Department, EscalationStep, Incident, Notification
+from tests.conftest import START, _truncate
+
+SHANGHAI = timezone(timedelta(hours=8))
+TOKEN = "a" * 32
+STEPS = [  # times with microseconds and another offset; unicode, empty and missing values; JSON lists
+    {"incident_id": 1, "obligation_id": None, "obligation_key": "", "kind": "registered", "occurrence": 1,
+     "planned_at": START, "recipients": ["head"], "channels": ["sms", "email"], "state": "planned",
+     "fired_at": None, "late": False},
+    {"incident_id": 1, "obligation_id": None, "obligation_key": "authoritative_release", "kind": "overdue",
+     "occurrence": 24, "planned_at": datetime(2026, 11, 28, 15, 0, 0, 123456, tzinfo=SHANGHAI),
+     "recipients": ["head", "supervisors"], "channels": ["sms"], "state": "fired",
+     "fired_at": START + timedelta(microseconds=1), "late": True},
+]
+
+
+@pytest.fixture
+async def both(tmp_path, sqlite_template, pg_database) -> AsyncIterator[dict[str, SessionFactory]]:
+    target = tmp_path / "bulk.db"
+    shutil.copy(sqlite_template, target)
+    _truncate(pg_database)
+    engines = {"sqlite": create_engine(f"sqlite:///{target}"), "postgresql": create_engine(pg_database)}
+    yield {name: session_factory(engine) for name, engine in engines.items()}
+    for engine in engines.values():
+        await engine.dispose()
+
+
+async def _seed(session: AsyncSession) -> None:
+    await session.execute(insert(Department).values(code="EMB", name="应急管理局", created_at=START))
+    await session.execute(insert(Contact).values(department_id=1, name="王局长", role="head", mobile="+8613800000001"))
+    await session.execute(insert(Incident).values(title="化工厂爆炸", severity="I", occurred_at=START,
+                                                  registered_at=START, department_id=1, registered_by="duty"))
+
+
+async def on_both(both: dict[str, SessionFactory], run: Callable[[AsyncSession], Awaitable[object]]) -> list:
+    """What ``run`` returns on each database, after the same seed rows."""
+    results = []
+    for sessions in both.values():
+        async with transaction(sessions) as session:
+            await _seed(session)
+            results.append(await run(session))
+    return results
+
+
+async def _rows(session: AsyncSession, table: type) -> list[dict]:
+    return [dict(row._mapping) for row in (await session.execute(select(table.__table__).order_by(table.id))).all()]
+
+
+async def test_insert_many_stores_the_same_rows(both):
+    async def run(session):
+        await bulk.insert_many(session, EscalationStep.__table__, STEPS)
+        await bulk.insert_many(session, EscalationStep.__table__, [])
+        return await _rows(session, EscalationStep)
+
+    on_sqlite, on_postgresql = await on_both(both, run)
+    assert on_sqlite == on_postgresql
+    assert [(r["planned_at"], r["recipients"], r["late"]) for r in on_sqlite] == [
+        (START, ["head"], False), (STEPS[1]["planned_at"].astimezone(UTC), ["head", "supervisors"], True)]
+
+
+async def test_among_selects_the_same_rows(both):
+    async def run(session):
+        await bulk.insert_many(session, EscalationStep.__table__, STEPS)
+        ids = (await session.execute(select(EscalationStep.id).where(
+            bulk.among(session, EscalationStep.id, [2, 99])))).scalars().all()
+        kinds = (await session.execute(select(EscalationStep.id).where(
+            bulk.among(session, EscalationStep.kind, ["registered", "overdue"])).order_by(EscalationStep.id)))
+        return list(ids), list(kinds.scalars())
+
+    on_sqlite, on_postgresql = await on_both(both, run)
+    assert on_sqlite == on_postgresql == ([2], [1, 2])
+
+
+def _notification(step_id: int, state: str, token: str | None) -> dict:
+    return {"step_id": step_id, "incident_id": 1, "obligation_key": "", "step": "registered", "contact_id": 1,
+            "recipient_name": "王局长", "channel": "sms", "to": "+8613800000001", "state": state, "attempts": 1,
+            "planned_at": START, "claim_token": token, "claimed_until": START + timedelta(minutes=1),
+            "subject": "", "body": "白蕉镇化工厂爆炸", "late": False}
+
+
+async def test_mark_sent_marks_the_same_rows(both):
+    # Held under the token: 1 and 2. Held by another replica: 3. Not sending: 4.
+    held = [_notification(1, "sending", TOKEN), _notification(2, "sending", TOKEN),
+            _notification(3, "sending", "b" * 32), _notification(4, "pending", TOKEN)]
+    sent = [{"nid": nid, "started": START + timedelta(seconds=nid, microseconds=5), "late": nid == 2,
+             "provider": "twilio", "provider_id": f"SM{nid}" if nid != 2 else None} for nid in (1, 2, 3, 4)]
+
+    async def run(session):
+        await bulk.insert_many(session, EscalationStep.__table__, [
+            STEPS[0] | {"occurrence": n} for n in range(1, 5)])
+        await session.execute(insert(Notification), held)
+        count = await bulk.mark_sent(session, sent, TOKEN, START + timedelta(seconds=9))
+        return count, await _rows(session, Notification)
+
+    (sqlite_count, on_sqlite), (postgresql_count, on_postgresql) = await on_both(both, run)
+    assert sqlite_count == postgresql_count == 2
+    assert on_sqlite == on_postgresql
+    states = {r["id"]: (r["state"], r["provider_id"], r["late"], r["claimed_until"]) for r in on_sqlite}
+    assert states == {1: ("sent", "SM1", False, None), 2: ("sent", None, True, None),
+                      3: ("sending", None, False, START + timedelta(minutes=1)),
+                      4: ("pending", None, False, START + timedelta(minutes=1))}
