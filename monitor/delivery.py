@@ -29,6 +29,7 @@ from monitor.lease import Lease
 from monitor.messages import Directory, DirectoryLoader, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
+from monitor.planning import SCHEDULER
 from monitor.relevance import Recheck
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
@@ -42,7 +43,6 @@ LATE_AFTER = timedelta(seconds=1)
 # While a burst is being sent, how often the lease is looked at (seconds of
 # real time: the provider may not answer for a while).
 LEASE_CHECK = 1.0
-ACTOR = "scheduler"
 
 
 def pending(content: dict, now: datetime) -> dict:
@@ -205,7 +205,7 @@ class Deliverer:
         # Every send is on the timeline, one entry per step listing its messages: a
         # step to three people on two channels reads as one line, not six.
         entries = [timeline.entry(
-            sends[0][0].incident_id, TimelineKind.NOTIFICATION_SENT, ACTOR, now, step=sends[0][0].step,
+            sends[0][0].incident_id, TimelineKind.NOTIFICATION_SENT, SCHEDULER, now, step=sends[0][0].step,
             recipient=", ".join(dict.fromkeys(r.recipient_name for r, _, _ in sends)),
             channel=", ".join(dict.fromkeys(r.channel for r, _, _ in sends)), late=any(late for _, late, _ in sends),
             sent=[{"recipient": r.recipient_name, "channel": r.channel, "attempt": r.attempts, "late": late,
@@ -228,7 +228,7 @@ class Deliverer:
                 state=NotificationState.PENDING, next_attempt_at=decision.retry_at, claimed_until=None,
                 last_error=decision.reason))
             self.metrics.notifications.labels(row.channel, Outcome.RETRIED).inc()
-            await timeline.record(session, row.incident_id, TimelineKind.NOTIFICATION_RETRY, ACTOR, now,
+            await timeline.record(session, row.incident_id, TimelineKind.NOTIFICATION_RETRY, SCHEDULER, now,
                                   error=decision.reason, retry_at=decision.retry_at, step=row.step,
                                   channel=row.channel, recipient=row.recipient_name, attempt=row.attempts)
             log.warning("notification_retry", notification_id=row.id, incident_id=row.incident_id,
@@ -237,7 +237,7 @@ class Deliverer:
             return
         await session.execute(update(Notification).where(*mine).values(
             state=NotificationState.FAILED, claimed_until=None, last_error=decision.reason))
-        await self.record_failure(session, row, decision.reason, now, actor=ACTOR)
+        await self.record_failure(session, row, decision.reason, now, actor=SCHEDULER)
 
     async def record_failure(self, session: AsyncSession, row: ClaimedNotification | Notification, reason: str,
                              now: datetime, *, actor: str, try_fallback: bool = True) -> int | None:

@@ -25,6 +25,7 @@ from monitor.db import SessionFactory, transaction
 from monitor.delivery import LATE_AFTER, leased
 from monitor.messages import Directory, DirectoryLoader, render_step
 from monitor.models import EscalationStep, Incident, Notification, Obligation
+from monitor.planning import SCHEDULER
 from monitor.rows import CLAIMED, STEP, ClaimedNotification, StepRow, typed
 from monitor.settings import Settings
 from rules import RuleSet
@@ -227,7 +228,7 @@ def _step_entries(skipped: list[StepRow], fired: list[StepRow], claimed: list[Cl
     entries = []
     for step in skipped:
         passed = step.kind in PRE_DEADLINE_KINDS and deadlines[step.id] is not None and deadlines[step.id] <= now
-        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_SKIPPED, planning.SCHEDULER, now,
+        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_SKIPPED, SCHEDULER, now,
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at,
                                       why="its deadline has passed" if passed
@@ -240,7 +241,7 @@ def _step_entries(skipped: list[StepRow], fired: list[StepRow], claimed: list[Cl
         recipients = names.get(step.id) or [row.recipient_name for row in rows]
         if not recipients:
             continue  # undeliverable: see _unreached_entries
-        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_FIRED, planning.SCHEDULER, now,
+        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_FIRED, SCHEDULER, now,
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at, late=step.late,
                                       notifications=len(rows), recipients=sorted(set(recipients))))
@@ -258,7 +259,7 @@ def _unreached_entries(fired: list[StepRow], unreached: dict[int, list[str]], na
     for step in fired:
         if step.id not in unreached:
             continue
-        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_UNDELIVERABLE, planning.SCHEDULER, now,
+        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_UNDELIVERABLE, SCHEDULER, now,
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at,
                                       groups=unreached[step.id], reached=sorted(set(names[step.id]))))

@@ -24,6 +24,7 @@ from monitor.bulk import among
 from monitor.messages import Directory, DirectoryLoader, render_notification
 from monitor.metrics import Metrics
 from monitor.models import AccountabilityCase, Contact, EscalationStep, Notification, Obligation
+from monitor.planning import SCHEDULER
 from monitor.rows import ClaimedNotification, StepStanding, typed
 from monitor.settings import Settings
 from rules.vocabulary import (PRE_DEADLINE_KINDS, UNMET, Decision, NotificationState, ObligationState, Outcome,
@@ -122,7 +123,7 @@ class Recheck:
             log.info("notification_skipped", notification_id=row.id, incident_id=row.incident_id, step=row.step,
                      channel=row.channel, to=row.to, reason=stale[row.step_id])
         await timeline.record_many(session, [timeline.entry(
-            same[0].incident_id, TimelineKind.NOTIFICATION_SKIPPED, "scheduler", now, step=same[0].step,
+            same[0].incident_id, TimelineKind.NOTIFICATION_SKIPPED, SCHEDULER, now, step=same[0].step,
             recipient=", ".join(dict.fromkeys(r.recipient_name for r in same)),
             channel=", ".join(dict.fromkeys(r.channel for r in same)), why=stale[step_id])
             for step_id, same in by_step.items()])
