@@ -20,8 +20,17 @@ from monitor import prepared, timeline
 from monitor.bulk import insert_many
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import Rule, RuleSet
-from rules.deadlines import (INCIDENT_WIDE, REGISTERED, PlannedStep, due_at, fulfilment_state, is_overdue, ladder_steps,
-                             overdue_steps, registered_step)
+from rules.deadlines import (
+    INCIDENT_WIDE,
+    REGISTERED,
+    PlannedStep,
+    due_at,
+    fulfilment_state,
+    is_overdue,
+    ladder_steps,
+    overdue_steps,
+    registered_step,
+)
 from rules.schema import Obligation as ObligationSpec
 from rules.vocabulary import Decision, ObligationState, StepKind, StepState, TimelineKind, WaiverState
 
@@ -113,7 +122,8 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
     return active
 
 
-async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Rule], now: datetime) -> list[PlannedStep]:
+async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Rule],
+                        now: datetime) -> list[PlannedStep]:
     """The registered notice of the rules in ``notify``: one message at
     registration whatever the number of rules, and a new one for each later
     severity change that brings rules into scope."""

@@ -27,8 +27,16 @@ from monitor.models import AccountabilityCase, Contact, EscalationStep, Notifica
 from monitor.planning import SCHEDULER
 from monitor.rows import ClaimedNotification, StepStanding, typed
 from monitor.settings import Settings
-from rules.vocabulary import (PRE_DEADLINE_KINDS, UNMET, Decision, NotificationState, ObligationState, Outcome,
-                              StepKind, TimelineKind)
+from rules.vocabulary import (
+    PRE_DEADLINE_KINDS,
+    UNMET,
+    Decision,
+    NotificationState,
+    ObligationState,
+    Outcome,
+    StepKind,
+    TimelineKind,
+)
 
 log = structlog.get_logger("sunclock.delivery")
 

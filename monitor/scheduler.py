@@ -149,5 +149,5 @@ class Scheduler:
         if self._task is not None and not self._task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=10)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - shutting down; the run is logged
+            except (TimeoutError, Exception):  # noqa: BLE001 - shutting down; the run is logged
                 self._task.cancel()
