@@ -19,9 +19,6 @@ class RuffFindings(AssertionError):
 
 
 @pytest.mark.lint
-@pytest.mark.xfail(strict=True, raises=RuffFindings,
-                   reason="findings outside the seams branch, left for the lead to fix after the merge of "
-                          "issue 13; strict: once ruff passes, remove this mark")
 def test_ruff_finds_nothing() -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *CHECKED], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
