@@ -139,11 +139,15 @@ async def create_user(page: Posted, session: SessionDep) -> Response:
     return await _users_page(page, session, token=token)
 
 
+async def _user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+
+
 @router.post("/admin/users/{user_id}/active")
 async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Switch a user off (no more sign-in or API token) or on again."""
     _allowed(page, "manage")
-    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = await _user(session, user_id)
     if user is None:
         return refusal(page, 404, "error.not_found")
     if page.user is not None and user.id == page.user.id:  # an admin never locks themselves out
@@ -159,7 +163,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     """End the user's API tokens and page sessions (a lost phone, a leaked token)."""
     _allowed(page, "manage")
     assert page.actor is not None
-    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = await _user(session, user_id)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await auth.revoke(session, user.name, page.actor)
@@ -171,7 +175,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
 async def unlock_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Let a user whose name was being guessed sign in again, from anywhere."""
     _allowed(page, "manage")
-    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = await _user(session, user_id)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await throttle.unlock(session, user.name)

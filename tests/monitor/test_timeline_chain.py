@@ -115,7 +115,7 @@ async def _until(conn, query: str, *others: asyncio.Task) -> None:
     for _ in range(1000):
         if any(t.done() for t in others) or (await (await conn.execute(query)).fetchone())[0]:
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # polls PostgreSQL (pg_locks) until the other session is queued
     raise AssertionError(f"still waiting for: {query}")
 
 
