@@ -14,6 +14,7 @@ from monitor.cli_records import department, incident, milestone, report
 from monitor.logging import configure_logging
 from rules import RulesInvalid, load_rules
 from rules.vocabulary import Role
+from rules.workdays import load_calendars
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,7 +52,7 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
     try:
         runtime = Runtime.build(settings)
     except RulesInvalid as exc:
-        fail(f"the rules are not valid:\n{exc}", 2)
+        fail(f"the rule or calendar files are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
     _settle_start_up_objects()
     # Its crash reports go through our (masking) log handler, not its own; and
@@ -77,6 +78,27 @@ def rules_check(directory: Path | None) -> None:
     for rule in ruleset.rules:
         deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
         click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
+
+
+@main.group()
+def calendar() -> None:
+    """Working-day calendars (holidays and make-up working days, SPEC §13.2)."""
+
+
+@calendar.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def calendar_check(directory: Path | None) -> None:
+    """Validate the calendar files of DIRECTORY (default: SUNCLOCK_CALENDARS_DIR)."""
+    target = directory or _settings().calendars_dir
+    try:
+        loaded = load_calendars(target)
+    except RulesInvalid as exc:
+        fail(f"{len(exc.problems)} problem(s):\n{exc}", 2)
+    for path in loaded.files:
+        click.echo(f"ok  {path.name}")
+    covered = loaded.covered_until
+    click.echo(f"{loaded.region}: covered until {covered}" if covered else f"{loaded.region}: no calendar file; "
+               "working days are counted on weekends alone")
 
 
 @main.group()

@@ -11,7 +11,8 @@ restarts and every replica reports the same totals (board queries use
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as CounterMetric
@@ -23,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.vocabulary import Channel, Decision, IncidentState, ObligationState, Outcome, Severity, StepState
+from rules.workdays import WorkCalendar
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36, 48, 72, 168))
@@ -49,10 +51,23 @@ class Metrics:
         self.heartbeat = Gauge(
             "sunclock_scheduler_heartbeat_timestamp_seconds", "When this replica's scheduler last completed a run.",
             registry=registry)
+        # The end of the last day the working-day calendar covers (SPEC §13.2): an
+        # alert fires 60 days ahead, so that next year's file arrives in time.
+        self.calendar_covered_until = Gauge(
+            "sunclock_calendar_covered_until_timestamp_seconds",
+            "End of the last day the working-day calendar covers (0: no calendar).", registry=registry)
         self.reclaimed = CounterMetric(
             "sunclock_notifications_reclaimed", "Notifications claimed again after a lease expired "
             "(a crash between the provider's acceptance and the commit may duplicate them).", ["channel"],
             registry=registry)
+
+
+def covered_until_timestamp(calendar: WorkCalendar, zone: ZoneInfo) -> float:
+    """Midnight at the end of the calendar's last covered day, local time."""
+    if calendar.covered_until is None:
+        return 0.0
+    end = datetime.combine(calendar.covered_until + timedelta(days=1), time(0), tzinfo=zone)
+    return end.timestamp()
 
 
 class _Families(Collector):

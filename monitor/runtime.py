@@ -19,11 +19,12 @@ from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, covered_until_timestamp
 from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
+from rules.workdays import WorkCalendar, load_calendars
 
 log = structlog.get_logger("sunclock")
 
@@ -51,6 +52,7 @@ class Runtime:
     channels: dict[str, Channel]
     metrics: Metrics
     registry: CollectorRegistry
+    calendar: WorkCalendar
     dispatcher: Dispatcher = field(init=False)
     deliverer: Deliverer = field(init=False)
     scheduler: Scheduler = field(init=False)
@@ -66,6 +68,7 @@ class Runtime:
     def build(cls, settings: Settings, *, clock: Clock | None = None, rules: RuleSet | None = None,
               channels: dict[str, Channel] | None = None, migrate_schema: bool = True) -> Runtime:
         rules = rules if rules is not None else load_rules(settings.rules_dir)
+        calendar = load_calendars(settings.calendars_dir)
         clock = clock or SystemClock()
         if migrate_schema:
             migrate(settings.database_url)
@@ -73,9 +76,11 @@ class Runtime:
             settings = settings.with_stored_key(stored_signing_key(settings.database_url, clock.now()))
         engine = create_engine(settings.database_url)
         registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        metrics.calendar_covered_until.set(covered_until_timestamp(calendar, settings.zone))
         return cls(settings=settings, rules=rules, engine=engine, sessions=session_factory(engine),
                    clock=clock, channels=channels if channels is not None else channels_from(settings),
-                   metrics=Metrics(registry), registry=registry)
+                   metrics=metrics, registry=registry, calendar=calendar)
 
     @property
     def outbox_channels(self) -> list[str]:

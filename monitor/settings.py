@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules import SHIPPED_DIR
+from rules.workdays import CALENDARS_DIR
 
 MIN_SECRET_KEY_BYTES = 32
 # Every placeholder that deploy/ has ever shown for SUNCLOCK_SECRET_KEY: a copy
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///sunclock.db"
     rules_dir: Path = SHIPPED_DIR
+    calendars_dir: Path = CALENDARS_DIR
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
     public_url: str = "http://127.0.0.1:8000"

@@ -22,6 +22,7 @@ GAUGES = {
     "sunclock_deadline_remaining_seconds",
     "sunclock_cases",
     "sunclock_scheduler_heartbeat_timestamp_seconds",
+    "sunclock_calendar_covered_until_timestamp_seconds",  # SPEC §7, §13.2
 }
 # sunclock_steps_undeliverable_total: steps that reached nobody (issue 12, "no silent gap").
 COUNTERS = {"sunclock_breaches_total", "sunclock_notifications_total", "sunclock_steps_undeliverable_total"}

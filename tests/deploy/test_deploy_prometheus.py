@@ -24,6 +24,7 @@ EXPECTED_ALERTS = {
     "SunclockDeadlineSoon",
     "SunclockDeadlineBreached",
     "SunclockStepUndeliverable",
+    "SunclockCalendarRunningOut",
     "SunclockNotificationsFailing",
     "SunclockSchedulerStalled",
     "SunclockDown",
