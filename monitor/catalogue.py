@@ -58,6 +58,7 @@ ZH: dict[str, str] = {
     E.ACK_NOT_SENT: "此提醒未发送给该接收人，无法签收。请使用您收到的消息中的链接。",
     E.SMS_NOT_AN_ACK: "Sunclock：如需签收最近一条提醒，请回复 1 或“收到”。",
     E.SMS_NO_MESSAGE: "Sunclock：没有找到发给此号码的提醒，无需签收。",
+    E.DATABASE_UNAVAILABLE: "数据库暂时无法连接，请稍后重试。",
     # the acknowledgement page's headings, by the code it shows (or by what happened)
     "ack_link_invalid.title": "链接无效", "ack_link_expired.title": "链接已过期",
     "ack_target_missing.title": "未找到提醒", "ack_not_sent.title": "未找到提醒",
@@ -115,6 +116,7 @@ EN: dict[str, str] = {
                     "in the message you received.",
     E.SMS_NOT_AN_ACK: "Sunclock: to acknowledge the latest message, reply 1.",
     E.SMS_NO_MESSAGE: "Sunclock: no message was sent to this number; there is nothing to acknowledge.",
+    E.DATABASE_UNAVAILABLE: "The database cannot be reached right now; try again in a few seconds.",
     "ack_link_invalid.title": "Link not valid", "ack_link_expired.title": "Link expired",
     "ack_target_missing.title": "Message not found", "ack_not_sent.title": "Message not found",
     "ack.title": "Acknowledge a message", "ack.done.title": "Acknowledged",

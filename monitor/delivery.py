@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from monitor.lease import Lease
 from monitor.messages import Directory, DirectoryLoader, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
+from monitor.outage import Outage, is_connection_error
 from monitor.planning import SCHEDULER
 from monitor.relevance import Recheck
 from monitor.rows import CLAIMED, ClaimedNotification, typed
@@ -78,10 +80,14 @@ class Deliverer:
     clock: Clock
     load_directory: DirectoryLoader = Directory.load
     batch: int = BATCH
+    outage: Outage | None = None  # shared with the scheduler (monitor/runtime.py)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests pass one that moves their clock
     recheck: Recheck = field(init=False)
 
     def __post_init__(self) -> None:
         self.recheck = Recheck(settings=self.settings, metrics=self.metrics, load_directory=self.load_directory)
+        if self.outage is None:
+            self.outage = Outage(clock=self.clock, metrics=self.metrics)
 
     @property
     def lease_length(self) -> timedelta:
@@ -156,9 +162,25 @@ class Deliverer:
                                                       return_when=asyncio.FIRST_COMPLETED)
             attempts = [attempt for task in finished if (attempt := task.result()) is not None]
             if attempts:
-                await self._record_all(attempts, token)
+                await self._record_until_done(attempts, token, lease)
                 lease.done(a.row.id for a in attempts)
             await lease.keep()
+
+    async def _record_until_done(self, attempts: list[Attempt], token: str, lease: Lease) -> None:
+        """Record what was sent, retried with backoff while the database is away:
+        a send the provider accepted and nobody recorded is sent again when its
+        lease expires. Given up (raised) once the lease has run out."""
+        assert self.outage is not None
+        while True:
+            try:
+                await self._record_all(attempts, token)
+            except Exception as exc:
+                if not is_connection_error(exc) or self.clock.now() >= lease.until:
+                    raise
+                await self.sleep(self.outage.failed(exc, "sender"))
+                continue
+            self.outage.succeeded()
+            return
 
     async def _send(self, row: ClaimedNotification) -> Attempt:
         attempt = Attempt(row=row, started=self.clock.now())

@@ -64,6 +64,8 @@ class ErrorCode(StrEnum):
     ACK_NOT_SENT = "ack_not_sent"
     SMS_NOT_AN_ACK = "sms_not_an_ack"
     SMS_NO_MESSAGE = "sms_no_message"
+    # the service itself
+    DATABASE_UNAVAILABLE = "database_unavailable"
 
 
 class SunclockError(Exception):

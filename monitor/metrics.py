@@ -60,6 +60,11 @@ class Metrics:
             "sunclock_notifications_reclaimed", "Notifications claimed again after a lease expired "
             "(a crash between the provider's acceptance and the commit may duplicate them).", ["channel"],
             registry=registry)
+        # Connection errors in the scheduler and the sender (monitor/outage.py): an
+        # outage is logged once, but every failed attempt is counted here.
+        self.database_errors = CounterMetric(
+            "sunclock_database_errors", "Scheduler and sender runs that could not reach the database.",
+            registry=registry)
 
 
 def covered_until_timestamp(calendar: WorkCalendar, zone: ZoneInfo) -> float:

@@ -20,6 +20,7 @@ from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics, covered_until_timestamp
+from monitor.outage import Outage
 from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
@@ -62,7 +63,13 @@ class Runtime:
         self.deliverer = Deliverer(sessions=self.sessions, settings=self.settings, channels=self.channels,
                                    metrics=self.metrics, clock=self.clock)
         self.scheduler = Scheduler(dispatcher=self.dispatcher, deliverer=self.deliverer, sessions=self.sessions,
-                                   clock=self.clock, metrics=self.metrics, sweep_seconds=self.settings.sweep_seconds)
+                                   clock=self.clock, metrics=self.metrics, sweep_seconds=self.settings.sweep_seconds,
+                                   outage=self.deliverer.outage)
+
+    @property
+    def outage(self) -> Outage:
+        """The database's absence as this process knows it (monitor/outage.py)."""
+        return self.scheduler.outage
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, rules: RuleSet | None = None,

@@ -23,6 +23,7 @@ from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics
 from monitor.models import EscalationStep, Notification, Obligation
+from monitor.outage import Outage, is_connection_error
 from rules.vocabulary import NotificationState, ObligationState, StepState
 
 log = structlog.get_logger("sunclock.scheduler")
@@ -50,9 +51,11 @@ class Scheduler:
     """Runs the dispatcher and the deliverer whenever something may be due."""
 
     def __init__(self, *, dispatcher: Dispatcher, deliverer: Deliverer, sessions: SessionFactory, clock: Clock,
-                 metrics: Metrics, sweep_seconds: float) -> None:
+                 metrics: Metrics, sweep_seconds: float, outage: Outage | None = None) -> None:
         self.dispatcher, self.deliverer = dispatcher, deliverer
         self.sessions, self.clock, self.metrics, self.sweep_seconds = sessions, clock, metrics, sweep_seconds
+        # Shared with the sender: one outage is logged once, whoever meets it first.
+        self.outage = outage or Outage(clock=clock, metrics=metrics)
         self._aps: AsyncIOScheduler | None = None
         self._task: asyncio.Task | None = None
         self._again = False
@@ -107,9 +110,10 @@ class Scheduler:
                 self._again = False
                 try:
                     self._again = await self.run_once() or self._again
-                except Exception:  # the database may be down: log, keep the heartbeat stale, retry at the next sweep
-                    log.exception("scheduler_run_failed")
+                except Exception as exc:  # the heartbeat stays stale; a sweep after the backoff tries again
+                    self._failed(exc, "scheduler_run")
                     return
+                self.outage.succeeded()
             await self._arm_wake()
             # A poke that came in while the wake-up was being armed (a registration
             # committed just then) must not wait for the next sweep.
@@ -121,8 +125,8 @@ class Scheduler:
             return
         try:
             when = await next_due(self.sessions)
-        except Exception:
-            log.exception("scheduler_next_due_failed")
+        except Exception as exc:
+            self._failed(exc, "scheduler_next_due")
             return
         if when is None:
             return
@@ -132,8 +136,19 @@ class Scheduler:
         self._aps.add_job(self._wake, "date", run_date=when, id="wake", replace_existing=True,
                           misfire_grace_time=None, coalesce=True)
 
+    def _failed(self, exc: Exception, where: str) -> None:
+        """The database going away is logged once per outage (monitor/outage.py);
+        anything else is a bug, logged with its traceback every time."""
+        if is_connection_error(exc):
+            self.outage.failed(exc, where)
+        else:
+            log.exception(f"{where}_failed")
+
     async def _wake(self) -> None:
-        self.poke()
+        # During an outage the sweep waits out the backoff; a poke from a request
+        # (which reached the database) still runs at once.
+        if self.outage.may_try():
+            self.poke()
 
     async def start(self) -> None:
         self._aps = AsyncIOScheduler(timezone=UTC)

@@ -12,7 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -21,8 +21,9 @@ from monitor.api import ack, incidents, records, reports, signins, users, webhoo
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
-from monitor.errors import SunclockError, code_of
+from monitor.errors import ErrorCode, SunclockError, code_of
 from monitor.metrics import database_metrics
+from monitor.outage import RETRY_AFTER_SECONDS, is_connection_error
 from monitor.pages.site import router as pages_router
 from monitor.pages.site import static_files
 from monitor.runtime import Runtime
@@ -56,7 +57,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
                               "press conference within 24 h, escalated until met.")
     app.state.runtime = runtime
     _add_middleware(app, runtime)
-    _add_exception_handlers(app)
+    _add_exception_handlers(app, runtime)
     _include_routers(app)
     _add_health_routes(app, runtime, run_scheduler)
     return app
@@ -96,7 +97,20 @@ def _add_middleware(app: FastAPI, runtime: Runtime) -> None:
         return response
 
 
-def _add_exception_handlers(app: FastAPI) -> None:
+def _database_unavailable(runtime: Runtime, exc: DBAPIError) -> JSONResponse:
+    """503 with Retry-After, never 500: the database going away is expected
+    (monitor/outage.py). A lost connection is logged once per outage."""
+    if is_connection_error(exc):
+        runtime.outage.noticed(exc, "api")
+    else:  # a deadlock or a serialization failure: the database is there, the request may be retried
+        log.warning("database_operational_error", error=str(exc.orig))
+    response = _error(503, "the database is not reachable right now; try again shortly",
+                      coded=SunclockError("", code=ErrorCode.DATABASE_UNAVAILABLE))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _add_exception_handlers(app: FastAPI, runtime: Runtime) -> None:
     @app.exception_handler(SunclockError)
     async def domain_error(_request: Request, exc: SunclockError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.field, exc.where, coded=exc)
@@ -107,9 +121,9 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return _error(409, "this conflicts with a record saved a moment ago; reload and try again")
 
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database_unavailable", error=str(exc.orig))
-        return _error(503, "the database is not reachable right now; try again shortly")
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(_request: Request, exc: DBAPIError) -> JSONResponse:
+        return _database_unavailable(runtime, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -151,11 +165,17 @@ def _add_health_routes(app: FastAPI, runtime: Runtime, run_scheduler: bool) -> N
             await ping(runtime.engine)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, not swallowed
             problems["database"] = f"unreachable: {type(exc).__name__}"
+            if is_connection_error(exc):
+                runtime.outage.noticed(exc, "readyz")
         if run_scheduler and not runtime.scheduler.running:
             problems["scheduler"] = "not running"
         body = {"status": "ready" if not problems else "not ready", **problems,
                 "outbox_channels": runtime.outbox_channels}
-        return JSONResponse(body, status_code=200 if not problems else 503)
+        if "database" not in problems:
+            runtime.outage.succeeded()
+        if problems:
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return JSONResponse(body, status_code=200)
 
     @app.get("/metrics", tags=["health"], response_class=Response, responses={
         200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}})
