@@ -12,6 +12,7 @@ from monitor.actors import Actor
 from monitor.auth import actor_for_token, may, sees_department
 from monitor.clock import Clock
 from monitor.errors import ErrorCode, Forbidden
+from monitor.outage import is_connection_error
 from monitor.runtime import Runtime
 
 # Ids are database integers: anything outside that range is refused as a 422,
@@ -38,8 +39,17 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     # Work not committed by the handler (an error, a refused request) is rolled
     # back when the session closes: nothing half-written stays.
-    async with runtime.sessions() as session:
+    session = runtime.sessions()
+    try:
         yield session
+    finally:
+        try:
+            await session.close()
+        except Exception as exc:
+            # The database went away under this request (answered 503 already):
+            # its dead connection has nothing left to roll back.
+            if not is_connection_error(exc):
+                raise
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
