@@ -180,8 +180,16 @@ def _add_health_routes(app: FastAPI, runtime: Runtime, run_scheduler: bool) -> N
     @app.get("/metrics", tags=["health"], response_class=Response, responses={
         200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}})
     async def metrics() -> Response:
-        async with runtime.sessions() as session:
-            stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
+        try:
+            async with runtime.sessions() as session:
+                stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
+        except DBAPIError as exc:
+            if not is_connection_error(exc):
+                raise
+            # During an outage this process's own metrics (the database errors among
+            # them) are still scraped; what the database holds is not.
+            runtime.outage.noticed(exc, "metrics")
+            stored = b""
         return Response(generate_latest(runtime.registry) + stored, media_type=CONTENT_TYPE_LATEST)
 
 

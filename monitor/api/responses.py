@@ -38,7 +38,8 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     409: _error("the request conflicts with what is stored"),
     413: _error("the request body is larger than 1 MiB"),
     422: _error("a field is missing or not valid; `detail` names it"),
-    503: _error("the database is not reachable right now"),
+    503: _error("the database is not reachable right now") | {"headers": {"Retry-After": {
+        "description": "seconds to wait before trying again", "schema": {"type": "integer"}}}},
 }
 
 

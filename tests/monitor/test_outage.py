@@ -187,5 +187,7 @@ async def test_requests_during_an_outage_are_answered_503_with_retry_after(unrea
         ready = await unreachable.get("/readyz")
         assert ready.status_code == 503 and ready.headers["Retry-After"] == "5"
         assert ready.json()["database"].startswith("unreachable")
+        scraped = await unreachable.get("/metrics")  # this process's own metrics, still
+        assert scraped.status_code == 200 and "sunclock_database_errors_total 6.0" in scraped.text
     assert len(events(logs, "database_unavailable")) == 1
-    assert unreachable.runtime.metrics.registry.get_sample_value("sunclock_database_errors_total") == 5
+    assert unreachable.runtime.metrics.registry.get_sample_value("sunclock_database_errors_total") == 6
