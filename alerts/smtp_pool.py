@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
+from email.message import Message as EmailMessage
 from typing import Any
 
 import aiosmtplib
