@@ -105,12 +105,14 @@ def smtp_server(
     credentials: tuple[str, str] | None = None,
     starttls_context: ssl.SSLContext | None = None,
     implicit_tls_context: ssl.SSLContext | None = None,
+    port: int | None = None,
 ) -> Iterator[Controller]:
     """Run an SMTP server on 127.0.0.1 for the duration of the ``with`` block.
 
     ``credentials`` enables AUTH (also without TLS, as on a lab relay);
     ``starttls_context`` offers and requires STARTTLS; ``implicit_tls_context``
-    serves TLS from the first byte (SMTPS).
+    serves TLS from the first byte (SMTPS). ``port`` reuses a port, e.g. to
+    restart a server that a client knows.
     """
     kwargs: dict = {}
     if credentials is not None:
@@ -127,7 +129,7 @@ def smtp_server(
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         ssl_context=implicit_tls_context,
         server_hostname="sunclock-test-smtp",
         ready_timeout=5.0,
