@@ -80,7 +80,7 @@ class SmtpPool:
             smtp, reused = await self._checkout()
             try:
                 await smtp.send_message(mime)
-            except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 self._discard(smtp)
                 if not reused:
                     raise

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import cached_property
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -63,7 +63,9 @@ class RecordingHandler:
                 self._servers.append(server)  # kept alive so that its id is not reused
                 self._connections[id(server)] = len(self._servers)
             number = self._connections[id(server)]
-            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, user, number))
+            self.received.append(
+                Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, user, number)
+            )
         if self.drop_connection_after_data:
             self.drop_connection_after_data = False
             # The reply is written first; the connection then goes, as when a relay restarts.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from alerts_fake_smtp import RecordingHandler, smtp_server
+from alerts_fake_smtp import smtp_server
 
 from alerts.base import DeliveryError, Message
 from alerts.email import SmtpEmailChannel
