@@ -1,8 +1,9 @@
 """Email through an SMTP server, with aiosmtplib.
 
-Connections are reused from a small bounded pool (:class:`alerts.smtp_pool.SmtpPool`): a burst
-of thousands of alerts must not open thousands of connections, and a handshake
-(EHLO, STARTTLS, AUTH) per message caps throughput at a few dozen a second.
+Connections are reused from a small bounded pool
+(:class:`alerts.smtp_pool.SmtpPool`): a burst of thousands of alerts must not
+open thousands of connections, and a handshake (EHLO, STARTTLS, AUTH) per
+message caps throughput at a few dozen a second.
 SMTP connections do not multiplex, so each send holds one connection for its
 whole transaction. A connection is dropped after any error that may have left
 it half-broken (a lost connection, a 421, a time-out) and after an idle time,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import ssl
 from email.header import Header
-from email.message import Message as EmailMessage
+from email.message import Message as MimeMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -86,7 +87,6 @@ class SmtpEmailChannel:
             raise ValueError("starttls and use_tls (implicit TLS) exclude each other")
         if (username is None) != (password is None):
             raise ValueError("set both username and password, or neither")
-        self._from_addr = from_addr
         self.pool = SmtpPool(
             dict(
                 hostname=host,
@@ -109,7 +109,7 @@ class SmtpEmailChannel:
         self._msgid_domain = address.rpartition("@")[2] or None
         self._from_header = formataddr((name, address), charset="utf-8") if address else from_addr
 
-    def build(self, message: Message) -> EmailMessage:
+    def build(self, message: Message) -> MimeMessage:
         """The MIME message that :meth:`send` submits (text, plus HTML when given).
 
         Built with the compat32 classes of :mod:`email.mime`: the modern
@@ -120,7 +120,7 @@ class SmtpEmailChannel:
             if "\r" in header or "\n" in header:
                 raise ValueError("a line break in a header")  # header injection
         text = MIMEText(message.body, "plain", "utf-8")
-        mime: EmailMessage
+        mime: MimeMessage
         if message.html is None:
             mime = text
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from email.message import Message as EmailMessage
+from email.message import Message as MimeMessage
 from typing import Any
 
 import aiosmtplib
@@ -73,7 +73,7 @@ class SmtpPool:
             self._gate = asyncio.Semaphore(self._size)
         return self._gate
 
-    async def send(self, mime: EmailMessage) -> None:
+    async def send(self, mime: MimeMessage) -> None:
         """Send ``mime`` on a pooled connection; raises what aiosmtplib raised."""
         gate = self._bind_loop()
         async with gate:
