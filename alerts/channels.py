@@ -36,6 +36,8 @@ class SmtpConfig:
     timeout: float = 10.0
     validate_certs: bool = True
     cert_bundle: str | None = None  # CA file for a private or self-signed server certificate
+    pool_size: int = 4  # connections kept open and reused
+    idle_seconds: float = 30.0  # an unused connection is reopened after this
 
 
 def build_channels(
@@ -71,5 +73,7 @@ def build_channels(
             timeout=smtp.timeout,
             validate_certs=smtp.validate_certs,
             cert_bundle=smtp.cert_bundle,
+            pool_size=smtp.pool_size,
+            idle_seconds=smtp.idle_seconds,
         )
     return {ChannelName.SMS: sms, ChannelName.EMAIL: email}

@@ -33,12 +33,15 @@ log = structlog.get_logger("sunclock")
 def channels_from(settings: Settings) -> dict[str, Channel]:
     twilio = TwilioConfig(
         account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
-        from_=settings.twilio_from, api_base=settings.twilio_api_base,
+        from_=settings.twilio_from, api_base=settings.twilio_api_base, timeout=settings.twilio_timeout,
     ) if settings.sms_enabled else None
     smtp = SmtpConfig(
         host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         starttls=settings.smtp_starttls, use_tls=settings.smtp_tls, from_addr=settings.smtp_from,
+        validate_certs=settings.smtp_validate_certs,
+        cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+        pool_size=settings.smtp_pool_size, idle_seconds=settings.smtp_idle_seconds,
     ) if settings.email_enabled else None
     return build_channels(twilio=twilio, smtp=smtp)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, FilePath, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules import SHIPPED_DIR
@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_api_base: str | None = None
+    twilio_timeout: float = Field(default=10.0, gt=0, le=120)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_from: str = "sunclock@localhost"
+    # A CA file (PEM) for a relay with a private or self-signed certificate.
+    smtp_ca_file: FilePath | None = None
+    smtp_validate_certs: bool = True
+    # Connections kept open to the relay and reused; one is reopened after an
+    # error and after smtp_idle_seconds unused.
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    smtp_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     log_format: Literal["json", "console"] = "console"
     log_level: str = "INFO"

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import cached_property
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -26,8 +27,15 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    message: EmailMessage
+    raw: bytes
     authenticated_as: str | None
+    connection: int  # numbers the server's connections in the order they delivered
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        # Parsed when a test reads it, not on the server thread: the bench
+        # measures the channel, not the stdlib email parser.
+        return message_from_bytes(self.raw, policy=policy.default)
 
 
 class RecordingHandler:
@@ -35,7 +43,10 @@ class RecordingHandler:
         self.received: list[Received] = []
         self.refuse_rcpt: str | None = None  # e.g. "550 5.1.1 No such user"
         self.refuse_data: str | None = None  # e.g. "451 4.3.0 Try again later"
+        self.drop_connection_after_data = False  # close the connection after accepting one message
         self._lock = threading.Lock()  # the server thread appends, the test reads
+        self._connections: dict[int, int] = {}  # id(server protocol) -> number; servers kept in _servers
+        self._servers: list = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_rcpt:
@@ -46,11 +57,26 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_data:
             return self.refuse_data
-        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
         user = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
         with self._lock:
-            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), parsed, user))
+            if id(server) not in self._connections:
+                self._servers.append(server)  # kept alive so that its id is not reused
+                self._connections[id(server)] = len(self._servers)
+            number = self._connections[id(server)]
+            self.received.append(
+                Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content, user, number)
+            )
+        if self.drop_connection_after_data:
+            self.drop_connection_after_data = False
+            # The reply is written first; the connection then goes, as when a relay restarts.
+            server.loop.call_soon(server.transport.close)
         return "250 Message accepted for delivery"
+
+    @property
+    def connections(self) -> int:
+        """How many connections delivered at least one message."""
+        with self._lock:
+            return len(self._servers)
 
 
 class PasswordCheck:
@@ -81,12 +107,14 @@ def smtp_server(
     credentials: tuple[str, str] | None = None,
     starttls_context: ssl.SSLContext | None = None,
     implicit_tls_context: ssl.SSLContext | None = None,
+    port: int | None = None,
 ) -> Iterator[Controller]:
     """Run an SMTP server on 127.0.0.1 for the duration of the ``with`` block.
 
     ``credentials`` enables AUTH (also without TLS, as on a lab relay);
     ``starttls_context`` offers and requires STARTTLS; ``implicit_tls_context``
-    serves TLS from the first byte (SMTPS).
+    serves TLS from the first byte (SMTPS). ``port`` reuses a port, e.g. to
+    restart a server that a client knows.
     """
     kwargs: dict = {}
     if credentials is not None:
@@ -103,7 +131,7 @@ def smtp_server(
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         ssl_context=implicit_tls_context,
         server_hostname="sunclock-test-smtp",
         ready_timeout=5.0,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pydantic
+import pytest
+from alerts_fake_smtp import smtp_server
 from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
 from alerts.base import Message
@@ -12,6 +15,8 @@ from alerts.channels import SmtpConfig, TwilioConfig, build_channels
 from alerts.email import SmtpEmailChannel
 from alerts.outbox import OutboxChannel
 from alerts.sms import TwilioSmsChannel
+from monitor.runtime import channels_from
+from monitor.settings import Settings
 
 
 async def test_without_settings_both_channels_deliver_into_the_outbox():
@@ -80,3 +85,45 @@ async def test_built_sms_channel_honours_api_base(fake_twilio: FakeTwilio):
     assert receipt.provider == "twilio"
     assert receipt.provider_id.startswith("SM")
     assert len(fake_twilio.requests) == 1
+
+
+# The settings that reach the channels (monitor.runtime.channels_from).
+
+
+def _settings(**values):
+    return Settings(_env_file=None, **values)
+
+
+async def test_smtp_ca_file_setting_lets_starttls_trust_a_private_certificate(smtp_handler, tls):
+    with smtp_server(smtp_handler, starttls_context=tls.server_context()) as server:
+        settings = _settings(smtp_host=server.hostname, smtp_port=server.port, smtp_starttls=True,
+                             smtp_ca_file=str(tls.cert), smtp_pool_size=2)
+        email = channels_from(settings)["email"]
+        await email.send(Message("email", "head@emb.example.org", "s", "b"))
+        await email.aclose()
+
+    assert len(smtp_handler.received) == 1
+    assert email.pool._size == 2
+
+
+async def test_smtp_validate_certs_false_accepts_an_untrusted_certificate(smtp_handler, tls):
+    with smtp_server(smtp_handler, starttls_context=tls.server_context()) as server:
+        settings = _settings(smtp_host=server.hostname, smtp_port=server.port, smtp_starttls=True,
+                             smtp_validate_certs=False)
+        email = channels_from(settings)["email"]
+        await email.send(Message("email", "head@emb.example.org", "s", "b"))
+        await email.aclose()
+
+    assert len(smtp_handler.received) == 1
+
+
+def test_a_missing_smtp_ca_file_is_refused_at_start_up(tmp_path):
+    with pytest.raises(pydantic.ValidationError):
+        _settings(smtp_host="h", smtp_ca_file=str(tmp_path / "missing.pem"))
+
+
+def test_twilio_timeout_setting_reaches_the_sms_channel():
+    settings = _settings(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=FROM_NUMBER,
+                         twilio_timeout=3.5)
+
+    assert channels_from(settings)["sms"]._timeout == 3.5

@@ -19,6 +19,8 @@ SETTINGS = {
     "TWILIO_API_BASE", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD",
     "SMTP_STARTTLS", "SMTP_FROM", "LOG_FORMAT",
     "TRUSTED_PROXIES",  # issue 12: X-Forwarded-For only from these
+    # issue 17: certificate options that were only in code, time-outs, the SMTP pool
+    "TWILIO_TIMEOUT", "SMTP_CA_FILE", "SMTP_VALIDATE_CERTS", "SMTP_POOL_SIZE", "SMTP_IDLE_SECONDS",
 }
 SETTING_NAME = re.compile(r"\bSUNCLOCK_([A-Z0-9_]+)")
 
