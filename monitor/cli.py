@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -15,6 +17,8 @@ from monitor.logging import configure_logging
 from rules import RulesInvalid, load_rules
 from rules.vocabulary import Role
 from rules.workdays import load_calendars
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +65,15 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
                 access_log=False, lifespan="on", log_config=None, proxy_headers=False)
 
 
+def _checked(load: Callable[[Path], T], directory: Path) -> T:
+    """The files of ``directory`` loaded by ``load``, or every problem listed and exit 2."""
+    try:
+        return load(directory)
+    except RulesInvalid as exc:
+        fail(f"{len(exc.problems)} problem(s):\n{exc}", 2)
+    raise AssertionError  # not reached: fail exits
+
+
 @main.group()
 def rules() -> None:
     """Rule files."""
@@ -70,11 +83,7 @@ def rules() -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def rules_check(directory: Path | None) -> None:
     """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR)."""
-    target = directory or _settings().rules_dir
-    try:
-        ruleset = load_rules(target)
-    except RulesInvalid as exc:
-        fail(f"{len(exc.problems)} problem(s):\n{exc}", 2)
+    ruleset = _checked(load_rules, directory or _settings().rules_dir)
     for rule in ruleset.rules:
         deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
         click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
@@ -89,11 +98,7 @@ def calendar() -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def calendar_check(directory: Path | None) -> None:
     """Validate the calendar files of DIRECTORY (default: SUNCLOCK_CALENDARS_DIR)."""
-    target = directory or _settings().calendars_dir
-    try:
-        loaded = load_calendars(target)
-    except RulesInvalid as exc:
-        fail(f"{len(exc.problems)} problem(s):\n{exc}", 2)
+    loaded = _checked(load_calendars, directory or _settings().calendars_dir)
     for path in loaded.files:
         click.echo(f"ok  {path.name}")
     covered = loaded.covered_until
