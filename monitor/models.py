@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import AutoString, Field, SQLModel
 
 from monitor.db import UTCDateTime
-from rules.vocabulary import Decision, IncidentState, NotificationState, ObligationState, StepState
+from rules.vocabulary import Decision, IncidentState, MatterKind, NotificationState, ObligationState, StepState
 
 
 def _time(index: bool = False, nullable: bool = False) -> Any:
@@ -98,6 +98,7 @@ class Incident(IncidentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     registered_at: datetime = _time()
     department_id: int = Field(foreign_key="department.id", index=True)
+    kind: str = Field(default=MatterKind.EMERGENCY, max_length=24)  # a MatterKind (SPEC §13.1)
     state: str = Field(default=IncidentState.OPEN, max_length=16)
     registered_by: str = Field(max_length=64)
     closed_at: datetime | None = _time(nullable=True)
@@ -132,6 +133,14 @@ class Obligation(SQLModel, table=True):
     waiver_decided_by: str | None = Field(default=None, max_length=64)
     waiver_decided_at: datetime | None = _time(nullable=True)
     waiver_decision_reason: str | None = Field(default=None, sa_type=Text)
+    # A working-day deadline past the last year the calendar covers, counted on
+    # weekends alone (SPEC §13.2).
+    calendar_incomplete: bool = False
+    # The one extension a disclosure request's reply may get (SPEC §13.3).
+    extended_working_days: int | None = None
+    extension_reason: str | None = Field(default=None, sa_type=Text)
+    extended_by: str | None = Field(default=None, max_length=64)
+    extended_at: datetime | None = _time(nullable=True)
 
 
 class EscalationStep(SQLModel, table=True):
