@@ -54,8 +54,9 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
                    actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
     _check_occurred_at(data.occurred_at, now)
+    assert data.severity is not None  # IncidentCreate grades every matter
     incident = Incident(
-        title=data.title, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
+        title=data.title, kind=data.kind, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
         department_id=department.id, description=data.description or None, location=data.location or None,
         registered_by=actor.name,
     )
@@ -63,9 +64,10 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     await session.flush()
     assert incident.id is not None
     await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
-                          severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
+                          matter=incident.kind, severity=incident.severity, occurred_at=incident.occurred_at,
+                          department=department.code)
     await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=rules.applicable(incident.severity))
+                                 notify=rules.applicable(incident.kind, incident.severity))
     return incident
 
 
@@ -90,7 +92,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
                           code=ErrorCode.OCCURRED_AT_AFTER_MILESTONE)
         changes["occurred_at"] = {"from": incident.occurred_at, "to": patch.occurred_at}
         incident.occurred_at = patch.occurred_at
-    before = {rule.id for rule in rules.applicable(incident.severity)}
+    before = {rule.id for rule in rules.applicable(incident.kind, incident.severity)}
     if patch.severity is not None and patch.severity != incident.severity:
         changes["severity"] = {"from": incident.severity, "to": patch.severity}
         incident.severity = patch.severity
@@ -102,7 +104,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     # Each rule is judged on its own (SPEC §4.6): one entering scope tells the
     # head about its deadlines, as registration would; one leaving it asks for
     # waivers of its unmet duties, which stay owed until a supervisor decides.
-    applicable = rules.applicable(incident.severity)
+    applicable = rules.applicable(incident.kind, incident.severity)
     await planning.plan_incident(session, incident, rules, now, actor.name,
                                  notify=[rule for rule in applicable if rule.id not in before])
     left = {rule.id for rule in rules.rules} - {rule.id for rule in applicable}

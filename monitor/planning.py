@@ -24,7 +24,7 @@ from rules.deadlines import (
     INCIDENT_WIDE,
     REGISTERED,
     PlannedStep,
-    due_at,
+    deadline,
     fulfilment_state,
     is_overdue,
     ladder_steps,
@@ -107,12 +107,13 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
     planned: list[PlannedStep] = await _plan_notices(session, incident.id, list(notify), now)
     active: list[Obligation] = []
-    for rule in rules.applicable(incident.severity):
+    for rule in rules.applicable(incident.kind, incident.severity):
         for spec in rule.obligations:
             row = rows.get(spec.key)
             if row is None:
+                due = deadline(spec, incident.occurred_at, rules.worktime)
                 row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
-                                 due_at=due_at(spec, incident.occurred_at))
+                                 due_at=due.at, calendar_incomplete=due.calendar_incomplete)
                 session.add(row)
                 await session.flush()
             planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
@@ -140,9 +141,10 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
                            row: Obligation, rules: RuleSet, now: datetime, actor: str) -> list[PlannedStep]:
     """Bring one obligation in line with the incident's current start time."""
     assert incident.id is not None
-    due = due_at(spec, incident.occurred_at)
+    counted = deadline(spec, incident.occurred_at, rules.worktime)
+    due = counted.at
     moved = row.due_at != due
-    row.due_at = due
+    row.due_at, row.calendar_incomplete = due, counted.calendar_incomplete
     if row.waiver_state == REQUESTED or row.state == WAIVED:
         await _back_in_scope(session, incident.id, row, now, actor)
     if row.state in (MET, MET_LATE):
@@ -151,7 +153,8 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
     if row.state == BREACHED and not is_overdue(due, now):
         await _unbreach(session, incident, row, now, actor)
     if row.state == PENDING:
-        planned = await _upsert_steps(session, incident.id, row.id, ladder_steps(rule, spec, incident.occurred_at))
+        ladder = ladder_steps(rule, spec, incident.occurred_at, rules.worktime)
+        planned = await _upsert_steps(session, incident.id, row.id, ladder)
         if is_overdue(due, now):
             await breach(session, incident, row, rules, now, actor)
         return planned
@@ -162,7 +165,7 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
             AccountabilityCase.incident_id == incident.id, AccountabilityCase.obligation_id == row.id)
             .values(breached_at=due))
         if await _case_pending(session, row):
-            return await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due))
+            return await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due, rules.worktime))
     return []
 
 
@@ -310,7 +313,7 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
         found = rules.obligation(obligation.key)
         if found is None:
             continue
-        for step in overdue_steps(*found, obligation.due_at):
+        for step in overdue_steps(*found, obligation.due_at, rules.worktime):
             row = existing.get((obligation.id, step.occurrence))
             if row is None:
                 rows.append({"incident_id": obligation.incident_id, "obligation_id": obligation.id,

@@ -25,7 +25,7 @@ from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
-from rules.workdays import WorkCalendar, load_calendars
+from rules.workdays import WorkCalendar, WorkTime, load_calendars
 
 log = structlog.get_logger("sunclock")
 
@@ -79,6 +79,8 @@ class Runtime:
               channels: dict[str, Channel] | None = None, migrate_schema: bool = True) -> Runtime:
         rules = rules if rules is not None else load_rules(settings.rules_dir)
         calendar = load_calendars(settings.calendars_dir)
+        # Limits in working days are counted on this calendar, in local days (SPEC §13.2).
+        rules = rules.counted_in(WorkTime(calendar, settings.zone))
         clock = clock or SystemClock()
         if migrate_schema:
             migrate(settings.database_url)

@@ -17,15 +17,16 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from monitor.errors import ErrorCode, InvalidValue
 from monitor.models import IncidentBase
-from rules.vocabulary import ContactRole, Decision, Role, Severity, WaiverState, one_of
+from rules.vocabulary import ContactRole, Decision, MatterKind, Role, Severity, WaiverState, one_of
 
 ROLES: tuple[Role, ...] = tuple(Role)
 # What a supervisor may decide: a case stays pending, a waiver requested, until then.
@@ -156,13 +157,32 @@ class DepartmentPublic(BaseModel):
     contacts: list[ContactPublic]
 
 
+# What the severity of a matter that is not an emergency says when none is
+# given: its rules apply whatever the severity (SPEC §13.1), so it only grades
+# the matter for people, and the lowest grade is the honest default.
+UNGRADED = Severity.IV
+
+
 class IncidentCreate(IncidentBase, _Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
-    severity: Severity
+    kind: MatterKind = MatterKind.EMERGENCY
+    severity: Severity | None = None  # required for an emergency; UNGRADED otherwise when left out
     occurred_at: UtcTime
     department: Code
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _graded_emergency(self) -> IncidentCreate:
+        if self.severity is None and self.kind == MatterKind.EMERGENCY:
+            # Named as the severity's own error (fields are validated before kind is known).
+            refusal = InvalidValue("an emergency needs its severity: I, II, III or IV",
+                                   code=ErrorCode.SEVERITY_REQUIRED)
+            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                type="value_error", loc=("severity",), input=None, ctx={"error": refusal})])
+        if self.severity is None:
+            self.severity = UNGRADED
+        return self
 
 
 class IncidentPatch(_Body):
@@ -212,6 +232,8 @@ class ObligationPublic(BaseModel):
     key: str
     title: str
     due_at: datetime
+    # A working-day deadline counted past the calendar's last year, on weekends alone (SPEC §13.2).
+    calendar_incomplete: bool = False
     state: str
     fulfilled_at: datetime | None
     breached_at: datetime | None
@@ -236,6 +258,7 @@ class ObligationPublic(BaseModel):
 
 class IncidentPublic(IncidentBase):
     id: int
+    kind: str  # a MatterKind
     registered_at: datetime
     department: str
     state: str

@@ -1,6 +1,9 @@
 """Deadline arithmetic: pure functions of a rule, an anchor time and ``now``.
 
-Nothing here reads a clock or a database; the service passes ``now`` in.
+Nothing here reads a clock or a database; the service passes ``now`` in, and
+for limits counted in working days the calendar and the local time zone
+(:class:`rules.workdays.WorkTime`). Limits in hours are never shifted: a legal
+emergency deadline is 5 hours whatever the day.
 """
 
 from __future__ import annotations
@@ -9,7 +12,18 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.schema import LADDER_KINDS, Obligation, Rule
+from rules.schema import (
+    END_OF_DAY,
+    LADDER_KINDS,
+    MIN_OVERDUE_EVERY,
+    OFFICE_OPENS,
+    LadderStep,
+    Obligation,
+    Overdue,
+    Rule,
+    WorkingDays,
+)
+from rules.workdays import WorkTime
 from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationState, StepKind
 
 REGISTERED = StepKind.REGISTERED
@@ -34,26 +48,73 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def due_at(obligation: Obligation, anchor: datetime) -> datetime:
-    return _aware(anchor, "anchor") + obligation.due
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime
+    # Counted past the calendar's last covered year, on weekends alone (SPEC §13.2).
+    calendar_incomplete: bool = False
 
 
-def ladder_steps(rule: Rule, obligation: Obligation, anchor: datetime) -> list[PlannedStep]:
+def _work_time(worktime: WorkTime | None, obligation: Obligation) -> WorkTime:
+    if worktime is None:
+        raise ValueError(f"{obligation.key} is counted in working days: pass the calendar and time zone (WorkTime)")
+    return worktime
+
+
+def deadline(obligation: Obligation, anchor: datetime, worktime: WorkTime | None = None) -> Deadline:
+    """When ``obligation`` falls due for a clock started at ``anchor``. In
+    working days the count starts the day after the local day of ``anchor``."""
+    anchor = _aware(anchor, "anchor")
+    if not isinstance(obligation.due, WorkingDays):
+        return Deadline(anchor + obligation.due)
+    work = _work_time(worktime, obligation)
+    reached = work.calendar.shift(work.local_day(anchor), obligation.due.days)
+    return Deadline(work.moment(reached.day, obligation.due.at or END_OF_DAY), reached.incomplete)
+
+
+def due_at(obligation: Obligation, anchor: datetime, worktime: WorkTime | None = None) -> datetime:
+    return deadline(obligation, anchor, worktime).at
+
+
+def _step_at(step: LadderStep, obligation: Obligation, due: datetime, worktime: WorkTime | None) -> datetime:
+    if not isinstance(step.at, WorkingDays):
+        return due + step.at
+    work = _work_time(worktime, obligation)
+    day = work.calendar.shift(work.local_day(due), step.at.days).day
+    return work.moment(day, step.at.at or OFFICE_OPENS)
+
+
+def ladder_steps(rule: Rule, obligation: Obligation, anchor: datetime,
+                 worktime: WorkTime | None = None) -> list[PlannedStep]:
     """The steps around one deadline; overdue repeats come later, at the breach."""
-    due = due_at(obligation, anchor)
+    due = due_at(obligation, anchor, worktime)
     return [
-        PlannedStep(obligation.key, step.step, 1, due + step.at, step.to, rule.channels_for(step))
+        PlannedStep(obligation.key, step.step, 1, _step_at(step, obligation, due, worktime), step.to,
+                    rule.channels_for(step))
         for step in obligation.ladder
     ]
 
 
-def overdue_steps(rule: Rule, obligation: Obligation, due: datetime) -> list[PlannedStep]:
+def _repeats(repeat: Overdue, obligation: Obligation, due: datetime, worktime: WorkTime | None) -> list[datetime]:
+    if not isinstance(repeat.every, WorkingDays):
+        return [due + n * repeat.every for n in range(1, repeat.max + 1)]
+    work = _work_time(worktime, obligation)
+    day, at = work.local_day(due), repeat.every.at or OFFICE_OPENS
+    # Never sooner after the deadline than the engine's shortest repeat
+    # (monitor.dispatch.FRESH_BREACH relies on it), whatever the time of day.
+    earliest = due + MIN_OVERDUE_EVERY
+    return [max(work.moment(work.calendar.shift(day, n * repeat.every.days).day, at), earliest)
+            for n in range(1, repeat.max + 1)]
+
+
+def overdue_steps(rule: Rule, obligation: Obligation, due: datetime,
+                  worktime: WorkTime | None = None) -> list[PlannedStep]:
     if obligation.overdue is None:
         return []
     repeat = obligation.overdue
     return [
-        PlannedStep(obligation.key, StepKind.OVERDUE, n, due + n * repeat.every, repeat.to, rule.channels_for(repeat))
-        for n in range(1, repeat.max + 1)
+        PlannedStep(obligation.key, StepKind.OVERDUE, n, at, repeat.to, rule.channels_for(repeat))
+        for n, at in enumerate(_repeats(repeat, obligation, due, worktime), 1)
     ]
 
 

@@ -23,7 +23,7 @@ from monitor.schemas import (
     TimelineEntryPublic,
     WaiverDecision,
 )
-from rules.vocabulary import IncidentState, Role
+from rules.vocabulary import IncidentState, MatterKind, Role
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -55,10 +55,13 @@ async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDe
 @router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
 async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("read")],
                          window: Annotated[Window, paging(200)],
-                         state: IncidentState | None = None) -> list[IncidentPublic]:
+                         state: IncidentState | None = None,
+                         kind: MatterKind | None = None) -> list[IncidentPublic]:
     query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc())
     if state is not None:
         query = query.where(Incident.state == state)
+    if kind is not None:
+        query = query.where(Incident.kind == kind)
     if actor.role == Role.DEPARTMENT_HEAD:
         query = query.where(Incident.department_id == actor.department_id)
     return await incidents.to_public(session, await window.scalars(session, query))
