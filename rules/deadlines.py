@@ -23,8 +23,8 @@ from rules.schema import (
     Rule,
     WorkingDays,
 )
-from rules.workdays import WorkTime
 from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationState, StepKind
+from rules.workdays import WorkTime
 
 REGISTERED = StepKind.REGISTERED
 # Supervisors are told that a waiver of unmet duties was requested (SPEC §11.1).
