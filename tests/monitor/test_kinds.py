@@ -1,0 +1,93 @@
+"""Kinds of matter through the API (SPEC §13.1, §13.2): each kind registered,
+its legal clock in local time on the holiday calendar, filtered lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from support import obligation
+
+from tests.conftest import START
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+async def add(client, kind: str | None, occurred_at: datetime, **extra) -> dict:
+    body = {"title": "关于某项目环评材料的公开申请", "department": "EMB", "occurred_at": occurred_at.isoformat()}
+    if kind is not None:
+        body["kind"] = kind
+    response = await client.post("/api/v1/incidents", json=body | extra)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_each_kind_is_registered_with_its_own_clock(client, seeded, clock):
+    clock.set(local("2025-09-26T10:00:00"))
+    emergency = await add(client, None, local("2025-09-26T09:00:00"), severity="I")
+    opinion = await add(client, "public_opinion", local("2025-09-26T09:00:00"))
+    request = await add(client, "disclosure_request", local("2025-09-26T09:30:00"), severity="III")
+    assert (emergency["kind"], opinion["kind"], request["kind"]) == ("emergency", "public_opinion",
+                                                                    "disclosure_request")
+    assert [o["key"] for o in emergency["obligations"]] == ["authoritative_release", "press_conference"]
+    assert opinion["severity"] == "IV"  # ungraded when not given: its rule applies whatever the severity
+    response = obligation(opinion, "response")
+    assert (response["title"], datetime.fromisoformat(response["due_at"])) == ("舆情回应",
+                                                                               local("2025-09-28T09:00:00"))
+    reply = obligation(request, "reply")
+    assert reply["title"] == "依申请公开答复" and request["severity"] == "III"
+    # 20 working days after Friday 26 September 2025, across National Day (1–8 October off, 28 September worked)
+    assert datetime.fromisoformat(reply["due_at"]) == local("2025-10-30T23:59:59")
+    assert reply["calendar_incomplete"] is False
+
+
+async def test_a_disclosure_requests_steps_go_out_at_nine_local_time_on_working_days(client, seeded, clock):
+    clock.set(local("2025-09-26T10:00:00"))
+    request = await add(client, "disclosure_request", local("2025-09-26T03:00:00"))
+    timeline = (await client.get(f"/api/v1/incidents/{request['id']}/timeline")).json()
+    [planned] = [e for e in timeline if e["kind"] == "steps_planned"]
+    steps = {s["step"]: datetime.fromisoformat(s["at"]) for s in planned["detail"]["steps"] if s["obligation"]}
+    assert steps == {"reminder": local("2025-10-23T09:00:00"), "warning": local("2025-10-28T09:00:00"),
+                     "final_warning": local("2025-10-30T09:00:00"), "breached": local("2025-10-30T23:59:59")}
+
+
+async def test_past_the_calendar_the_reply_is_counted_on_weekends_and_flagged(client, seeded, clock):
+    clock.set(local("2026-12-21T10:00:00"))
+    request = await add(client, "disclosure_request", local("2026-12-21T09:00:00"))
+    reply = obligation(request, "reply")
+    assert reply["calendar_incomplete"] is True
+    assert datetime.fromisoformat(reply["due_at"]).astimezone(SHANGHAI).date().isoformat() == "2027-01-18"
+    shown = (await client.get(f"/api/v1/incidents/{request['id']}")).json()
+    assert obligation(shown, "reply")["calendar_incomplete"] is True
+
+
+async def test_the_list_filters_by_kind(client, seeded):
+    await add(client, None, START, severity="II")
+    wanted = await add(client, "public_opinion", START)
+    listed = (await client.get("/api/v1/incidents", params={"kind": "public_opinion"})).json()
+    assert [i["id"] for i in listed] == [wanted["id"]]
+    assert (await client.get("/api/v1/incidents", params={"kind": "gossip"})).status_code == 422
+
+
+@pytest.mark.parametrize(("change", "code"), [({}, "severity_required"), ({"kind": "rumour"}, None)])
+async def test_an_emergency_needs_its_severity_and_a_kind_must_be_known(client, seeded, change, code):
+    body = {"title": "化工厂爆炸", "department": "EMB", "occurred_at": START.isoformat()} | change
+    answer = await client.post("/api/v1/incidents", json=body)
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"][-1] == ("severity" if code else "kind") and error.get("code") == code
+
+
+async def test_a_severity_change_does_not_take_a_disclosure_request_out_of_its_rule(client, seeded):
+    request = await add(client, "disclosure_request", START)
+    answer = await client.patch(f"/api/v1/incidents/{request['id']}", json={"severity": "I", "reason": "升级"})
+    assert answer.status_code == 200, answer.text
+    corrected = answer.json()
+    assert [o["key"] for o in corrected["obligations"]] == ["reply"]
+    assert obligation(corrected, "reply")["waiver"] is None
+    assert obligation(corrected, "reply")["due_at"] == obligation(request, "reply")["due_at"]
