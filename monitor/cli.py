@@ -86,7 +86,9 @@ def rules_check(directory: Path | None) -> None:
     ruleset = _checked(load_rules, directory or _settings().rules_dir)
     for rule in ruleset.rules:
         deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
-        click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
+        scope = rule.applies_to
+        severities = "/".join(scope.severities) if scope.severities else "any severity"
+        click.echo(f"ok  {rule.id} ({'/'.join(scope.kinds)}, {severities}): {deadlines}")
 
 
 @main.group()
