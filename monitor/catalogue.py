@@ -66,7 +66,6 @@ ZH: dict[str, str] = {
     "ack.recorded": "签收成功，谢谢。", "ack.repeated": "您已签收过此提醒，无需重复签收。",
     # SMS replies to ``1``: {what} names the incident and the step
     "sms.recorded": "Sunclock：已签收{what}提醒，谢谢。", "sms.repeated": "Sunclock：您已签收过{what}提醒。",
-    E.SEVERITY_REQUIRED: "突发事件须填写事件级别（I–IV 级）。",
 }
 
 EN: dict[str, str] = {
@@ -124,7 +123,6 @@ EN: dict[str, str] = {
     "ack.recorded": "Acknowledged, thank you.", "ack.repeated": "You had acknowledged this message already.",
     "sms.recorded": "Sunclock: acknowledged {what}, thank you.",
     "sms.repeated": "Sunclock: you had acknowledged {what}.",
-    E.SEVERITY_REQUIRED: "An emergency needs its severity (I to IV).",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}

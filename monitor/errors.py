@@ -66,8 +66,6 @@ class ErrorCode(StrEnum):
     SMS_NO_MESSAGE = "sms_no_message"
     # the service itself
     DATABASE_UNAVAILABLE = "database_unavailable"
-    # kinds of matter (SPEC §13.1)
-    SEVERITY_REQUIRED = "severity_required"
 
 
 class SunclockError(Exception):

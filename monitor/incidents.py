@@ -54,7 +54,6 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
                    actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
     _check_occurred_at(data.occurred_at, now)
-    assert data.severity is not None  # IncidentCreate grades every matter
     incident = Incident(
         title=data.title, kind=data.kind, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
         department_id=department.id, description=data.description or None, location=data.location or None,

@@ -17,12 +17,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from monitor.errors import ErrorCode, InvalidValue
 from monitor.models import IncidentBase
@@ -161,28 +160,27 @@ class DepartmentPublic(BaseModel):
 # given: its rules apply whatever the severity (SPEC §13.1), so it only grades
 # the matter for people, and the lowest grade is the honest default.
 UNGRADED = Severity.IV
+NOT_GRADED = {kind.value for kind in MatterKind} - {MatterKind.EMERGENCY.value}
 
 
 class IncidentCreate(IncidentBase, _Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
     kind: MatterKind = MatterKind.EMERGENCY
-    severity: Severity | None = None  # required for an emergency; UNGRADED otherwise when left out
+    severity: Severity = Field(description="required for an emergency; for the other kinds it only grades the "
+                                           "matter, and is IV (一般) when left out")
     occurred_at: UtcTime
     department: Code
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
-    @model_validator(mode="after")
-    def _graded_emergency(self) -> IncidentCreate:
-        if self.severity is None and self.kind == MatterKind.EMERGENCY:
-            # Named as the severity's own error (fields are validated before kind is known).
-            refusal = InvalidValue("an emergency needs its severity: I, II, III or IV",
-                                   code=ErrorCode.SEVERITY_REQUIRED)
-            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
-                type="value_error", loc=("severity",), input=None, ctx={"error": refusal})])
-        if self.severity is None:
-            self.severity = UNGRADED
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _ungraded_matter(cls, data: Any) -> Any:
+        """A matter that is not an emergency may leave its severity out; an
+        emergency without one is refused as missing, next to the other errors."""
+        if isinstance(data, dict) and data.get("severity") is None and data.get("kind") in NOT_GRADED:
+            return data | {"severity": UNGRADED}
+        return data
 
 
 class IncidentPatch(_Body):

@@ -29,10 +29,11 @@ from monitor.pages.forms import (
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
-from rules.vocabulary import Severity
+from rules.vocabulary import MatterKind, Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
 SAVED = ("registered", "corrected", "milestone", "closed")
 
 
@@ -53,10 +54,10 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 @router.get("/incidents/new")
 async def new_incident(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "register")
-    values = {"title": "", "severity": "", "department": "", "description": "", "location": "",
-              "occurred_at": page.local_input(page.runtime.clock.now())}
+    values = {"title": "", "kind": MatterKind.EMERGENCY, "severity": "", "department": "", "description": "",
+              "location": "", "occurred_at": page.local_input(page.runtime.clock.now())}
     return render(page, "incident_new.html", values=values, errors={}, departments=await _departments(session),
-                  severities=SEVERITIES)
+                  severities=SEVERITIES, kinds=KINDS)
 
 
 @router.post("/incidents/new")
@@ -65,7 +66,7 @@ async def register(page: Posted, session: SessionDep) -> Response:
     assert page.actor is not None
     form = await page.request.form()
     values = {name: text(form, name) for name in
-              ("title", "severity", "occurred_at", "department", "description", "location")}
+              ("title", "kind", "severity", "occurred_at", "department", "description", "location")}
     runtime = page.runtime
 
     async def action() -> int:
@@ -79,7 +80,7 @@ async def register(page: Posted, session: SessionDep) -> Response:
     if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
-                  departments=await _departments(session), severities=SEVERITIES)
+                  departments=await _departments(session), severities=SEVERITIES, kinds=KINDS)
 
 
 async def _visible_incident(page: Page, session: AsyncSession, incident_id: int) -> Incident:
