@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts.base import ChannelName
-from rules.vocabulary import Language, Severity, StepKind
+from rules.vocabulary import Language, MatterKind, Severity, StepKind
 
 # One template set per step kind and language (tests check each exists).
 STEPS: tuple[StepKind, ...] = tuple(StepKind)
@@ -35,6 +35,14 @@ SUBJECT_TITLE_MAX = 30
 ELLIPSIS = "…"
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ROMAN = {Severity.I: "Ⅰ", Severity.II: "Ⅱ", Severity.III: "Ⅲ", Severity.IV: "Ⅳ"}
+# What a message calls each kind of matter (SPEC §13.1), zh and en. An
+# emergency is named by its grade; the other kinds' rules apply whatever the
+# severity, so a message names the kind instead.
+_MATTER = {
+    MatterKind.EMERGENCY: ("突发事件", "Emergency"),
+    MatterKind.PUBLIC_OPINION: ("政务舆情", "Public opinion"),
+    MatterKind.DISCLOSURE_REQUEST: ("依申请公开", "Disclosure request"),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class MessageContext:
     now: datetime  # aware UTC; "time left"/"overdue by" computed from it
     ack_url: str  # signed acknowledgement link
     recipient_name: str
+    kind: str = MatterKind.EMERGENCY  # a MatterKind
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,13 @@ def format_remaining(delta: timedelta, language: str) -> str:
     if abs(seconds) < 60:
         return "已到时限" if language == Language.ZH else "due now"
     hours, minutes = divmod(abs(seconds) // 60, 60)
+    if hours >= 72:  # a limit counted in working days: hours would be a number nobody reads
+        days, hours = divmod(hours, 24)
+        if language == Language.ZH:
+            span = f"{days}天{hours}小时" if hours else f"{days}天"
+            return f"剩余{span}" if seconds > 0 else f"已超时{span}"
+        span = f"{days}d{hours}h" if hours else f"{days}d"
+        return f"{span} left" if seconds > 0 else f"overdue by {span}"
     if language == Language.ZH:
         span = f"{hours}小时{minutes}分" if hours and minutes else f"{hours}小时" if hours else f"{minutes}分钟"
         return f"剩余{span}" if seconds > 0 else f"已超时{span}"
@@ -170,6 +186,9 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "title": _one_line(ctx.incident_title),
         "severity": ctx.severity,
         "sev": _ROMAN.get(ctx.severity, ctx.severity),
+        "kind": ctx.kind,
+        "matter": _matter(ctx.kind, language),
+        "grade": _grade(ctx, language),
         "department": ctx.department_name,
         "occurred": format_time(ctx.occurred_at, language, zone, with_year=True),
         "recipient": ctx.recipient_name,
@@ -179,6 +198,18 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "d": deadlines[0],
         "reason": _one_line(ctx.deadlines[0].waiver_reason or ""),
     }
+
+
+def _matter(kind: str, language: str) -> str:
+    words = _MATTER.get(kind)  # type: ignore[call-overload]
+    return kind if words is None else words[0 if language == Language.ZH else 1]
+
+
+def _grade(ctx: MessageContext, language: str) -> str:
+    """How the messages' brackets name the matter: ``Ⅰ级`` / ``Level I`` for an emergency, else its kind."""
+    if ctx.kind != MatterKind.EMERGENCY:
+        return _matter(ctx.kind, language)
+    return f"{_ROMAN.get(ctx.severity, ctx.severity)}级" if language == Language.ZH else f"Level {ctx.severity}"
 
 
 def _fit_sms(render_sms: Callable[[str], str], title: str) -> str:

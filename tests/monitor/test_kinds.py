@@ -93,3 +93,20 @@ async def test_a_severity_change_does_not_take_a_disclosure_request_out_of_its_r
     assert [o["key"] for o in corrected["obligations"]] == ["reply"]
     assert obligation(corrected, "reply")["waiver"] is None
     assert obligation(corrected, "reply")["due_at"] == obligation(request, "reply")["due_at"]
+
+
+async def test_a_disclosure_requests_reminder_goes_out_at_nine_worded_for_the_request(client, seeded, runtime, clock):
+    clock.set(local("2025-09-26T10:00:00"))
+    request = await add(client, "disclosure_request", local("2025-09-26T09:30:00"), title="环评材料公开申请")
+    await runtime.scheduler.run_once()
+    [registered] = [m for m in (await client.get("/api/v1/outbox")).json() if m["channel"] == "sms"]
+    assert "申请已登记" in registered["body"] and "依申请公开答复" in registered["body"]
+    clock.set(local("2025-10-23T08:59:00"))  # a minute before the reminder
+    await runtime.scheduler.run_once()
+    assert [r["step"] for r in (await client.get("/api/v1/notifications", params={
+        "incident_id": request["id"]})).json() if r["channel"] == "sms"] == ["registered"]
+    clock.set(local("2025-10-23T09:00:00"))
+    await runtime.scheduler.run_once()
+    sms = [m for m in (await client.get("/api/v1/outbox")).json() if m["channel"] == "sms"]
+    reminder = next(m for m in sms if "提醒" in m["body"])
+    assert "依申请公开" in reminder["body"] and "剩余7天14小时" in reminder["body"]
