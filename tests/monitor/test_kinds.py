@@ -3,13 +3,18 @@ its legal clock in local time on the holiday calendar, filtered lists."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from support import obligation
 
-from tests.conftest import START
+from monitor.db import transaction
+from monitor.recount import recount_incomplete
+from monitor.runtime import Runtime
+from rules.workdays import CALENDARS_DIR
+from tests.conftest import START, make_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -110,3 +115,26 @@ async def test_a_disclosure_requests_reminder_goes_out_at_nine_worded_for_the_re
     sms = [m for m in (await client.get("/api/v1/outbox")).json() if m["channel"] == "sms"]
     reminder = next(m for m in sms if "提醒" in m["body"])
     assert "依申请公开" in reminder["body"] and "剩余7天14小时" in reminder["body"]
+
+
+async def test_a_calendar_year_added_later_clears_the_flag_at_the_next_start(client, seeded, runtime, clock,
+                                                                             database_url, tmp_path):
+    clock.set(local("2026-12-21T10:00:00"))
+    request = await add(client, "disclosure_request", local("2026-12-21T09:00:00"))
+    assert obligation(request, "reply")["calendar_incomplete"] is True
+    for path in CALENDARS_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "cn-mainland-2027.yaml").write_text(
+        "region: cn-mainland\nyear: 2027\nsource: 国务院办公厅关于2027年部分节假日安排的通知（测试用）\n"
+        "holidays:\n  - {date: 2027-01-01, name: 元旦}\n", encoding="utf-8")
+    restarted = Runtime.build(make_settings(database_url, calendars_dir=tmp_path), clock=clock,
+                              migrate_schema=False, channels=runtime.channels)
+    try:
+        async with transaction(restarted.sessions) as session:
+            assert await recount_incomplete(session, restarted.rules, clock.now()) == 1
+    finally:
+        await restarted.close()
+    reply = obligation((await client.get(f"/api/v1/incidents/{request['id']}")).json(), "reply")
+    assert reply["calendar_incomplete"] is False
+    # New Year's Day 2027 is now a holiday: one working day later than on weekends alone.
+    assert datetime.fromisoformat(reply["due_at"]) == local("2027-01-19T23:59:59")
