@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import click
 
+from alerts.aliyun_templates import SHIPPED_TEMPLATES, load_aliyun_templates
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
 from monitor.cli_records import department, incident, milestone, report
@@ -82,11 +83,15 @@ def rules() -> None:
 @rules.command("check")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def rules_check(directory: Path | None) -> None:
-    """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR)."""
-    ruleset = _checked(load_rules, directory or _settings().rules_dir)
+    """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR) and the
+    Alibaba Cloud SMS template file (SUNCLOCK_ALIYUN_SMS_TEMPLATES)."""
+    settings = _settings()
+    ruleset = _checked(load_rules, directory or settings.rules_dir)
     for rule in ruleset.rules:
         deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
         click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
+    templates = _checked(load_aliyun_templates, settings.aliyun_sms_templates or SHIPPED_TEMPLATES)
+    click.echo(f"ok  {templates.path.name}: {len(templates)} Alibaba Cloud SMS templates")
 
 
 @main.group()
