@@ -8,7 +8,7 @@ and keeps the SMS within two UCS-2 segments by shortening the incident title.
 An SMS has no HTML part: its ``html`` slot carries the message's facts as JSON
 (:func:`sms_facts`), for a provider that fills an approved template instead of
 sending our text (Alibaba Cloud SMS, :mod:`alerts.aliyun_sms`). They are stored
-with the notification like the text, so a retry sends what the first try did.
+with the notification and rendered again with the text before a retry.
 """
 
 from __future__ import annotations

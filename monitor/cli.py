@@ -57,7 +57,7 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
     try:
         runtime = Runtime.build(settings)
     except RulesInvalid as exc:
-        fail(f"the rule or calendar files are not valid:\n{exc}", 2)
+        fail(f"the rule, calendar or SMS template files are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
     _settle_start_up_objects()
     # Its crash reports go through our (masking) log handler, not its own; and

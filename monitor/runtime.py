@@ -37,7 +37,8 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
         from_=settings.twilio_from, api_base=settings.twilio_api_base, timeout=settings.twilio_timeout,
     ) if settings.sms_via == SmsProvider.TWILIO else None
     aliyun = AliyunConfig(
-        access_key_id=settings.aliyun_access_key_id, access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
         sign_name=settings.aliyun_sms_sign_name, endpoint=settings.aliyun_sms_endpoint,
         templates=settings.aliyun_sms_templates, timeout=settings.aliyun_timeout,
     ) if settings.sms_via == SmsProvider.ALIYUN else None

@@ -163,7 +163,8 @@ class Settings(BaseSettings):
         twilio = all(info.data.get(f"twilio_{name}") for name in ("account_sid", "auth_token", "from"))
         if value == SmsProvider.TWILIO or (value is None and twilio):
             return value
-        needed = {f"SUNCLOCK_{name.upper()}": info.data.get(name) for name in ALIYUN_NEEDED}
+        # A setting absent from info.data failed its own check, which names it already.
+        needed = {f"SUNCLOCK_{name.upper()}": info.data.get(name, "invalid") for name in ALIYUN_NEEDED}
         given = [name for name, setting in needed.items() if setting]
         if given and len(given) < len(needed):
             missing = [name for name in needed if name not in given]
