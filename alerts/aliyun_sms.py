@@ -38,6 +38,12 @@ def _facts(message: Message) -> dict[str, str]:
     return facts
 
 
+def aliyun_number(e164: str) -> str:
+    """Aliyun takes a mainland number as +86…, 86… or bare, so it goes as stored;
+    any other as country code and number, without the "+"."""
+    return e164 if e164.startswith("+86") else e164.removeprefix("+")
+
+
 def _error_from_answer(code: str | None, status: int | None, detail: str | None) -> DeliveryError:
     permanent, reason = classify_aliyun_error(code, status)
     if detail:
@@ -96,9 +102,7 @@ class AliyunSmsChannel:
         except TemplateTooLong as exc:
             raise DeliveryError(str(exc), permanent=True, code="param_too_long") from exc
         return SendSmsRequest(
-            # Aliyun takes mainland numbers with or without 86 and others as
-            # country code and number, never with the "+" of E.164.
-            phone_numbers=message.to.removeprefix("+"),
+            phone_numbers=aliyun_number(message.to),
             sign_name=self._sign_name,
             template_code=template.code,
             template_param=json.dumps(values, ensure_ascii=False),

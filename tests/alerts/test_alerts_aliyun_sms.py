@@ -55,7 +55,7 @@ async def test_a_signed_request_carries_signature_template_and_parameters(aliyun
     assert (request.action, request.access_key_id, request.signed) == ("SendSms", ACCESS_KEY_ID, True)
     assert request.sign_name == SIGN_NAME
     assert request.template_code == "SMS_480100003"  # the shipped file's warning template
-    assert request.phone_numbers == "8613800000001"  # Aliyun wants no "+"
+    assert request.phone_numbers == "+8613800000001"
     assert request.template_param == {
         "title": "白蕉镇化工厂爆炸", "severity": "Ⅰ", "duty": "发布权威信息", "due": "11月28日 19:30",
         "left": "剩余1小时", "link": "ack/WzEyMzQ1Niw0MzIxXQ.axEYkQ.8KCFAkp8JTuq_2OzPgi9PXbQS3c"}
@@ -97,6 +97,15 @@ async def test_a_link_that_does_not_fit_fails_permanently_instead_of_being_cut(f
     assert raised.value.permanent and raised.value.code == "param_too_long"
     assert "ack_path is 57 characters, over the 35" in raised.value.reason
     assert fake_aliyun.requests == []
+
+
+@pytest.mark.parametrize(("stored", "sent"), [
+    ("+8613800000001", "+8613800000001"),  # mainland: +86 is one of the forms Aliyun documents
+    ("+85212345678", "85212345678"),  # elsewhere: country code and number, no "+"
+])
+async def test_numbers_go_in_the_form_aliyun_takes(aliyun, fake_aliyun, stored, sent):
+    await aliyun.send(sms(to=stored))
+    assert fake_aliyun.requests[0].phone_numbers == sent
 
 
 # Answer code, HTTP status, permanent? — as the real SDK reports them from the wire.

@@ -45,7 +45,7 @@ async def test_an_sms_goes_out_as_a_signed_template_and_keeps_the_biz_id(client,
 
     [request] = fake_aliyun.requests
     assert request.signed and (request.sign_name, request.template_code) == (SIGN_NAME, "SMS_480100001")
-    assert request.phone_numbers == "8613800000001"
+    assert request.phone_numbers == "+8613800000001"
     params = request.template_param
     assert (params["title"], params["severity"]) == ("白蕉镇化工厂爆炸", "Ⅰ")
     assert params["duty"] == "发布权威信息、举行新闻发布会"  # the registered notice names every duty
