@@ -4,21 +4,28 @@ The words live in ``alerts/templates/<language>/<step>.<part>``, one file per
 step kind and part (``sms.txt``, ``subject.txt``, ``email.txt``,
 ``email.html``); this module only prepares the values (local times, time left)
 and keeps the SMS within two UCS-2 segments by shortening the incident title.
+
+An SMS has no HTML part: its ``html`` slot carries the message's facts as JSON
+(:func:`sms_facts`), for a provider that fills an approved template instead of
+sending our text (Alibaba Cloud SMS, :mod:`alerts.aliyun_sms`). They are stored
+with the notification and rendered again with the text before a retry.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts.base import ChannelName
-from rules.vocabulary import Language, MatterKind, Severity, StepKind
+from rules.vocabulary import Language, MatterKind, Severity, StepKind, TemplateFact
 
 # One template set per step kind and language (tests check each exists).
 STEPS: tuple[StepKind, ...] = tuple(StepKind)
@@ -67,14 +74,14 @@ class MessageContext:
     now: datetime  # aware UTC; "time left"/"overdue by" computed from it
     ack_url: str  # signed acknowledgement link
     recipient_name: str
-    kind: str = MatterKind.EMERGENCY  # a MatterKind
+    kind: str = MatterKind.EMERGENCY  # the incident's kind of matter (a MatterKind)
 
 
 @dataclass(frozen=True)
 class RenderedMessage:
     subject: str
     body: str  # sms text or email plain text; ends with the ack link
-    html: str | None  # email only
+    html: str | None  # email: the HTML part; sms: the facts as JSON (see the module's docstring)
 
 
 def format_remaining(delta: timedelta, language: str) -> str:
@@ -141,7 +148,8 @@ def render(
     subject = part("subject.txt", title=_shorten(values["title"], SUBJECT_TITLE_MAX))
     if channel == ChannelName.SMS:
         text = _fit_sms(lambda title: part("sms.txt", title=title), values["title"])
-        return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=None)
+        facts = json.dumps(sms_facts(ctx, values), ensure_ascii=False)
+        return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=facts)
     return RenderedMessage(
         subject=subject,
         body=part("email.txt", title=values["title"]),
@@ -169,6 +177,7 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         {
             "key": d.key,
             "title": _one_line(d.title),
+            "due_at": d.due_at,
             "state": d.state,
             "due": format_time(d.due_at, language, zone),
             "due_long": format_time(d.due_at, language, zone, with_year=True),
@@ -210,6 +219,31 @@ def _grade(ctx: MessageContext, language: str) -> str:
     if ctx.kind != MatterKind.EMERGENCY:
         return _matter(ctx.kind, language)
     return f"{_ROMAN.get(ctx.severity, ctx.severity)}级" if language == Language.ZH else f"Level {ctx.severity}"
+
+
+def sms_facts(ctx: MessageContext, values: dict) -> dict[str, str]:
+    """What a templated SMS may say, each a short string: the step and kind of
+    matter that choose the template, and every :class:`TemplateFact`. An
+    incident-wide notice (registered, waiver_requested) names all its duties
+    and the nearest deadline."""
+    deadlines = values["deadlines"]
+    first = min(deadlines, key=lambda d: d["due_at"])
+    link = urlsplit(ctx.ack_url)
+    facts = {
+        TemplateFact.INCIDENT: values["title"],
+        TemplateFact.SEVERITY: values["sev"],
+        TemplateFact.DEPARTMENT: values["department"],
+        TemplateFact.DUTY: "、".join(dict.fromkeys(d["title"] for d in deadlines)),
+        TemplateFact.DUE: first["due"],
+        TemplateFact.DUE_DATETIME: first["due_at"].astimezone(ZoneInfo(values["timezone"])).strftime("%Y-%m-%d %H:%M"),
+        TemplateFact.TIME_LEFT: first["remaining"],
+        TemplateFact.OCCURRED: values["occurred"],
+        TemplateFact.RECIPIENT: values["recipient"],
+        TemplateFact.REASON: values["reason"],
+        TemplateFact.ACK_LINK: ctx.ack_url,
+        TemplateFact.ACK_PATH: link.path.lstrip("/") + (f"?{link.query}" if link.query else ""),
+    }
+    return {"step": ctx.step, "kind": ctx.kind, **{str(name): value for name, value in facts.items()}}
 
 
 def _fit_sms(render_sms: Callable[[str], str], title: str) -> str:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Channel
-from alerts.channels import SmtpConfig, TwilioConfig, build_channels
+from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.delivery import Deliverer
@@ -25,6 +25,7 @@ from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
+from rules.vocabulary import SmsProvider
 from rules.workdays import WorkCalendar, WorkTime, load_calendars
 
 log = structlog.get_logger("sunclock")
@@ -34,7 +35,13 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     twilio = TwilioConfig(
         account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
         from_=settings.twilio_from, api_base=settings.twilio_api_base, timeout=settings.twilio_timeout,
-    ) if settings.sms_enabled else None
+    ) if settings.sms_via == SmsProvider.TWILIO else None
+    aliyun = AliyunConfig(
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
+        sign_name=settings.aliyun_sms_sign_name, endpoint=settings.aliyun_sms_endpoint,
+        templates=settings.aliyun_sms_templates, timeout=settings.aliyun_timeout,
+    ) if settings.sms_via == SmsProvider.ALIYUN else None
     smtp = SmtpConfig(
         host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
@@ -43,7 +50,7 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
         cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         pool_size=settings.smtp_pool_size, idle_seconds=settings.smtp_idle_seconds,
     ) if settings.email_enabled else None
-    return build_channels(twilio=twilio, smtp=smtp)
+    return build_channels(twilio=twilio, smtp=smtp, aliyun=aliyun)
 
 
 @dataclass

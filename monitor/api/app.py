@@ -86,7 +86,7 @@ def _lifespan(runtime: Runtime, run_scheduler: bool, seed_demo: bool):  # noqa: 
             await runtime.scheduler.start()
         if runtime.outbox_channels:
             log.warning("outbox_mode", channels=runtime.outbox_channels,
-                        hint="set SUNCLOCK_TWILIO_* / SUNCLOCK_SMTP_* to deliver for real")
+                        hint="set SUNCLOCK_TWILIO_* or SUNCLOCK_ALIYUN_* / SUNCLOCK_SMTP_* to deliver for real")
         yield
         await runtime.close()
 
