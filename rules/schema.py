@@ -22,7 +22,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -69,8 +68,6 @@ def parse_duration(value: object) -> timedelta:
     )
     return -total if match.group("sign") == "-" else total
 
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 # A deadline counted in working days ends with its last day; a step counted in
 # working days goes out when the office opens.
@@ -194,10 +191,6 @@ class Obligation(_Strict):
             if problem := _before_anchor(step.at, self.due):
                 raise ValueError(f"ladder[{index}]: {step.step} at {step.at} {problem}")
         return self
-
-    @property
-    def in_working_days(self) -> bool:
-        return isinstance(self.due, WorkingDays)
 
 
 def _before_anchor(at: timedelta | WorkingDays, due: timedelta | WorkingDays) -> str | None:
