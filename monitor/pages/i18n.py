@@ -100,7 +100,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "err.invalid": "内容无效。",
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
     # kinds of matter (SPEC §13.1)
-    "field.kind": "事项类型", "field.duty": "时限职责", "report.by_kind": "按事项类型",
+    "field.kind": "事项类型", "field.duty": "时限职责", "report.by_kind": "按事项类型", "cd.day": "天",
     "new.severity_hint": "突发事件必填；舆情、依申请公开事项可不填（默认一般 IV 级）",
     "incident.calendar_incomplete": "超出已载入的节假日安排年份，仅按周末推算，请补充该年节假日安排",
 }
@@ -186,7 +186,7 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "err.email": "Not a valid email address.", "err.invalid": "Not valid.",
     "err.characters_in": "The form field {field} contains a character that cannot be stored (such as NUL); "
                          "remove it and send the form again.",
-    "field.kind": "Kind of matter", "field.duty": "Duty", "report.by_kind": "By kind of matter",
+    "field.kind": "Kind of matter", "field.duty": "Duty", "report.by_kind": "By kind of matter", "cd.day": "d",
     "new.severity_hint": "required for an emergency; optional for public opinion and disclosure requests (default IV)",
     "incident.calendar_incomplete": "beyond the holiday calendar's last year: counted on weekends alone; "
                                     "add that year's calendar",

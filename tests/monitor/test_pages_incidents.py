@@ -254,6 +254,10 @@ def test_countdown_text_and_colour_match_what_the_browser_shows():
         (timedelta(0), ("0:00:00", "soon")),
         (-timedelta(seconds=1), ("+0:00:01", "overdue")),
         (-hours(25.5), ("+25:30:00", "overdue")),
+        (hours(72) - timedelta(seconds=1), ("71:59:59", "ok")),
+        (hours(72), ("3d 00:00:00", "ok")),  # a reply due in working days: days apart
+        (hours(24 * 19 + 8) + timedelta(minutes=21, seconds=27), ("19d 08:21:27", "ok")),
+        (-hours(24 * 4 + 1), ("+4d 01:00:00", "overdue")),
     ]
     for left, expected in cases:
         assert countdown(START + left, START) == expected, left
