@@ -8,9 +8,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from support import obligation
 
 from monitor.db import transaction
+from monitor.models import EscalationStep
 from monitor.recount import recount_incomplete
 from monitor.runtime import Runtime
 from rules.workdays import CALENDARS_DIR
@@ -138,3 +140,23 @@ async def test_a_calendar_year_added_later_clears_the_flag_at_the_next_start(cli
     assert reply["calendar_incomplete"] is False
     # New Year's Day 2027 is now a holiday: one working day later than on weekends alone.
     assert datetime.fromisoformat(reply["due_at"]) == local("2027-01-19T23:59:59")
+
+
+async def test_a_late_reply_is_chased_at_nine_on_each_working_day_and_a_correction_recounts(client, seeded, runtime,
+                                                                                            clock):
+    clock.set(local("2025-11-05T10:00:00"))
+    request = await add(client, "disclosure_request", local("2025-09-26T10:00:00"))
+    reply = obligation(request, "reply")
+    assert reply["state"] == "breached" and reply["breached_at"] == reply["due_at"]
+    async with runtime.sessions() as session:
+        repeats = sorted((await session.exec(select(EscalationStep.planned_at).where(
+            EscalationStep.incident_id == request["id"], EscalationStep.kind == "overdue"))).scalars())
+    assert [r.astimezone(SHANGHAI) for r in repeats[:3]] == [
+        local("2025-10-31T09:00:00"), local("2025-11-03T09:00:00"), local("2025-11-04T09:00:00")]
+    assert len(repeats) == 10
+    corrected = await client.patch(f"/api/v1/incidents/{request['id']}", json={
+        "occurred_at": local("2025-10-09T10:00:00").isoformat(), "reason": "收件日期登记有误"})
+    assert corrected.status_code == 200, corrected.text
+    reply = obligation(corrected.json(), "reply")
+    # 20 working days after 9 October 2025 (Saturday 11 October worked): 5 November, due tonight.
+    assert (reply["state"], datetime.fromisoformat(reply["due_at"])) == ("pending", local("2025-11-05T23:59:59"))
