@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from rules.vocabulary import (
+    DEFAULT_CHANNELS,
     PRE_DEADLINE_KINDS,  # noqa: F401 - monitor.dispatch imports it from here
     Channel,
     Recipient,
@@ -70,11 +71,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LadderStep(_Strict):
-    step: LadderKind
-    at: Duration = Field(description="offset from the deadline; negative before it")
+class Also(_Strict):
+    """More channels for some of a step's recipients: ``{channels: [voice], to: [head]}``
+    on a step to head, deputies and supervisors calls the head on top of the
+    messages everyone gets. A step names one ``to`` and one ``channels``; this
+    is how a rule says "and ring the head" without a second step of the same kind."""
+
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    to: tuple[Recipient, ...] = Field(min_length=1)
+
+
+# A planned step stores its channels as strings; a channel meant for some of its
+# recipients only is written "voice:head" or "voice:head+deputies".
+_ONLY, _AND = ":", "+"
+
+
+def channel_entry(channel: str, groups: tuple[str, ...] | None = None) -> str:
+    return f"{channel}{_ONLY}{_AND.join(groups)}" if groups else channel
+
+
+def read_channel_entry(entry: str) -> tuple[str, tuple[str, ...] | None]:
+    """``"voice:head"`` → ("voice", ("head",)); ``"sms"`` → ("sms", None): every recipient."""
+    channel, only, groups = entry.partition(_ONLY)
+    return channel, tuple(groups.split(_AND)) if only else None
+
+
+class _Addressed(_Strict):
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
+
+    @model_validator(mode="after")
+    def _also_within_to(self) -> _Addressed:
+        if self.also is not None and (outside := [g for g in self.also.to if g not in self.to]):
+            raise ValueError(f"also.to names {', '.join(outside)}, who is not in this step's to")
+        return self
+
+
+class LadderStep(_Addressed):
+    step: LadderKind
+    at: Duration = Field(description="offset from the deadline; negative before it")
 
     @model_validator(mode="after")
     def _offset_fits_kind(self) -> LadderStep:
@@ -90,11 +126,9 @@ class LadderStep(_Strict):
 MIN_OVERDUE_EVERY = timedelta(minutes=1)
 
 
-class Overdue(_Strict):
+class Overdue(_Addressed):
     every: Duration
     max: int = Field(ge=1, le=1000)
-    to: tuple[Recipient, ...] = Field(min_length=1)
-    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
     @field_validator("every")
     @classmethod
@@ -129,9 +163,8 @@ class Obligation(_Strict):
         return self
 
 
-class Registered(_Strict):
-    to: tuple[Recipient, ...] = Field(min_length=1)
-    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+class Registered(_Addressed):
+    pass
 
 
 class AppliesTo(_Strict):
@@ -143,7 +176,7 @@ class Rule(_Strict):
     title: str = Field(min_length=1, max_length=200)
     applies_to: AppliesTo
     anchor: Literal["occurred_at"] = "occurred_at"
-    channels: tuple[Channel, ...] = Field(default=tuple(Channel), min_length=1)
+    channels: tuple[Channel, ...] = Field(default=DEFAULT_CHANNELS, min_length=1)
     registered: Registered | None = None
     obligations: tuple[Obligation, ...] = Field(min_length=1)
 
@@ -153,8 +186,18 @@ class Rule(_Strict):
             raise ValueError(f"obligation key {repeated} is used more than once")
         return self
 
+    @model_validator(mode="after")
+    def _also_adds_channels(self) -> Rule:
+        steps = [self.registered] + [s for o in self.obligations for s in (*o.ladder, o.overdue)]
+        for step in (s for s in steps if s is not None and s.also is not None):
+            if twice := [c for c in step.also.channels if c in (step.channels or self.channels)]:
+                raise ValueError(f"also.channels names {', '.join(twice)}, which the step already uses for all")
+        return self
+
     def applies(self, severity: str) -> bool:
         return severity in self.applies_to.severities
 
-    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[Channel, ...]:
-        return step.channels or self.channels
+    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[str, ...]:
+        """The step's channels as stored on a planned step: ``also`` ones as "voice:head"."""
+        extra = tuple(channel_entry(c, step.also.to) for c in step.also.channels) if step.also else ()
+        return (step.channels or self.channels) + extra
