@@ -21,6 +21,7 @@ SETTINGS = {
     "TRUSTED_PROXIES",  # issue 12: X-Forwarded-For only from these
     # issue 17: certificate options that were only in code, time-outs, the SMTP pool
     "TWILIO_TIMEOUT", "SMTP_CA_FILE", "SMTP_VALIDATE_CERTS", "SMTP_POOL_SIZE", "SMTP_IDLE_SECONDS",
+    "TWILIO_VOICE_FROM",  # issue 17: the number calls come from, when not TWILIO_FROM
 }
 SETTING_NAME = re.compile(r"\bSUNCLOCK_([A-Z0-9_]+)")
 
