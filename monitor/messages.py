@@ -59,8 +59,9 @@ class Directory:
                    channels: Iterable[str] = DEFAULT_CHANNELS) -> tuple[list[Contact], list[str]]:
         """The contacts of ``groups``, and the groups in which nobody has an
         address on any of ``channels`` (no supervisory office, nobody left in a
-        role, a group no rule defines). A channel for some groups only
-        ("voice:head", rules.schema.channel_entry) counts for those groups."""
+        role, a group no rule defines). A channel meant for some groups only
+        ("voice:head", rules.schema.channel_entry) counts here as its channel;
+        render_step sends it to those groups alone."""
         channels = [read_channel_entry(entry)[0] for entry in channels]
         own = self.contacts.get(incident.department_id, [])
         chosen: dict[int, Contact] = {}

@@ -96,21 +96,12 @@ def read_channel_entry(entry: str) -> tuple[str, tuple[str, ...] | None]:
     return channel, tuple(groups.split(_AND)) if only else None
 
 
-class _Addressed(_Strict):
+class LadderStep(_Strict):
+    step: LadderKind
+    at: Duration = Field(description="offset from the deadline; negative before it")
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
     also: Also | None = None
-
-    @model_validator(mode="after")
-    def _also_within_to(self) -> _Addressed:
-        if self.also is not None and (outside := [g for g in self.also.to if g not in self.to]):
-            raise ValueError(f"also.to names {', '.join(outside)}, who is not in this step's to")
-        return self
-
-
-class LadderStep(_Addressed):
-    step: LadderKind
-    at: Duration = Field(description="offset from the deadline; negative before it")
 
     @model_validator(mode="after")
     def _offset_fits_kind(self) -> LadderStep:
@@ -126,9 +117,12 @@ class LadderStep(_Addressed):
 MIN_OVERDUE_EVERY = timedelta(minutes=1)
 
 
-class Overdue(_Addressed):
+class Overdue(_Strict):
     every: Duration
     max: int = Field(ge=1, le=1000)
+    to: tuple[Recipient, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
 
     @field_validator("every")
     @classmethod
@@ -163,8 +157,10 @@ class Obligation(_Strict):
         return self
 
 
-class Registered(_Addressed):
-    pass
+class Registered(_Strict):
+    to: tuple[Recipient, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
 
 
 class AppliesTo(_Strict):
@@ -187,11 +183,19 @@ class Rule(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _also_adds_channels(self) -> Rule:
-        steps = [self.registered] + [s for o in self.obligations for s in (*o.ladder, o.overdue)]
-        for step in (s for s in steps if s is not None and s.also is not None):
+    def _also_adds_channels_for_some_recipients(self) -> Rule:
+        steps = [("registered", self.registered)] + [
+            (where, step) for n, o in enumerate(self.obligations) for where, step in (
+                *((f"obligations[{n}].ladder[{i}]", s) for i, s in enumerate(o.ladder)),
+                (f"obligations[{n}].overdue", o.overdue))]
+        for where, step in steps:
+            if step is None or step.also is None:
+                continue
+            if outside := [g for g in step.also.to if g not in step.to]:
+                raise ValueError(f"{where}: also.to names {', '.join(outside)}, who is not in this step's to")
             if twice := [c for c in step.also.channels if c in (step.channels or self.channels)]:
-                raise ValueError(f"also.channels names {', '.join(twice)}, which the step already uses for all")
+                raise ValueError(f"{where}: also.channels names {', '.join(twice)}, which the step already uses "
+                                 "for all its recipients")
         return self
 
     def applies(self, severity: str) -> bool:
