@@ -159,7 +159,7 @@ async def run(count: int, concurrency: int) -> None:
         channel = SmtpEmailChannel(server.hostname, server.port, from_addr="Sunclock <sunclock@alerts.example.org>")
         report("email", count, *await deliver(channel, email_messages, concurrency))
 
-    with ThreadedFakeTwilio() as twilio:
+    with ThreadedPeer(FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)) as twilio:
         channel = TwilioVoiceChannel(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, public_url="https://sunclock.example.org",
                                      api_base=twilio.base_url)
         report("voice", count, *await deliver(channel, build_calls(count), concurrency))

@@ -117,8 +117,8 @@ obligations:
     assert obligation.due == timedelta(hours=48) and rule.channels_for(obligation.ladder[0]) == ("email",)
 
 
-def test_the_shipped_rule_phones_the_head_at_the_final_warning_and_the_breach_only():
-    [rule] = load_rules(SHIPPED).rules
+def test_the_shipped_emergency_rule_phones_the_head_at_the_final_warning_and_the_breach_only():
+    [rule] = [r for r in load_rules(SHIPPED).rules if r.id == "major_emergency_disclosure"]
     for obligation in rule.obligations:
         channels = {s.step: rule.channels_for(s) for s in obligation.ladder}
         assert channels == {"reminder": ("sms", "email"), "warning": ("sms", "email"),
