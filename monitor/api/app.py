@@ -182,7 +182,8 @@ def _add_health_routes(app: FastAPI, runtime: Runtime, run_scheduler: bool) -> N
     async def metrics() -> Response:
         try:
             async with runtime.sessions() as session:
-                stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
+                stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys(),
+                                                {o.key: o.title for r in runtime.rules.rules for o in r.obligations})
         except DBAPIError as exc:
             if not is_connection_error(exc):
                 raise

@@ -28,6 +28,7 @@ from monitor.pages.forms import (
     validate,
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
+from monitor.pages.sentences import Speaker
 from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
 from rules.vocabulary import Severity
 
@@ -112,10 +113,21 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
     return render(page, "incident.html", status=status, view=view, incident=view.incident,
                   messages=await overview.messages(session, incident.id, page.actor),
                   entries=await overview.timeline(session, incident.id),
+                  say=await speaker(page, session, view.incident.obligations),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
+
+
+async def speaker(page: Page, session: AsyncSession, obligations: list) -> Speaker:
+    """What reads the timeline aloud: titles of the rules' and this incident's duties, departments' names."""
+    rules = page.runtime.rules
+    titles = {o.key: overview.obligation_title(rules, o.key, o.title, page.lang)
+              for rule in rules.rules for o in rule.obligations}
+    titles |= {o.key: overview.obligation_title(rules, o.key, o.title, page.lang) for o in obligations}
+    names = {d.code: d.name for d in await _departments(session)}
+    return Speaker(page.lang, page.t, titles, names, page.local, page.short)
 
 
 @router.get("/incidents/{incident_id}")
