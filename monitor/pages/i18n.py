@@ -51,6 +51,12 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "incident.notifications": "提醒与签收", "incident.timeline": "时间线", "incident.no_notifications": "尚无提醒。",
     "incident.closed_because": "结束原因", "incident.registered_by": "登记人",
     "new.title": "登记突发事件", "new.submit": "登记", "new.occurred_hint": "按当地时间填写",
+    "new.occurred_why": "填写事件实际发生的时间（当地时间），不是接报或登记的时间：法定时限从发生时起算，"
+                        "如 5 小时内发布权威信息。",
+    "new.late_warning": "发生时间早于现在 1 小时以上：这是一次延迟登记，时限早已开始计算，可能已经超时；"
+                        "时间线会记录为延迟登记。请核对日期和时间。",
+    "new.late_ok": "我已核对，发生时间无误（延迟登记）",
+    "new.late_confirm": "发生时间在 {ago}前，请核对后勾选下方确认再登记。",
     "field.title": "事件名称", "field.severity": "事件级别", "field.occurred_at": "发生时间",
     "field.department": "责任单位", "field.description": "事件概况", "field.location": "地点",
     "field.reason": "原因", "field.obligation": "时限要求", "field.at": "完成时间", "field.evidence_url": "证据链接",
@@ -134,6 +140,12 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "incident.no_notifications": "No messages yet.", "incident.closed_because": "Closed because",
     "incident.registered_by": "Registered by",
     "new.title": "Register an incident", "new.submit": "Register", "new.occurred_hint": "local time",
+    "new.occurred_why": "When it actually happened (local time), not when it was reported: the legal clock runs "
+                        "from then, e.g. 5 hours to publish authoritative information.",
+    "new.late_warning": "This is more than an hour ago: a late registration. The clock has long been running and "
+                        "may have run out; the timeline records the late registration. Check the date and time.",
+    "new.late_ok": "I have checked: this is when it happened (late registration)",
+    "new.late_confirm": "That is {ago} ago; check it and tick the confirmation below to register.",
     "field.title": "Title", "field.severity": "Severity", "field.occurred_at": "Occurred at",
     "field.department": "Responsible department", "field.description": "Description", "field.location": "Location",
     "field.reason": "Reason", "field.obligation": "Obligation", "field.at": "Done at", "field.evidence_url": "Evidence link",

@@ -21,6 +21,7 @@ from monitor.models import Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import (
+    FormInvalid,
     local_time,
     optional,
     save,
@@ -54,10 +55,31 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 @router.get("/incidents/new")
 async def new_incident(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "register")
-    values = {"title": "", "severity": "", "department": "", "description": "", "location": "",
-              "occurred_at": page.local_input(page.runtime.clock.now())}
+    # No default time: "now" would quietly start the legal clock at the moment of reporting.
+    values = {"title": "", "severity": "", "department": "", "description": "", "location": "", "occurred_at": "",
+              "late_ok": ""}
     return render(page, "incident_new.html", values=values, errors={}, departments=await _departments(session),
-                  severities=SEVERITIES)
+                  severities=SEVERITIES, late=False, **_clock_facts(page))
+
+
+def _clock_facts(page: Page) -> dict[str, object]:
+    """What the form's script needs to warn of a late registration before it is sent."""
+    return {"now_local": page.local_input(page.runtime.clock.now()),
+            "late_seconds": int(incidents.LATE_REGISTRATION.total_seconds())}
+
+
+def _check_late(page: Page, data: IncidentCreate, confirmed: bool) -> None:
+    """A time more than an hour ago is asked about once: a mistyped day would breach at once."""
+    late_by = page.runtime.clock.now() - data.occurred_at
+    if late_by > incidents.LATE_REGISTRATION and not confirmed:
+        raise FormInvalid({"occurred_at": page.t("new.late_confirm", ago=_hours(late_by.total_seconds(), page.lang))})
+
+
+def _hours(seconds: float, lang: str) -> str:
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    if lang == "zh":
+        return (f"{hours} 小时 " if hours else "") + f"{minutes} 分钟"
+    return (f"{hours} h " if hours else "") + f"{minutes} min"
 
 
 @router.post("/incidents/new")
@@ -66,21 +88,23 @@ async def register(page: Posted, session: SessionDep) -> Response:
     assert page.actor is not None
     form = await page.request.form()
     values = {name: text(form, name) for name in
-              ("title", "severity", "occurred_at", "department", "description", "location")}
+              ("title", "severity", "occurred_at", "department", "description", "location", "late_ok")}
     runtime = page.runtime
 
     async def action() -> int:
         data = validate(IncidentCreate, _present(
-            values | {"occurred_at": values["occurred_at"]
-                      and local_time(values["occurred_at"], runtime.settings.zone)}),
+            {k: v for k, v in values.items() if k != "late_ok"}
+            | {"occurred_at": values["occurred_at"] and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
+        _check_late(page, data, values["late_ok"] == "1")
         return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
 
     incident_id, errors = await save(page, session, action)
     if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
-                  departments=await _departments(session), severities=SEVERITIES)
+                  departments=await _departments(session), severities=SEVERITIES,
+                  late="occurred_at" in errors and values["late_ok"] != "1", **_clock_facts(page))
 
 
 async def _visible_incident(page: Page, session: AsyncSession, incident_id: int) -> Incident:

@@ -67,7 +67,7 @@ PHRASES: dict[str, tuple[str, str]] = {
 
 # Additions said after the phrase when the detail carries them.
 EXTRAS: dict[str, tuple[str, str]] = {
-    "late_registration": ("发生 {late_by} 后才登记，属延迟登记，法定时限仍从发生时间起算。",
+    "late_registration": ("发生 {late_by}后才登记，属延迟登记，法定时限仍从发生时间起算。",
                           "Registered {late_by} after it happened: a late registration; the legal clock still runs "
                           "from when it happened."),
     "detected_late": ("（服务恢复后补记，超时时间仍为截止时间）",
@@ -257,7 +257,7 @@ class Speaker:
 def _span(seconds: int, column: int) -> str:
     hours, minutes = divmod(max(0, seconds) // 60, 60)
     if column == 0:
-        return (f"{hours} 小时" if hours else "") + (f"{minutes} 分钟" if minutes or not hours else "")
+        return " ".join(([f"{hours} 小时"] if hours else []) + ([f"{minutes} 分钟"] if minutes or not hours else []))
     return (f"{hours} h " if hours else "") + f"{minutes} min"
 
 

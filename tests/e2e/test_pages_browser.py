@@ -54,8 +54,10 @@ def sign_in(page: Page, base: str, name: str) -> None:
 def fill_register_form(page: Page, title: str, minutes_ago: int) -> None:
     page.get_by_label("事件名称").fill(title)
     page.get_by_label("事件级别").select_option("I")
-    occurred = page.get_by_label("发生时间")  # filled in with the server's "now"
-    started = datetime.fromisoformat(occurred.input_value()) - timedelta(minutes=minutes_ago)
+    occurred = page.get_by_label("发生时间")
+    assert occurred.input_value() == ""  # no default: the legal clock runs from when it happened
+    now_local = datetime.fromisoformat(occurred.get_attribute("data-now-local"))  # the server's "now"
+    started = now_local - timedelta(minutes=minutes_ago)
     occurred.fill(started.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("责任单位").select_option("EMB")
     page.get_by_label("地点").fill("高栏港区")

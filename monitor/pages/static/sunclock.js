@@ -48,7 +48,25 @@
       .catch(function () { /* offline for a moment: the next round tries again */ });
   }
 
+  // The register form: a time more than an hour ago is a late registration;
+  // say so (and ask to confirm) before the form is sent. The server's local
+  // "now" is in data-now-local, read in the same naive way as the field.
+  function watchLate(field) {
+    var loaded = Date.now();
+    var check = document.getElementById("late-check");
+    function judge() {
+      var at = Date.parse(field.value);
+      var now = Date.parse(field.getAttribute("data-now-local")) + (Date.now() - loaded);
+      var late = !isNaN(at) && now - at > parseInt(field.getAttribute("data-late-seconds"), 10) * 1000;
+      if (check) { check.hidden = !late && !field.hasAttribute("aria-invalid"); }
+    }
+    field.addEventListener("input", judge);
+    field.addEventListener("change", judge);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var occurred = document.querySelector("input[data-late-seconds]");
+    if (occurred) { watchLate(occurred); }
     readSkew(document.body);
     tick();
     window.setInterval(tick, 1000);
