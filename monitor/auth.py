@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "decide": frozenset({Role.SUPERVISOR}),
     "waive": frozenset({Role.SUPERVISOR}),
     "report": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    "withdraw": frozenset({Role.SUPERVISOR}),  # a milestone recorded by mistake (issue 19)
 }
 
 

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     MILESTONE_FUTURE = "milestone_future"
     MILESTONE_BEFORE_OCCURRED = "milestone_before_occurred"
     OBLIGATION_WAIVED = "obligation_waived"
+    MILESTONE_NOT_RECORDED = "milestone_not_recorded"
     # waivers and cases
     WAIVER_DECISION_UNKNOWN = "waiver_decision_unknown"
     OBLIGATION_SETTLED = "obligation_settled"

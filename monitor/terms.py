@@ -85,6 +85,7 @@ TIMELINE_KIND: Words = {
     TimelineKind.WAIVER_REFUSED: ("驳回免除", "waiver refused"),
     TimelineKind.WAIVER_LAPSED: ("免除申请失效", "waiver request lapsed"),
     TimelineKind.OBLIGATIONS_CANCELLED: ("取消时限", "obligations cancelled"),
+    TimelineKind.MILESTONE_WITHDRAWN: ("撤回完成记录", "milestone withdrawn"),
 }
 DECISION: Words = {
     Decision.PENDING: ("待处理", "pending"), Decision.NOTICE: ("通报批评", "circulated criticism"),

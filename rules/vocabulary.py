@@ -172,3 +172,4 @@ class TimelineKind(StrEnum):
     WAIVER_LAPSED = "waiver_lapsed"
     # Written by versions before waivers; kept so old timelines still read.
     OBLIGATIONS_CANCELLED = "obligations_cancelled"
+    MILESTONE_WITHDRAWN = "milestone_withdrawn"

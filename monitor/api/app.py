@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import ack, incidents, records, reports, signins, users, webhooks
+from monitor.api import ack, incidents, records, reports, signins, users, webhooks, withdrawals
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
@@ -141,6 +141,7 @@ def _add_exception_handlers(app: FastAPI, runtime: Runtime) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(withdrawals.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)

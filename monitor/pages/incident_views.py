@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import incidents
+from monitor import incidents, withdrawals
 from monitor.auth import sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
@@ -30,12 +30,12 @@ from monitor.pages.forms import (
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.pages.sentences import Speaker
-from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
+from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate, MilestoneWithdrawal
 from rules.vocabulary import Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
-SAVED = ("registered", "corrected", "milestone", "closed")
+SAVED = ("registered", "corrected", "milestone", "closed", "withdrawn")
 
 
 def _allowed(page: Page, action: str) -> None:
@@ -130,6 +130,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
         "correct": {"occurred_at": page.local_input(incident.occurred_at), "severity": incident.severity, "reason": ""},
         "milestone": {"obligation": "", "at": page.local_input(now), "evidence_url": "", "note": ""},
         "close": {"reason": ""},
+        "withdraw": {"obligation": "", "reason": ""},
     }
     if form is not None and values is not None:
         defaults[form] = values
@@ -139,6 +140,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
                   entries=await overview.timeline(session, incident.id),
                   say=await speaker(page, session, view.incident.obligations),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
+                  recorded=[o for o in view.incident.obligations if o.fulfilled_at is not None],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
@@ -221,3 +223,17 @@ async def close(incident_id: int, page: Posted, session: SessionDep) -> Response
                               page.actor)
 
     return await _act(page, session, incident_id, "close", values, action, "closed")
+
+
+@router.post("/incidents/{incident_id}/withdraw")
+async def withdraw(incident_id: int, page: Posted, session: SessionDep) -> Response:
+    """A supervisor withdraws a milestone recorded by mistake (the API's milestone/withdrawal)."""
+    _, form = await _acting(page, session, incident_id, "withdraw")
+    values = {name: text(form, name) for name in ("obligation", "reason")}
+
+    async def action() -> None:
+        data = validate(MilestoneWithdrawal, _present({"reason": values["reason"]}), page.t)
+        await withdrawals.withdraw_milestone(session, incident_id, values["obligation"], data.reason,
+                                             page.runtime.rules, page.runtime.clock.now(), page.actor)
+
+    return await _act(page, session, incident_id, "withdraw", values, action, "withdrawn")

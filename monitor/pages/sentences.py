@@ -60,7 +60,7 @@ PHRASES: dict[str, tuple[str, str]] = {
                        "Refused to waive “{obligation}”; the clock goes on. Reason: {reason}"),
     K.WAIVER_LAPSED: ("「{obligation}」的免除申请失效。", "The waiver request for “{obligation}” lapsed."),
     K.OBLIGATIONS_CANCELLED: ("取消未完成的时限要求。", "Cancelled the unmet obligations."),
-    "milestone_withdrawn": ("撤回「{obligation}」于 {fulfilled_at} 的完成记录，恢复为{state}。原因：{reason}",
+    K.MILESTONE_WITHDRAWN: ("撤回「{obligation}」于 {fulfilled_at} 的完成记录，恢复为{state}。原因：{reason}",
                             "Withdrew the milestone of “{obligation}” at {fulfilled_at}; it is {state} again. "
                             "Reason: {reason}"),
 }

@@ -5,12 +5,14 @@ records a late registration as such."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
-from pages_support import error_of, page_client, post, signed_in
+from pages_support import add_incident, error_of, page_client, post, signed_in
 from sqlalchemy import select
 
 from monitor.models import Incident, TimelineEntry
+from tests.conftest import START
 
 FIELDS = {"title": "白蕉镇化工厂爆炸", "severity": "I", "department": "EMB"}  # START is 10:00 local
 
@@ -53,3 +55,25 @@ async def test_within_the_hour_no_question_is_asked(pages, runtime):
     async with runtime.sessions() as session:
         entry = (await session.exec(select(TimelineEntry).where(TimelineEntry.kind == "registered"))).scalars().one()
     assert "late_registration" not in entry.detail
+
+
+async def test_a_supervisor_withdraws_a_milestone_from_the_incident_page(pages, runtime, clock):
+    incident_id = await add_incident(runtime, START)
+    csrf = await signed_in(pages, "duty")
+    clock.advance(timedelta(hours=1))
+    recorded = await post(pages, f"/incidents/{incident_id}/milestone", csrf, obligation="authoritative_release",
+                          at="2026-11-28T10:30")
+    assert recorded.status_code == 303
+    assert 'id="withdraw"' not in (await pages.get(f"/incidents/{incident_id}")).text  # not for a duty officer
+
+    csrf = await signed_in(pages, "supervisor")
+    page = (await pages.get(f"/incidents/{incident_id}")).text
+    assert "撤回误记的完成记录" in page
+    refused = await post(pages, f"/incidents/{incident_id}/withdraw", csrf, obligation="authoritative_release")
+    assert refused.status_code == 422 and error_of(refused.text, "withdraw-reason") == "此项必填。"
+    done = await post(pages, f"/incidents/{incident_id}/withdraw", csrf, obligation="authoritative_release",
+                      reason="误记，实际尚未发布")
+    assert done.status_code == 303 and done.headers["location"].endswith("saved=withdrawn")
+    text = " ".join((await pages.get(done.headers["location"])).text.split())
+    assert "完成记录已撤回，时限恢复计算。" in text
+    assert "撤回「发布权威信息」于 2026-11-28 10:30 的完成记录，恢复为进行中。原因：误记，实际尚未发布" in text

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 from pages_support import page_client, signed_in
-from support import bearer
 from sqlalchemy import select
+from support import bearer
 
 from alerts.render import DeadlineInfo, MessageContext, render
 from monitor import auth
