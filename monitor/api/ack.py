@@ -43,7 +43,7 @@ LANG = "zh"  # the page is written in Chinese (its labels below); its texts come
 
 _PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ heading }} · Sunclock</title>
+<title>{{ heading }} · 阳光时钟</title>
 <style>body{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.6}
 dt{color:#555}dd{margin:0 0 .6rem}.late{color:#b00020}
 button{font-size:1.1rem;padding:.5rem 1.5rem}.done{color:#1a7f37}</style>

@@ -68,6 +68,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "withdraw.hint": "仅用于误记。撤回后原记录仍保留在时间线上；该时限恢复计算，已过截止时间的立即记为超时。",
     "saved.withdrawn": "完成记录已撤回，时限恢复计算。",
     # the board that shouts, and read-only board links for wall screens
+    "next.record": "{title}后点此登记", "incident.contacts": "责任单位联系人",
     "board.alerts_enable": "开启声音和桌面通知", "board.alerts_on": "声音和桌面通知已开启",
     "board.alerts_off": "声音和桌面通知已关闭", "board.alerts_denied": "浏览器拒绝了桌面通知，仅播放声音",
     "board.offline": "与服务器失去连接 — 最后更新于 {at}。倒计时仍在走，但新的提醒和登记不会显示。",
@@ -173,6 +174,7 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "withdraw.hint": "For mistakes only. The milestone stays on the timeline; the deadline counts again and, if it "
                      "has passed, is breached at once.",
     "saved.withdrawn": "Milestone withdrawn; the deadline counts again.",
+    "next.record": "Done? Record “{title}” here", "incident.contacts": "Department contacts",
     "board.alerts_enable": "Turn on sound and desktop notifications", "board.alerts_on": "Sound and notifications on",
     "board.alerts_off": "Sound and notifications off",
     "board.alerts_denied": "The browser refused desktop notifications; sound only",

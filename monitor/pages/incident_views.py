@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents, withdrawals
-from monitor.auth import sees_department
+from monitor.auth import sees_contacts, sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
-from monitor.models import Department, Incident
+from monitor.models import Contact, Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import (
@@ -128,7 +128,8 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
     now = page.runtime.clock.now()
     defaults = {
         "correct": {"occurred_at": page.local_input(incident.occurred_at), "severity": incident.severity, "reason": ""},
-        "milestone": {"obligation": "", "at": page.local_input(now), "evidence_url": "", "note": ""},
+        "milestone": {"obligation": page.request.query_params.get("record", ""), "at": page.local_input(now),
+                      "evidence_url": "", "note": ""},
         "close": {"reason": ""},
         "withdraw": {"obligation": "", "reason": ""},
     }
@@ -139,11 +140,22 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
                   messages=await overview.messages(session, incident.id, page.actor),
                   entries=await overview.timeline(session, incident.id),
                   say=await speaker(page, session, view.incident.obligations),
+                  contacts=await _contacts(page, session, incident),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
                   recorded=[o for o in view.incident.obligations if o.fulfilled_at is not None],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
+
+
+async def _contacts(page: Page, session: AsyncSession, incident: Incident) -> list[Contact]:
+    """The responsible department's contacts, with tappable numbers, for those who may see them."""
+    assert page.actor is not None
+    if not sees_contacts(page.actor, incident.department_id):
+        return []
+    return list((await session.exec(select(Contact).where(
+        Contact.department_id == incident.department_id, Contact.retired_at.is_(None))
+        .order_by(Contact.role.desc(), Contact.id))).scalars())
 
 
 async def speaker(page: Page, session: AsyncSession, obligations: list) -> Speaker:

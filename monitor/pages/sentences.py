@@ -179,7 +179,7 @@ class Speaker:
             values[key] = self._value(key, value)
         step = detail.get("step")
         obligation = detail.get("obligation")
-        what = (_STEP_NOUNS[step][self.column] if step in _STEP_NOUNS else self.t(f"step.{step}")) if step else ""
+        what = self._step(step) if step else ""
         if step and detail.get("occurrence", 1) not in (1, None):
             what += f"（第 {detail['occurrence']} 次）" if self.column == 0 else f" #{detail['occurrence']}"
         if obligation:
@@ -200,8 +200,8 @@ class Speaker:
             return ""
         if key == "obligation":
             return self.obligation(value)
-        if key == "step" and value in _STEP_NOUNS:
-            return _STEP_NOUNS[str(value)][self.column]
+        if key == "step" and isinstance(value, str):
+            return self._step(value)
         if key in ("step", "channel", "fallback", "decision", "severity") and isinstance(value, str):
             return self.words({"fallback": "channel"}.get(key, key), value)
         if key in ("state", "from_state", "to_state"):
@@ -237,11 +237,14 @@ class Speaker:
                 if row.get("occurrence", 1) > 1:
                     repeats[row["step"]] = repeats.get(row["step"], 1) + 1
                     continue
-                said.append(f"{self.t('step.' + row['step'])} {self.short(datetime.fromisoformat(row['at']))}")
-            said += [f"{self.t('step.' + s)} ×{n}" for s, n in repeats.items()]
+                said.append(f"{self._step(row['step'])} {self.short(datetime.fromisoformat(row['at']))}")
+            said += [f"{self._step(s)} ×{n}" for s, n in repeats.items()]
             head = f"「{self.obligation(key)}」" if key else ""
             parts.append(head + "、".join(said))
         return "；".join(parts) if self.column == 0 else "; ".join(parts)
+
+    def _step(self, step: str) -> str:
+        return _STEP_NOUNS[step][self.column] if step in _STEP_NOUNS else self.t(f"step.{step}")
 
     def _changes(self, detail: Mapping[str, Any]) -> str:
         said = []
