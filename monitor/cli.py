@@ -13,6 +13,7 @@ import click
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
 from monitor.cli_records import department, incident, milestone, report
+from monitor.cli_users import user_list, user_passwd
 from monitor.logging import configure_logging
 from rules import RulesInvalid, load_rules
 from rules.vocabulary import Role
@@ -175,6 +176,8 @@ def user_unlock(name: str) -> None:
     click.echo(f"unlocked {name} ({_run(work)} throttle entries cleared)")
 
 
+user.add_command(user_list)
+user.add_command(user_passwd)
 main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)

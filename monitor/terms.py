@@ -23,6 +23,7 @@ from rules.vocabulary import (
     Recipient,
     Role,
     Severity,
+    SignInOutcome,
     StepKind,
     TimelineKind,
     WaiverState,
@@ -91,6 +92,10 @@ DECISION: Words = {
     Decision.PENDING: ("待处理", "pending"), Decision.NOTICE: ("通报批评", "circulated criticism"),
     Decision.SUMMONS: ("约谈", "summons interview"), Decision.WAIVED: ("免予问责", "waived"),
 }
+SIGNIN_OUTCOME: Words = {
+    SignInOutcome.SUCCESS: ("成功", "success"), SignInOutcome.REFUSED: ("失败（用户名或密码错误）", "refused"),
+    SignInOutcome.THROTTLED: ("被拒绝（失败次数过多）", "throttled"),
+}
 
 # The catalogue key prefix of each table. Obligation and incident states share
 # "state." (their values do not overlap).
@@ -98,7 +103,7 @@ TABLES: tuple[tuple[str, Words], ...] = (
     ("role", ROLE), ("group", GROUP), ("contact", CONTACT_ROLE), ("severity", SEVERITY),
     ("state", OBLIGATION_STATE), ("state", INCIDENT_STATE), ("waiver", WAIVER_STATE),
     ("nstate", NOTIFICATION_STATE), ("step", STEP_KIND), ("channel", CHANNEL), ("kind", TIMELINE_KIND),
-    ("decision", DECISION),
+    ("decision", DECISION), ("signin", SIGNIN_OUTCOME),
 )
 
 

@@ -173,3 +173,11 @@ class TimelineKind(StrEnum):
     # Written by versions before waivers; kept so old timelines still read.
     OBLIGATIONS_CANCELLED = "obligations_cancelled"
     MILESTONE_WITHDRAWN = "milestone_withdrawn"
+
+
+class SignInOutcome(StrEnum):
+    """How a sign-in attempt ended, in the sign-in audit log (issue 19)."""
+
+    SUCCESS = "success"
+    REFUSED = "refused"  # wrong name or password, or a switched-off user
+    THROTTLED = "throttled"  # too many failures: the password was not even checked
