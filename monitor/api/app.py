@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import accounts, ack, incidents, records, reports, signins, users, webhooks, withdrawals
+from monitor.api import accounts, ack, docs, incidents, records, reports, signins, users, webhooks, withdrawals
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
@@ -53,6 +53,7 @@ def _validation_error(error: dict) -> dict:
 
 def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
     app = FastAPI(title="Sunclock", version="0.1.0", lifespan=_lifespan(runtime, run_scheduler, seed_demo),
+                  docs_url=None, redoc_url=None,  # monitor/api/docs.py serves them from local assets
                   description="Deadlines of major emergencies: authoritative release within 5 h, "
                               "press conference within 24 h, escalated until met.")
     app.state.runtime = runtime
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     _add_exception_handlers(app, runtime)
     _include_routers(app)
     _add_health_routes(app, runtime, run_scheduler)
+    docs.install(app)
     return app
 
 
