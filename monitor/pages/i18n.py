@@ -55,7 +55,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
                         "如 5 小时内发布权威信息。",
     "new.late_warning": "发生时间早于现在 1 小时以上：这是一次延迟登记，时限早已开始计算，可能已经超时；"
                         "时间线会记录为延迟登记。请核对日期和时间。",
-    "new.late_ok": "我已核对，发生时间无误（延迟登记）",
+    "new.late_ok": "已核对无误，这是延迟登记",
     "new.late_confirm": "发生时间在 {ago}前，请核对后勾选下方确认再登记。",
     "field.title": "事件名称", "field.severity": "事件级别", "field.occurred_at": "发生时间",
     "field.department": "责任单位", "field.description": "事件概况", "field.location": "地点",
@@ -64,7 +64,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "correct.title": "更正发生时间或级别", "correct.submit": "保存更正",
     "milestone.title": "记录完成情况", "milestone.submit": "记录", "milestone.nothing": "没有待记录的时限要求。",
     "close.title": "结束事件", "close.submit": "结束事件",
-    "withdraw.title": "撤回误记的完成记录", "withdraw.submit": "撤回完成记录",
+    "withdraw.title": "撤回误记的完成记录", "withdraw.submit": "撤回完成记录", "withdraw.obligation": "要撤回的记录",
     "withdraw.hint": "仅用于误记。撤回后原记录仍保留在时间线上；该时限恢复计算，已过截止时间的立即记为超时。",
     "saved.withdrawn": "完成记录已撤回，时限恢复计算。",
     # the board that shouts, and read-only board links for wall screens
@@ -172,7 +172,7 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
                         "from then, e.g. 5 hours to publish authoritative information.",
     "new.late_warning": "This is more than an hour ago: a late registration. The clock has long been running and "
                         "may have run out; the timeline records the late registration. Check the date and time.",
-    "new.late_ok": "I have checked: this is when it happened (late registration)",
+    "new.late_ok": "Checked: this is a late registration",
     "new.late_confirm": "That is {ago} ago; check it and tick the confirmation below to register.",
     "field.title": "Title", "field.severity": "Severity", "field.occurred_at": "Occurred at",
     "field.department": "Responsible department", "field.description": "Description", "field.location": "Location",
@@ -182,6 +182,7 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "milestone.title": "Record a milestone", "milestone.submit": "Record", "milestone.nothing": "Nothing left to record.",
     "close.title": "Close the incident", "close.submit": "Close incident",
     "withdraw.title": "Withdraw a milestone recorded by mistake", "withdraw.submit": "Withdraw the milestone",
+    "withdraw.obligation": "Milestone to withdraw",
     "withdraw.hint": "For mistakes only. The milestone stays on the timeline; the deadline counts again and, if it "
                      "has passed, is breached at once.",
     "saved.withdrawn": "Milestone withdrawn; the deadline counts again.",

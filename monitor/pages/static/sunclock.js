@@ -172,7 +172,7 @@
       var at = Date.parse(field.value);
       var now = Date.parse(field.getAttribute("data-now-local")) + (Date.now() - loaded);
       var late = !isNaN(at) && now - at > parseInt(field.getAttribute("data-late-seconds"), 10) * 1000;
-      if (check) { check.hidden = !late && !field.hasAttribute("aria-invalid"); }
+      if (check) { check.hidden = !late && check.getAttribute("data-server-late") !== "1"; }
     }
     field.addEventListener("input", judge);
     field.addEventListener("change", judge);
