@@ -70,7 +70,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "late_registration": ("发生 {late_by}后才登记，属延迟登记，法定时限仍从发生时间起算。",
                           "Registered {late_by} after it happened: a late registration; the legal clock still runs "
                           "from when it happened."),
-    "detected_late": ("（服务恢复后补记，超时时间仍为截止时间）",
+    "detected_late": ("（事后补记，超时时间按截止时间计）",
                       " (recorded after an outage; the breach time is the deadline)"),
     "late": ("（延迟发送）", " (sent late)"),
     "evidence_url": ("证据：{evidence_url}", "Evidence: {evidence_url}"),
