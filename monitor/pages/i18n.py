@@ -68,14 +68,14 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "withdraw.hint": "仅用于误记。撤回后原记录仍保留在时间线上；该时限恢复计算，已过截止时间的立即记为超时。",
     "saved.withdrawn": "完成记录已撤回，时限恢复计算。",
     # the board that shouts, and read-only board links for wall screens
-    "next.record": "{title}后点此登记", "incident.contacts": "责任单位联系人",
+    "next.record": "{title}后点此登记", "next.record_short": "完成后点此登记", "incident.contacts": "责任单位联系人",
     # account chores
     "account.title": "我的账户", "account.password": "修改密码", "account.current": "当前密码",
     "account.new": "新密码", "account.repeat": "再次输入新密码", "account.submit": "修改密码",
     "account.rules": "密码至少 8 位，混合至少两类字符（字母、数字、符号），不能包含用户名，不能是常见密码。"
                      "修改后所有已登录的页面都需要用新密码重新登录。",
     "signin.changed": "密码已修改，请用新密码登录。",
-    "users.reset": "重置密码", "reset.title": "密码已重置", "reset.done": "{name} 的新密码（只显示这一次）：",
+    "users.password_rules": "混合字母、数字、符号中的至少两类，不含用户名，不用常见密码。", "users.reset": "重置密码", "reset.title": "密码已重置", "reset.done": "{name} 的新密码（只显示这一次）：",
     "reset.hint": "请当面或电话告知本人，并请其登录后在“我的账户”中改成自己的密码。原密码和已登录的页面均已失效。",
     "reset.back": "返回用户列表",
     "signins.title": "登录日志", "signins.explain": "每次登录尝试：谁、何时、从哪里、是否成功（最近 {n} 条）。",
@@ -186,12 +186,13 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "withdraw.hint": "For mistakes only. The milestone stays on the timeline; the deadline counts again and, if it "
                      "has passed, is breached at once.",
     "saved.withdrawn": "Milestone withdrawn; the deadline counts again.",
-    "next.record": "Done? Record “{title}” here", "incident.contacts": "Department contacts",
+    "next.record": "Done? Record “{title}” here", "next.record_short": "Done? Record it", "incident.contacts": "Department contacts",
     "account.title": "My account", "account.password": "Change password", "account.current": "Current password",
     "account.new": "New password", "account.repeat": "New password again", "account.submit": "Change password",
     "account.rules": "At least 8 characters mixing two kinds (letters, digits, symbols), not containing the user "
                      "name, not a common password. Every signed-in page then signs in again with the new one.",
     "signin.changed": "Password changed; sign in with the new one.",
+    "users.password_rules": "Mix two kinds of letters, digits and symbols; not the user name, not a common password.",
     "users.reset": "Reset password", "reset.title": "Password reset", "reset.done": "New password of {name} (shown once):",
     "reset.hint": "Tell it to the person directly and ask them to change it under “My account”. The old password "
                   "and their signed-in pages no longer work.",
