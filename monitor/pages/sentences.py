@@ -68,15 +68,15 @@ PHRASES: dict[str, tuple[str, str]] = {
 # Additions said after the phrase when the detail carries them.
 EXTRAS: dict[str, tuple[str, str]] = {
     "late_registration": ("发生 {late_by}后才登记，属延迟登记，法定时限仍从发生时间起算。",
-                          "Registered {late_by} after it happened: a late registration; the legal clock still runs "
+                          " Registered {late_by} after it happened: a late registration; the legal clock still runs "
                           "from when it happened."),
     "detected_late": ("（事后补记，超时时间按截止时间计）",
-                      " (recorded after an outage; the breach time is the deadline)"),
+                      " (recorded afterwards; the breach time is the deadline)"),
     "late": ("（延迟发送）", " (sent late)"),
-    "evidence_url": ("证据：{evidence_url}", "Evidence: {evidence_url}"),
-    "note": ("备注：{note}", "Note: {note}"),
-    "fallback": ("已改用{fallback}。", "Falling back to {fallback}."),
-    "steps_cancelled": ("取消 {steps_cancelled} 个待发提醒。", "{steps_cancelled} pending message(s) cancelled."),
+    "evidence_url": ("证据：{evidence_url}", " Evidence: {evidence_url}"),
+    "note": ("备注：{note}", " Note: {note}"),
+    "fallback": ("已改用{fallback}。", " Falling back to {fallback}."),
+    "steps_cancelled": ("取消 {steps_cancelled} 个待发提醒。", " {steps_cancelled} pending message(s) cancelled."),
 }
 
 # Labels for details of kinds without a phrase.
@@ -100,7 +100,8 @@ _WHY: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
 _WHY_STATE = re.compile(r"^(?:skipped: )?its obligation is (\w+)$")
 _WHY_DECIDED = re.compile(r"^(?:skipped: )?its accountability case was decided \((\w+)\)$")
 # Steps named as the message they are, where the table's word names the state ("已超时").
-_STEP_NOUNS = {"breached": ("超时通知", "breach notice"), "registered": ("登记通知", "registration notice")}
+_STEP_NOUNS = {"breached": ("超时通知", "breach notice"), "registered": ("登记通知", "registration notice"),
+               "overdue": ("超时催办", "overdue reminder")}
 _VIA = {"link": ("签收链接", "the link"), "sms": ("短信回复", "SMS reply"), "voice": ("电话按键", "phone keypad")}
 _ACTORS = {"scheduler": ("系统", "system"), "twilio": ("短信服务商", "SMS provider")}
 
@@ -121,6 +122,13 @@ class Speaker:
     def column(self) -> int:
         return 0 if self.lang == Language.ZH else 1
 
+    @property
+    def sep(self) -> str:
+        return "、" if self.column == 0 else ", "
+
+    def quoted(self, text: str) -> str:
+        return f"「{text}」" if self.column == 0 else f"“{text}”"
+
     def obligation(self, key: object) -> str:
         text = str(key)
         if text in self.titles:
@@ -132,7 +140,7 @@ class Speaker:
         return text
 
     def words(self, prefix: str, value: object) -> str:
-        return "、".join(self.t(f"{prefix}.{part.strip()}") for part in str(value).split(",") if part.strip())
+        return self.sep.join(self.t(f"{prefix}.{part.strip()}") for part in str(value).split(",") if part.strip())
 
     def time(self, value: object) -> str:
         try:
@@ -187,7 +195,7 @@ class Speaker:
                     else f"{what} for “{self.obligation(obligation)}”")
         values["what"] = what or _STEP_NOUNS["registered"][self.column]
         if "obligations" in detail:
-            values["obligations"] = "、".join(f"「{self.obligation(k)}」" for k in detail["obligations"] or [])
+            values["obligations"] = self.sep.join(self.quoted(self.obligation(k)) for k in detail["obligations"] or [])
         if "occurred_at" in detail and isinstance(detail["occurred_at"], dict) or "severity" in detail and isinstance(
                 detail["severity"], dict):
             values["changes"] = self._changes(detail)
@@ -213,11 +221,11 @@ class Speaker:
         if key == "via":
             return _VIA.get(str(value), (str(value), str(value)))[self.column]
         if key == "groups":
-            return "、".join(self.t(f"group.{g}") for g in value)
+            return self.sep.join(self.t(f"group.{g}") for g in value)
         if key in ("recipients", "reached") and isinstance(value, list):
-            return "、".join(map(str, value)) or "—"
+            return self.sep.join(map(str, value)) or "—"
         if key == "recipient":
-            return "、".join(part.strip() for part in str(value).split(","))
+            return self.sep.join(part.strip() for part in str(value).split(","))
         if key == "steps" and isinstance(value, list):
             return self._planned(value)
         if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
@@ -239,8 +247,8 @@ class Speaker:
                     continue
                 said.append(f"{self._step(row['step'])} {self.short(datetime.fromisoformat(row['at']))}")
             said += [f"{self._step(s)} ×{n}" for s, n in repeats.items()]
-            head = f"「{self.obligation(key)}」" if key else ""
-            parts.append(head + "、".join(said))
+            head = self.quoted(self.obligation(key)) + ("" if self.column == 0 else " ") if key else ""
+            parts.append(head + self.sep.join(said))
         return "；".join(parts) if self.column == 0 else "; ".join(parts)
 
     def _step(self, step: str) -> str:
