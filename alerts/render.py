@@ -215,6 +215,7 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "recipient": ctx.recipient_name,
         "ack_url": ctx.ack_url,
         "timezone": zone.key,
+        "local_name": _local_name(zone, language),
         "deadlines": deadlines,
         "d": deadlines[0],
         "reason": _one_line(ctx.deadlines[0].waiver_reason or ""),
@@ -256,6 +257,16 @@ def sms_facts(ctx: MessageContext, values: dict) -> dict[str, str]:
         TemplateFact.ACK_PATH: link.path.lstrip("/") + (f"?{link.query}" if link.query else ""),
     }
     return {"step": ctx.step, "kind": ctx.kind, **{str(name): value for name, value in facts.items()}}
+
+
+# Zones whose time people in China call 北京时间; elsewhere "local time" is the name.
+_BEIJING = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+
+
+def _local_name(zone: ZoneInfo, language: str) -> str:
+    if language == Language.ZH:
+        return "北京时间" if zone.key in _BEIJING else "当地时间"
+    return "Beijing time" if zone.key in _BEIJING else "local time"
 
 
 def _fit_sms(render_sms: Callable[[str], str], title: str) -> str:

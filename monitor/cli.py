@@ -14,6 +14,7 @@ from alerts.aliyun_templates import SHIPPED_TEMPLATES, load_aliyun_templates
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
 from monitor.cli_records import department, incident, milestone, report
+from monitor.cli_users import user_list, user_passwd
 from monitor.logging import configure_logging
 from rules import RulesInvalid, load_rules
 from rules.vocabulary import Role
@@ -60,10 +61,24 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
         fail(f"the rule, calendar or SMS template files are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
     _settle_start_up_objects()
+    _say_where(host or settings.host, port or settings.port, demo)
     # Its crash reports go through our (masking) log handler, not its own; and
     # X-Forwarded-For is read by the app, from SUNCLOCK_TRUSTED_PROXIES only.
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="warning",
                 access_log=False, lifespan="on", log_config=None, proxy_headers=False)
+
+
+def _say_where(host: str, port: int, demo: bool) -> None:
+    """The first thing a newcomer needs: the address to open (and, with --demo, who to sign in as)."""
+    from monitor.demo import DEMO_PASSWORD, USERS
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - reading the setting, not binding
+    shown = f"[{shown}]" if ":" in shown else shown
+    lines = [f"Sunclock is starting: open http://{shown}:{port}/ (API documents at http://{shown}:{port}/docs)"]
+    if demo:
+        lines.append(f"Demo users (password {DEMO_PASSWORD}, on an empty database): "
+                     + ", ".join(f"{name} ({role})" for name, role, _ in USERS))
+    click.echo("\n".join(lines), err=True)
 
 
 def _checked(load: Callable[[Path], T], directory: Path) -> T:
@@ -182,6 +197,8 @@ def user_unlock(name: str) -> None:
     click.echo(f"unlocked {name} ({_run(work)} throttle entries cleared)")
 
 
+user.add_command(user_list)
+user.add_command(user_passwd)
 main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)

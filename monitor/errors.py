@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     MILESTONE_FUTURE = "milestone_future"
     MILESTONE_BEFORE_OCCURRED = "milestone_before_occurred"
     OBLIGATION_WAIVED = "obligation_waived"
+    MILESTONE_NOT_RECORDED = "milestone_not_recorded"
     # waivers and cases
     WAIVER_DECISION_UNKNOWN = "waiver_decision_unknown"
     OBLIGATION_SETTLED = "obligation_settled"
@@ -53,6 +54,12 @@ class ErrorCode(StrEnum):
     ROLE_FORBIDDEN = "role_forbidden"
     HEAD_NEEDS_DEPARTMENT = "head_needs_department"
     PASSWORD_SHORT = "password_short"
+    PASSWORD_LONG = "password_long"
+    PASSWORD_ONE_KIND = "password_one_kind"
+    PASSWORD_HAS_NAME = "password_has_name"
+    PASSWORD_COMMON = "password_common"
+    PASSWORD_WRONG = "password_wrong"
+    PASSWORD_MISMATCH = "password_mismatch"
     # other request values
     EVIDENCE_URL_SCHEME = "evidence_url_scheme"
     TIME_OUT_OF_RANGE = "time_out_of_range"

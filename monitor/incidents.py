@@ -50,6 +50,11 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
     return incident
 
 
+# Registered this long after it happened, an incident is a late registration:
+# the form asks to confirm the time, and the timeline says so.
+LATE_REGISTRATION = timedelta(hours=1)
+
+
 async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
                    actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
@@ -62,9 +67,11 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     session.add(incident)
     await session.flush()
     assert incident.id is not None
+    late_by = now - data.occurred_at
+    late = {"late_registration": True, "late_by": int(late_by.total_seconds())} if late_by > LATE_REGISTRATION else {}
     await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
                           matter=incident.kind, severity=incident.severity, occurred_at=incident.occurred_at,
-                          department=department.code)
+                          department=department.code, **late)
     await planning.plan_incident(session, incident, rules, now, actor.name,
                                  notify=rules.applicable(incident.kind, incident.severity))
     return incident

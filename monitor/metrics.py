@@ -11,6 +11,7 @@ restarts and every replica reports the same totals (board queries use
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from monitor.metric_names import name_families
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.vocabulary import (
@@ -93,8 +95,10 @@ class _Families(Collector):
         return iter(self.families)
 
 
-async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
-    """The database-derived metrics, in the Prometheus text format."""
+async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str],
+                           titles: Mapping[str, str] | None = None) -> bytes:
+    """The database-derived metrics, in the Prometheus text format; ``titles``: the
+    rules' obligation titles, for the info series that name the labels' codes."""
     codes = dict((await session.execute(select(Department.id, Department.code))).all())
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families([
@@ -105,6 +109,7 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
         await _time_to_fulfil(session, obligation_keys),
         await _cases(session),
         await _undeliverable(session, codes, obligation_keys),
+        *await name_families(session, titles or {}),
     ]))
     return generate_latest(registry)
 

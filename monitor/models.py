@@ -284,3 +284,27 @@ class SignInFailure(SQLModel, table=True):
     failures: int = 0
     last_failed_at: datetime = _time(index=True)
     blocked_until: datetime | None = _time(nullable=True)
+
+
+class BoardLink(SQLModel, table=True):
+    """A read-only link to the board for a wall screen (issue 19): long-lived,
+    board-only, revocable by an admin; the link carries the token, this row its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _time()
+    revoked_at: datetime | None = _time(nullable=True)
+    last_seen_at: datetime | None = _time(nullable=True)
+
+
+class SignInEvent(SQLModel, table=True):
+    """The sign-in audit log (等保): who tried, when, from where, and whether it worked."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    name: str = Field(max_length=64)
+    client: str = Field(max_length=64)
+    success: bool
+    outcome: str = Field(max_length=32)  # a SignInOutcome

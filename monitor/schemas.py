@@ -299,3 +299,9 @@ class CasePublic(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     breach_withdrawn: bool = False
+
+
+class MilestoneWithdrawal(_Body):
+    """Why a recorded milestone is withdrawn (it was recorded by mistake)."""
+
+    reason: Reason

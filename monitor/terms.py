@@ -24,6 +24,7 @@ from rules.vocabulary import (
     Recipient,
     Role,
     Severity,
+    SignInOutcome,
     StepKind,
     TimelineKind,
     WaiverState,
@@ -87,6 +88,7 @@ TIMELINE_KIND: Words = {
     TimelineKind.WAIVER_REFUSED: ("驳回免除", "waiver refused"),
     TimelineKind.WAIVER_LAPSED: ("免除申请失效", "waiver request lapsed"),
     TimelineKind.OBLIGATIONS_CANCELLED: ("取消时限", "obligations cancelled"),
+    TimelineKind.MILESTONE_WITHDRAWN: ("撤回完成记录", "milestone withdrawn"),
 }
 DECISION: Words = {
     Decision.PENDING: ("待处理", "pending"), Decision.NOTICE: ("通报批评", "circulated criticism"),
@@ -103,6 +105,10 @@ DUTY: Words = {
     MatterKind.PUBLIC_OPINION: ("舆情回应", "respond to public opinion"),
     MatterKind.DISCLOSURE_REQUEST: ("依申请公开答复", "reply to the disclosure request"),
 }
+SIGNIN_OUTCOME: Words = {
+    SignInOutcome.SUCCESS: ("成功", "success"), SignInOutcome.REFUSED: ("失败（用户名或密码错误）", "refused"),
+    SignInOutcome.THROTTLED: ("被拒绝（失败次数过多）", "throttled"),
+}
 
 # The catalogue key prefix of each table. Obligation and incident states share
 # "state." (their values do not overlap).
@@ -110,7 +116,7 @@ TABLES: tuple[tuple[str, Words], ...] = (
     ("role", ROLE), ("group", GROUP), ("contact", CONTACT_ROLE), ("severity", SEVERITY),
     ("state", OBLIGATION_STATE), ("state", INCIDENT_STATE), ("waiver", WAIVER_STATE),
     ("nstate", NOTIFICATION_STATE), ("step", STEP_KIND), ("channel", CHANNEL), ("kind", TIMELINE_KIND),
-    ("decision", DECISION), ("matter", MATTER), ("duty", DUTY),
+    ("decision", DECISION), ("matter", MATTER), ("duty", DUTY), ("signin", SIGNIN_OUTCOME),
 )
 
 

@@ -178,6 +178,7 @@ class TimelineKind(StrEnum):
     WAIVER_LAPSED = "waiver_lapsed"
     # Written by versions before waivers; kept so old timelines still read.
     OBLIGATIONS_CANCELLED = "obligations_cancelled"
+    MILESTONE_WITHDRAWN = "milestone_withdrawn"
 
 
 class SmsProvider(StrEnum):
@@ -203,3 +204,11 @@ class TemplateFact(StrEnum):
     REASON = "reason"  # why a waiver was requested
     ACK_LINK = "ack_link"  # the signed acknowledgement link, whole
     ACK_PATH = "ack_path"  # the same without scheme and host, for a template that fixes the domain
+
+
+class SignInOutcome(StrEnum):
+    """How a sign-in attempt ended, in the sign-in audit log (issue 19)."""
+
+    SUCCESS = "success"
+    REFUSED = "refused"  # wrong name or password, or a switched-off user
+    THROTTLED = "throttled"  # too many failures: the password was not even checked

@@ -28,6 +28,21 @@ DATASOURCE = {"type": "prometheus", "uid": "sunclock-prometheus"}
 REMAINING = "max by (incident_id, department, obligation) (sunclock_deadline_remaining_seconds)"
 
 
+def named(expr: str, *labels: str) -> str:
+    """``expr`` with the names of its codes joined in from the info series of
+    monitor/metric_names.py (``obligation`` → ``obligation_title`` and so on);
+    a row whose name is missing still shows, with its code (``or on``)."""
+    joined = f"({expr})"
+    for label in labels:
+        name = {"obligation": "obligation_title", "department": "department_name",
+                "incident_id": "incident_title"}[label]
+        info = {"obligation": "obligation", "department": "department", "incident_id": "incident"}[label]
+        joined += (f" * on ({label}) group_left ({name}) "
+                   f"max by ({label}, {name}) (sunclock_{info}_info)")
+    keys = ", ".join(labels)
+    return f"{joined} or on ({keys}) ({expr})"
+
+
 def thresholds(*steps: tuple[str, float | None]) -> dict:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
 
@@ -85,7 +100,8 @@ def deadline_table(grid) -> dict:
         "table",
         "时限倒计时 · Time left to each deadline (open major incidents)",
         grid,
-        [target(REMAINING, ref="A", instant=True) | {"format": "table"}],
+        [target(named(REMAINING, "incident_id", "department", "obligation"), ref="A", instant=True)
+         | {"format": "table"}],
         description="每个未履行时限一行；负数表示已超时。 / One row per unmet obligation; negative means overdue.",
         unit="dtdurations",
         steps=thresholds(("red", None), ("orange", 0), ("green", 3600)),
@@ -95,10 +111,10 @@ def deadline_table(grid) -> dict:
         }],
         options={"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": left, "desc": False}]},
         transformations=[{"id": "organize", "options": {
-            "excludeByName": {"Time": True},
-            "indexByName": {"incident_id": 0, "department": 1, "obligation": 2, "Value": 3},
-            "renameByName": {"incident_id": "事件 Incident", "department": "责任单位 Department",
-                             "obligation": "时限 Obligation", "Value": left},
+            "excludeByName": {"Time": True, "incident_id": True, "department": True, "obligation": True},
+            "indexByName": {"incident_title": 0, "department_name": 1, "obligation_title": 2, "Value": 3},
+            "renameByName": {"incident_title": "事件 Incident", "department_name": "责任单位 Department",
+                             "obligation_title": "时限 Obligation", "Value": left},
         }}],
     )
 
@@ -110,7 +126,8 @@ def on_time_rate(grid) -> dict:
         "bargauge",
         "按时率 · On-time rate",
         grid,
-        [target(f"{met} / sum by (obligation) ({finished})", "{{obligation}}", ref="A", instant=True),
+        [target(named(f"{met} / sum by (obligation) ({finished})", "obligation"), "{{obligation_title}}",
+                ref="A", instant=True),
          target(f"sum({met}) / sum({finished})", "全部 all", ref="B", instant=True)],
         description="按时履行 / (按时 + 逾期履行 + 超时未履行)。 / met / (met + met late + breached).",
         unit="percentunit",
@@ -146,8 +163,8 @@ def panels() -> list[dict]:
         on_time_rate((16, 5, 8, 10)),
 
         timeseries("每小时超时数（按单位） · Breaches per hour by department", (0, 15, 12, 8),
-                   [target("sum by (department) (max by (department, obligation) "
-                           "(increase(sunclock_breaches_total[1h])))", "{{department}}")],
+                   [target(named("sum by (department) (max by (department, obligation) "
+                                 "(increase(sunclock_breaches_total[1h])))", "department"), "{{department_name}}")],
                    description="滚动一小时内记录的超时。 / Breaches recorded in the trailing hour.",
                    axis_label="breaches / h", custom={"fillOpacity": 30}),
         timeseries("通知（按通道与结果） · Notifications by outcome", (12, 15, 12, 8),
@@ -165,9 +182,9 @@ def panels() -> list[dict]:
                    unit="s", steps=thresholds(("green", None), ("red", 1)),
                    custom={"thresholdsStyle": {"mode": "line"}}),
         stat("履行用时中位数（7 天） · Time to fulfil p50 (7 days)", (12, 23, 12, 8),
-             [target("histogram_quantile(0.5, sum by (le, obligation) "
-                     "(increase(sunclock_time_to_fulfil_seconds_bucket[7d])))", "{{obligation}}",
-                     instant=True)],
+             [target(named("histogram_quantile(0.5, sum by (le, obligation) "
+                           "(increase(sunclock_time_to_fulfil_seconds_bucket[7d])))", "obligation"),
+                     "{{obligation_title}}", instant=True)],
              description="从事件发生到记录履行的用时。 / From occurred_at to the recorded milestone.",
              unit="dtdurations", steps=thresholds(("blue", None))),
     ]

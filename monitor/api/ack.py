@@ -8,6 +8,7 @@ touches an obligation or a step (SPEC §2: it never stops the legal clock).
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from alerts.render import format_remaining
 from monitor.acks import (
     REGISTERED_DUTY,
     STEP_LABELS,
@@ -30,17 +32,21 @@ from monitor.api.responses import page_answers
 from monitor.catalogue import phrase
 from monitor.deps import ClockDep, RuntimeDep, SessionDep
 from monitor.errors import ErrorCode
-from rules.vocabulary import StepKind
+from monitor.models import Obligation
+from monitor.terms import OBLIGATION_STATE, chinese
+from rules.vocabulary import ObligationState, StepKind
 
 log = structlog.get_logger("sunclock.ack")
 router = APIRouter(tags=["acknowledgements"], responses=page_answers(400, 404, 410, 413, 422))
+STATE_WORDS = chinese(OBLIGATION_STATE)
 LANG = "zh"  # the page is written in Chinese (its labels below); its texts come from the catalogue
 
 _PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ heading }} · Sunclock</title>
+<title>{{ heading }} · 阳光时钟</title>
 <style>body{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.6}
-dt{color:#555}dd{margin:0 0 .6rem}button{font-size:1.1rem;padding:.5rem 1.5rem}.done{color:#1a7f37}</style>
+dt{color:#555}dd{margin:0 0 .6rem}.late{color:#b00020}
+button{font-size:1.1rem;padding:.5rem 1.5rem}.done{color:#1a7f37}</style>
 </head><body>
 <h1>{{ heading }}</h1>
 {% if message %}<p{% if done %} class="done"{% endif %}>{{ message }}</p>{% endif %}
@@ -48,7 +54,9 @@ dt{color:#555}dd{margin:0 0 .6rem}button{font-size:1.1rem;padding:.5rem 1.5rem}.
 <dt>事件</dt><dd>{{ t.incident.title }}（编号 {{ t.incident.id }}）</dd>
 <dt>事项</dt><dd>{{ duty }}</dd>
 <dt>提醒</dt><dd>{{ step }}</dd>
-{% for o in t.duties %}<dt>{{ o.title }} 时限</dt><dd>{{ local(o.due_at) }}</dd>{% endfor %}
+{% for o in t.duties %}<dt>「{{ o.title }}」截止时间</dt><dd>{{ local(o.due_at) }}<br>
+<strong class="{{ 'late' if o.state == 'breached' else '' if o.state == 'pending' else 'done' }}">
+{{- duty_state(o) }}</strong></dd>{% endfor %}
 <dt>接收人</dt><dd>{{ t.contact.name }}</dd>
 <dt>签收状态</dt><dd>{% if acked %}已签收（{{ local(acked) }}）{% else %}未签收{% endif %}</dd>
 </dl>
@@ -90,7 +98,17 @@ def _details(target: AckTarget, runtime: RuntimeDep, token: str, acked: datetime
     label = STEP_LABELS.get(step.kind, step.kind) + repeat
     duty = REGISTERED_DUTY if not step.obligation_key else "、".join(o.title for o in target.duties)
     return {"t": target, "duty": duty, "step": label, "acked": acked, "action": f"/ack/{token}",
-            "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
+            "local": lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            "duty_state": lambda o: duty_status(o, runtime.clock.now(), zone)}
+
+
+def duty_status(obligation: Obligation, now: datetime, zone: ZoneInfo) -> str:
+    """Time left (or overdue) while the duty is owed; otherwise that it is already met, late or waived."""
+    state = obligation.state
+    if state in (ObligationState.PENDING, ObligationState.BREACHED):
+        return format_remaining(obligation.due_at - now, LANG)
+    done = f"，完成于 {obligation.fulfilled_at.astimezone(zone):%m-%d %H:%M}" if obligation.fulfilled_at else ""
+    return f"{STATE_WORDS.get(state, state)}{done}，无需再办"
 
 
 @router.get("/ack/{token}", response_class=HTMLResponse)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import ack, incidents, records, reports, signins, users, voice, webhooks
+from monitor.api import accounts, ack, docs, incidents, records, reports, signins, users, voice, webhooks, withdrawals
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping, transaction
@@ -54,6 +54,7 @@ def _validation_error(error: dict) -> dict:
 
 def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
     app = FastAPI(title="Sunclock", version="0.1.0", lifespan=_lifespan(runtime, run_scheduler, seed_demo),
+                  docs_url=None, redoc_url=None,  # monitor/api/docs.py serves them from local assets
                   description="Deadlines of major emergencies: authoritative release within 5 h, "
                               "press conference within 24 h, escalated until met.")
     app.state.runtime = runtime
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     _add_exception_handlers(app, runtime)
     _include_routers(app)
     _add_health_routes(app, runtime, run_scheduler)
+    docs.install(app)
     return app
 
 
@@ -155,9 +157,11 @@ def _add_exception_handlers(app: FastAPI, runtime: Runtime) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(withdrawals.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(accounts.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(signins.router, prefix="/api/v1", responses=API_ERRORS)
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
@@ -197,7 +201,8 @@ def _add_health_routes(app: FastAPI, runtime: Runtime, run_scheduler: bool) -> N
     async def metrics() -> Response:
         try:
             async with runtime.sessions() as session:
-                stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys())
+                stored = await database_metrics(session, runtime.clock.now(), runtime.rules.obligation_keys(),
+                                                {o.key: o.title for r in runtime.rules.rules for o in r.obligations})
         except DBAPIError as exc:
             if not is_connection_error(exc):
                 raise

@@ -193,8 +193,8 @@ async def cases_page(page: Page, session: AsyncSession, *, status: int = 200, er
         page.actor, AccountabilityCase.department_id)
     cases = (await session.execute(query.order_by(AccountabilityCase.decision != Decision.PENDING,
                                                   AccountabilityCase.breached_at.desc()).limit(500))).all()
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
-    return render(page, "cases.html", status=status, cases=cases, codes=codes, errors=errors or {}, failed=failed,
+    names = dict((await session.execute(select(Department.id, Department.name))).all())  # words, not codes
+    return render(page, "cases.html", status=status, cases=cases, names=names, errors=errors or {}, failed=failed,
                   title_of=lambda key, title: overview.obligation_title(page.runtime.rules, key, title, page.lang),
                   waivers=await waiver_views.requested(session, page.actor),
                   saved=page.request.query_params.get("saved") if status == 200 else None)

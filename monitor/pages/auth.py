@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from monitor import page_sessions, throttle
+from monitor import accounts, page_sessions, throttle
 from monitor.actors import Actor
 from monitor.auth import check_password, hash_password
 from monitor.deps import RuntimeDep, SessionDep
@@ -41,6 +41,7 @@ from monitor.pages.render import (
     sign_in_url,
 )
 from monitor.runtime import Runtime
+from rules.vocabulary import SignInOutcome
 
 SESSION_SALT = "sunclock.pages.session.v2"
 
@@ -167,6 +168,8 @@ async def sign_in(page: AnyPage, session: SessionDep) -> Response:
     target = _safe_next(str(form.get("next") or ""))
     client, now = throttle.client_of(page.request), page.runtime.clock.now()
     if (until := await throttle.blocked_until(session, name, client, now)) is not None:
+        accounts.record_sign_in(session, name, client, now, SignInOutcome.THROTTLED)
+        await session.commit()
         seconds = max(1, math.ceil((until - now).total_seconds()))
         response = render(page, "signin.html", status=429, next=target, name=name,
                           error=page.t("signin.locked", at=page.local(until, seconds=True), seconds=seconds))
@@ -179,7 +182,8 @@ async def sign_in(page: AnyPage, session: SessionDep) -> Response:
     stored = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(lambda: check_password(password, stored if known else _dummy_hash()))
     good = matches and user is not None and user.active
-    await throttle.record(session, name, client, now, success=good)
+    accounts.record_sign_in(session, name, client, now, SignInOutcome.SUCCESS if good else SignInOutcome.REFUSED)
+    await throttle.record(session, name, client, now, success=good)  # commits, the audit line with it
     if not good:
         return render(page, "signin.html", status=401, next=target, name=name, error=page.t("signin.failed"))
     if (previous := _session_id(page.runtime, page.request)) is not None:

@@ -23,7 +23,7 @@ REFRESH_SECONDS = 15
 async def board(page: SignedIn, session: SessionDep) -> Response:
     assert page.actor is not None
     rows = await overview.board(session, page.actor)
-    return render(page, "board.html", rows=rows, refresh=REFRESH_SECONDS, title_of=_titles(page))
+    return render(page, "board.html", rows=rows, refresh=REFRESH_SECONDS, title_of=titles(page))
 
 
 @router.get("/board/fragment")
@@ -31,10 +31,10 @@ async def board_fragment(page: SignedIn, session: SessionDep) -> Response:
     """The board's table alone, fetched by the board every few seconds."""
     assert page.actor is not None
     rows = await overview.board(session, page.actor)
-    return render(page, "_board.html", rows=rows, title_of=_titles(page))
+    return render(page, "_board.html", rows=rows, title_of=titles(page))
 
 
-def _titles(page: Page) -> Callable[[ObligationPublic], str]:
+def titles(page: Page) -> Callable[[ObligationPublic], str]:
     return lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang)
 
 

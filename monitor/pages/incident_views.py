@@ -13,14 +13,15 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import incidents
-from monitor.auth import sees_department
+from monitor import incidents, withdrawals
+from monitor.auth import sees_contacts, sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
-from monitor.models import Department, Incident
+from monitor.models import Contact, Department, Incident
 from monitor.pages import overview
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import (
+    FormInvalid,
     local_time,
     optional,
     save,
@@ -28,13 +29,14 @@ from monitor.pages.forms import (
     validate,
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
-from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
+from monitor.pages.sentences import Speaker
+from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate, MilestoneWithdrawal
 from rules.vocabulary import MatterKind, Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
-SAVED = ("registered", "corrected", "milestone", "closed")
+SAVED = ("registered", "corrected", "milestone", "closed", "withdrawn")
 
 
 def _allowed(page: Page, action: str) -> None:
@@ -54,10 +56,31 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 @router.get("/incidents/new")
 async def new_incident(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "register")
+    # No default time: "now" would quietly start the legal clock at the moment of reporting.
     values = {"title": "", "kind": MatterKind.EMERGENCY, "severity": "", "department": "", "description": "",
-              "location": "", "occurred_at": page.local_input(page.runtime.clock.now())}
+              "location": "", "occurred_at": "", "late_ok": ""}
     return render(page, "incident_new.html", values=values, errors={}, departments=await _departments(session),
-                  severities=SEVERITIES, kinds=KINDS)
+                  severities=SEVERITIES, kinds=KINDS, late=False, **_clock_facts(page))
+
+
+def _clock_facts(page: Page) -> dict[str, object]:
+    """What the form's script needs to warn of a late registration before it is sent."""
+    return {"now_local": page.local_input(page.runtime.clock.now()),
+            "late_seconds": int(incidents.LATE_REGISTRATION.total_seconds())}
+
+
+def _check_late(page: Page, data: IncidentCreate, confirmed: bool) -> None:
+    """A time more than an hour ago is asked about once: a mistyped day would breach at once."""
+    late_by = page.runtime.clock.now() - data.occurred_at
+    if late_by > incidents.LATE_REGISTRATION and not confirmed:
+        raise FormInvalid({"occurred_at": page.t("new.late_confirm", ago=_hours(late_by.total_seconds(), page.lang))})
+
+
+def _hours(seconds: float, lang: str) -> str:
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    if lang == "zh":
+        return (f"{hours} 小时 " if hours else "") + f"{minutes} 分钟"
+    return (f"{hours} h " if hours else "") + f"{minutes} min"
 
 
 @router.post("/incidents/new")
@@ -66,21 +89,23 @@ async def register(page: Posted, session: SessionDep) -> Response:
     assert page.actor is not None
     form = await page.request.form()
     values = {name: text(form, name) for name in
-              ("title", "kind", "severity", "occurred_at", "department", "description", "location")}
+              ("title", "kind", "severity", "occurred_at", "department", "description", "location", "late_ok")}
     runtime = page.runtime
 
     async def action() -> int:
         data = validate(IncidentCreate, _present(
-            values | {"occurred_at": values["occurred_at"]
-                      and local_time(values["occurred_at"], runtime.settings.zone)}),
+            {k: v for k, v in values.items() if k != "late_ok"}
+            | {"occurred_at": values["occurred_at"] and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
+        _check_late(page, data, values["late_ok"] == "1")
         return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
 
     incident_id, errors = await save(page, session, action)
     if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
-                  departments=await _departments(session), severities=SEVERITIES, kinds=KINDS)
+                  departments=await _departments(session), severities=SEVERITIES, kinds=KINDS,
+                  late="occurred_at" in errors and values["late_ok"] != "1", **_clock_facts(page))
 
 
 async def _visible_incident(page: Page, session: AsyncSession, incident_id: int) -> Incident:
@@ -104,8 +129,10 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
     now = page.runtime.clock.now()
     defaults = {
         "correct": {"occurred_at": page.local_input(incident.occurred_at), "severity": incident.severity, "reason": ""},
-        "milestone": {"obligation": "", "at": page.local_input(now), "evidence_url": "", "note": ""},
+        "milestone": {"obligation": page.request.query_params.get("record", ""), "at": page.local_input(now),
+                      "evidence_url": "", "note": ""},
         "close": {"reason": ""},
+        "withdraw": {"obligation": "", "reason": ""},
     }
     if form is not None and values is not None:
         defaults[form] = values
@@ -113,10 +140,33 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
     return render(page, "incident.html", status=status, view=view, incident=view.incident,
                   messages=await overview.messages(session, incident.id, page.actor),
                   entries=await overview.timeline(session, incident.id),
+                  say=await speaker(page, session, view.incident.obligations),
+                  contacts=await _contacts(page, session, incident),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
+                  recorded=[o for o in view.incident.obligations if o.fulfilled_at is not None],
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
+
+
+async def _contacts(page: Page, session: AsyncSession, incident: Incident) -> list[Contact]:
+    """The responsible department's contacts, with tappable numbers, for those who may see them."""
+    assert page.actor is not None
+    if not sees_contacts(page.actor, incident.department_id):
+        return []
+    return list((await session.exec(select(Contact).where(
+        Contact.department_id == incident.department_id, Contact.retired_at.is_(None))
+        .order_by(Contact.role.desc(), Contact.id))).scalars())
+
+
+async def speaker(page: Page, session: AsyncSession, obligations: list) -> Speaker:
+    """What reads the timeline aloud: titles of the rules' and this incident's duties, departments' names."""
+    rules = page.runtime.rules
+    titles = {o.key: overview.obligation_title(rules, o.key, o.title, page.lang)
+              for rule in rules.rules for o in rule.obligations}
+    titles |= {o.key: overview.obligation_title(rules, o.key, o.title, page.lang) for o in obligations}
+    names = {d.code: d.name for d in await _departments(session)}
+    return Speaker(page.lang, page.t, titles, names, page.local, page.short)
 
 
 @router.get("/incidents/{incident_id}")
@@ -186,3 +236,17 @@ async def close(incident_id: int, page: Posted, session: SessionDep) -> Response
                               page.actor)
 
     return await _act(page, session, incident_id, "close", values, action, "closed")
+
+
+@router.post("/incidents/{incident_id}/withdraw")
+async def withdraw(incident_id: int, page: Posted, session: SessionDep) -> Response:
+    """A supervisor withdraws a milestone recorded by mistake (the API's milestone/withdrawal)."""
+    _, form = await _acting(page, session, incident_id, "withdraw")
+    values = {name: text(form, name) for name in ("obligation", "reason")}
+
+    async def action() -> None:
+        data = validate(MilestoneWithdrawal, _present({"reason": values["reason"]}), page.t)
+        await withdrawals.withdraw_milestone(session, incident_id, values["obligation"], data.reason,
+                                             page.runtime.rules, page.runtime.clock.now(), page.actor)
+
+    return await _act(page, session, incident_id, "withdraw", values, action, "withdrawn")

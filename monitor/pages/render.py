@@ -57,25 +57,6 @@ class Page:
         """Month, day and time: enough on the board, and it fits a phone."""
         return at.astimezone(self.runtime.settings.zone).strftime("%m-%d %H:%M") if at is not None else ""
 
-    def detail(self, detail: dict[str, Any]) -> list[tuple[str, str]]:
-        """A timeline entry's details for reading: times in the local zone, long lists counted."""
-        shown = []
-        for key, value in detail.items():
-            if value in (None, "", [], {}):
-                continue
-            if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-                try:
-                    value = self.local(datetime.fromisoformat(value), seconds=True)
-                except ValueError:
-                    pass
-            elif isinstance(value, list) and value and isinstance(value[0], dict):
-                value = f"× {len(value)}"
-            elif isinstance(value, list):
-                value = "、".join(map(str, value))
-            text = str(value)
-            shown.append((key, text if len(text) <= 120 else text[:119] + "…"))
-        return shown
-
     def local_input(self, at: datetime) -> str:
         """The value of a ``datetime-local`` field."""
         return at.astimezone(self.runtime.settings.zone).strftime("%Y-%m-%dT%H:%M")

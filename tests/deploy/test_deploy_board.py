@@ -23,6 +23,8 @@ GAUGES = {
     "sunclock_cases",
     "sunclock_scheduler_heartbeat_timestamp_seconds",
     "sunclock_calendar_covered_until_timestamp_seconds",  # SPEC §7, §13.2
+    # The names of the codes in the labels above (issue 19: words, not keys).
+    "sunclock_obligation_info", "sunclock_department_info", "sunclock_incident_info",
 }
 # sunclock_steps_undeliverable_total: steps that reached nobody (issue 12, "no silent gap").
 COUNTERS = {"sunclock_breaches_total", "sunclock_notifications_total", "sunclock_steps_undeliverable_total"}
@@ -35,6 +37,7 @@ DATABASE_DERIVED = {
     "sunclock_breaches_total",
     "sunclock_cases",
     "sunclock_steps_undeliverable_total",
+    "sunclock_obligation_info", "sunclock_department_info", "sunclock_incident_info",
 }
 DATASOURCE_UID = "sunclock-prometheus"
 

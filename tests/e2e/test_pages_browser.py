@@ -54,8 +54,10 @@ def sign_in(page: Page, base: str, name: str) -> None:
 def fill_register_form(page: Page, title: str, minutes_ago: int) -> None:
     page.get_by_label("事件名称").fill(title)
     page.get_by_label("事件级别").select_option("I")
-    occurred = page.get_by_label("发生时间")  # filled in with the server's "now"
-    started = datetime.fromisoformat(occurred.input_value()) - timedelta(minutes=minutes_ago)
+    occurred = page.get_by_label("发生时间")
+    assert occurred.input_value() == ""  # no default: the legal clock runs from when it happened
+    now_local = datetime.fromisoformat(occurred.get_attribute("data-now-local"))  # the server's "now"
+    started = now_local - timedelta(minutes=minutes_ago)
     occurred.fill(started.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("责任单位").select_option("EMB")
     page.get_by_label("地点").fill("高栏港区")
@@ -221,3 +223,99 @@ def test_a_supervisor_reads_the_report_and_a_draft_notice_on_screen_and_in_print
     expect(page.get_by_role("link", name="返回问责案件")).to_be_hidden()
     shot(page, "notice-print")
     context.close()
+
+
+# Words, not keys (issue 19): what a person reads on every page, in Chromium.
+def internal_keys() -> set[str]:
+    from rules import load_rules
+    from rules.vocabulary import (
+        Channel,
+        Decision,
+        IncidentState,
+        NotificationState,
+        ObligationState,
+        StepKind,
+        TimelineKind,
+        WaiverState,
+    )
+
+    keys = {o.key for rule in load_rules(REPO / "rules").rules for o in rule.obligations}
+    for enum in (StepKind, ObligationState, IncidentState, NotificationState, Decision, TimelineKind, WaiverState,
+                 Channel):
+        keys |= {member.value for member in enum}
+    return keys
+
+
+def keys_read(page: Page, keys: set[str]) -> list[str]:
+    text = re.sub(r"\S+@\S+|https?://\S+", " ", page.evaluate("document.body.innerText"))
+    return sorted(k for k in keys if re.search(rf"(?<![A-Za-z_#]){re.escape(k)}(?![A-Za-z_])", text))
+
+
+def test_no_chinese_page_shows_an_internal_key_or_the_zone_name(server, browser):
+    keys = internal_keys()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    for user in ("duty", "supervisor", "admin"):
+        context.clear_cookies()
+        sign_in(page, server, user)
+        incidents = sorted({a.get_attribute("href") for a in page.locator(".card-title a").all()})
+        assert incidents
+        urls = ["/", "/incidents/new", "/outbox", "/cases", "/reports", "/admin/users", "/admin/boards",
+                "/admin/departments", "/admin/signins", "/account", *incidents]
+        for url in urls:
+            page.goto(server + url)
+            assert keys_read(page, keys) == [], (user, url, keys_read(page, keys))
+            assert "Asia/Shanghai" not in page.evaluate("document.body.innerText"), (user, url)
+    # The acknowledgement page, from a link in a stored message.
+    page.goto(server + "/outbox")
+    link = re.search(r"https?://\S+/ack/[\w.\-]+", page.evaluate("document.body.innerText")).group(0)
+    page.goto(server + "/ack/" + link.rsplit("/ack/", 1)[1])
+    expect(page.get_by_role("heading", level=1)).to_have_text("签收提醒")
+    assert keys_read(page, keys) == []
+    assert "剩余" in page.inner_text("body") or "已超时" in page.inner_text("body")
+    shot(page, "ack")
+    context.close()
+
+
+def test_the_register_form_warns_of_a_late_registration_before_it_is_sent(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, server, "duty")
+    page.goto(server + "/incidents/new")
+    occurred = page.get_by_label("发生时间")
+    expect(page.locator("#late-check")).to_be_hidden()
+    now_local = datetime.fromisoformat(occurred.get_attribute("data-now-local"))
+    occurred.fill((now_local - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    expect(page.locator("#late-check")).to_be_visible()
+    expect(page.locator("#late-warning")).to_contain_text("延迟登记")
+    shot(page, "register-late-warning")
+    occurred.fill((now_local - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M"))
+    expect(page.locator("#late-check")).to_be_hidden()
+    context.close()
+
+
+def test_a_wall_board_counts_down_in_its_title_and_says_when_it_is_offline(server, browser):
+    admin = browser.new_context(locale="zh-CN")
+    page = admin.new_page()
+    sign_in(page, server, "admin")
+    page.goto(server + "/admin/boards")
+    page.get_by_label("名称").fill("值班室大屏")
+    page.get_by_role("button", name="创建链接").click()
+    wall_url = page.locator("#wall-url").text_content()
+    admin.close()
+
+    wall = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    screen = wall.new_page()
+    screen.goto(server + "/wall/" + wall_url.rsplit("/wall/", 1)[1])
+    expect(screen.get_by_role("heading", level=1)).to_have_text("值班看板")
+    expect(screen.locator(".card").first).to_be_visible()
+    screen.wait_for_function("document.title.includes('已超时') || document.title.includes('剩余')")
+    assert re.search(r"\d+:\d{2}:\d{2} · 值班看板$", screen.title())
+    wall.set_offline(True)
+    expect(screen.locator("#offline")).to_be_visible(timeout=40_000)
+    expect(screen.locator("#offline")).to_contain_text("与服务器失去连接 — 最后更新于")
+    shot(screen, "wall-offline", full_page=False)
+    wall.set_offline(False)
+    expect(screen.locator("#offline")).to_be_hidden(timeout=40_000)
+    assert "/signin" not in screen.url
+    wall.close()

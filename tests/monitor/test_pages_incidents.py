@@ -44,7 +44,9 @@ async def test_the_register_form_reads_local_time_and_opens_the_incident_page(pa
     runtime.poke = lambda: pokes.append(1)
     csrf = await signed_in(pages, "duty")
     form = await pages.get("/incidents/new")
-    assert 'type="datetime-local" value="2026-11-28T10:00"' in form.text  # now, in Asia/Shanghai
+    # No default: "now" would start the legal clock when it was reported, not when it happened.
+    assert 'name="occurred_at" type="datetime-local" value=""' in form.text
+    assert 'data-now-local="2026-11-28T10:00"' in form.text  # now, in Asia/Shanghai, for the late warning
     response = await post(pages, "/incidents/new", csrf, **VALID)
     assert response.status_code == 303 and pokes == [1]
     incident_id = int(re.fullmatch(r"/incidents/(\d+)\?saved=registered", response.headers["location"]).group(1))
