@@ -23,7 +23,8 @@ async def pages(runtime):
 
 @pytest.mark.parametrize(("password", "code"), [
     ("short1", "password_short"), ("abcdefghij", "password_one_kind"), ("12345678901", "password_one_kind"),
-    ("Duty-Officer", "password_has_name"), ("reciffo-ytud", "password_has_name"), ("password123", "password_common"), ("x" * 257, "password_long"),
+    ("Duty-Officer", "password_has_name"), ("reciffo-ytud", "password_has_name"), ("password123", "password_common"),
+    ("x" * 257, "password_long"),
 ])
 def test_the_password_rules_name_what_is_wrong(password, code):
     with pytest.raises(Invalid) as refused:
