@@ -146,7 +146,7 @@ async def test_the_ack_page_says_the_time_left_or_that_the_duty_is_met(pages, ru
 
 
 @pytest.mark.parametrize("step", list(StepKind))
-@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize("channel", ["sms", "email", "voice"])
 def test_every_chinese_message_names_duties_in_words_and_local_time(step, channel, runtime):
     keys = internal_keys(runtime)
     deadlines = (DeadlineInfo("authoritative_release", "发布权威信息", START + timedelta(hours=5), "pending",
@@ -157,7 +157,9 @@ def test_every_chinese_message_names_duties_in_words_and_local_time(step, channe
                              now=START + timedelta(hours=4, minutes=47), ack_url="http://sunclock.test/ack/x",
                              recipient_name="王局长")
     message = render(context, channel, language=Language.ZH)
-    for part in (message.subject, message.body, visible_text(message.html or "")):
+    # An SMS's html slot holds its facts for a templated provider (alerts/render.py), never shown as such.
+    shown = (message.subject, message.body) + ((visible_text(message.html or ""),) if channel == "email" else ())
+    for part in shown:
         assert keys_in(part, keys) == [] and ZONE_NAME not in part, part
     assert "发布权威信息" in message.body
     if step in (StepKind.REGISTERED, StepKind.REMINDER, StepKind.WARNING, StepKind.FINAL_WARNING):
