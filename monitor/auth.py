@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cases": frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DEPARTMENT_HEAD}),
     "decide": frozenset({Role.SUPERVISOR}),
     "waive": frozenset({Role.SUPERVISOR}),
+    "extend": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     "report": frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
 

@@ -12,6 +12,7 @@ import click
 
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
+from monitor.cli_obligations import obligation
 from monitor.cli_records import department, incident, milestone, report
 from monitor.logging import configure_logging
 from rules import RulesInvalid, load_rules
@@ -178,5 +179,6 @@ def user_unlock(name: str) -> None:
 main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)
+main.add_command(obligation)
 main.add_command(report)
 main.add_command(audit)

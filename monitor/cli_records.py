@@ -114,7 +114,7 @@ def incident_add(title: str, severity: str, occurred_at: str, department: str, d
         data = IncidentCreate(title=title, severity=severity, occurred_at=parse_time(occurred_at, settings, now),
                               department=department, description=description, location=location)
         async with transaction(rt.sessions) as session:
-            created = await incidents.register(session, data, rt.rules, now, _actor())
+            created = await incidents.register(session, data, rt.rules, now, _actor(), working=rt.working_time)
             return (await incidents.to_public(session, [created]))[0]
 
     _show(_run(work), settings)
@@ -209,7 +209,7 @@ def milestone_add(incident_id: int, obligation: str, at_text: str, evidence_url:
         data = MilestoneCreate(obligation=obligation, at=parse_time(at_text, settings, now),
                                evidence_url=evidence_url, note=note)
         async with transaction(rt.sessions) as session:
-            return await incidents.record_milestone(session, incident_id, data, now, _actor())
+            return await incidents.record_milestone(session, incident_id, data, now, _actor(), rules=rt.rules)
 
     row = _run(work)
     click.echo(f"{row.key}: {row.state} at {_local(row.fulfilled_at, settings)} (due {_local(row.due_at, settings)})")

@@ -54,7 +54,7 @@ async def seed(runtime: Runtime) -> bool:
         for title, severity, code, hours, location in INCIDENTS:
             await incidents.register(session, IncidentCreate(
                 title=title, severity=severity, department=code, location=location,
-                occurred_at=now - timedelta(hours=hours)), runtime.rules, now, actor)
+                occurred_at=now - timedelta(hours=hours)), runtime.rules, now, actor, working=runtime.working_time)
         tokens = {}
         for name, role, department in USERS:
             _, tokens[name] = await auth.create_user(session, name, role, now, department=department,

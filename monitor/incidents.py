@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, prepared, timeline, waivers
+from monitor import planning, prepared, recurring, timeline, waivers
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
-from rules.deadlines import fulfilment_state
+from rules.deadlines import WorkingTime, fulfilment_state
 from rules.vocabulary import IncidentState, Severity, TimelineKind
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -51,7 +51,7 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
 
 
 async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
-                   actor: Actor) -> Incident:
+                   actor: Actor, *, working: WorkingTime | None = None) -> Incident:
     department = await department_by_code(session, data.department)
     _check_occurred_at(data.occurred_at, now)
     incident = Incident(
@@ -65,7 +65,7 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
                           severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
     await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=rules.applicable(incident.severity))
+                                 notify=rules.applicable(incident.severity), working=working)
     return incident
 
 
@@ -76,7 +76,7 @@ def _require_open(incident: Incident) -> None:
 
 
 async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch, rules: RuleSet, now: datetime,
-                  actor: Actor) -> Incident:
+                  actor: Actor, *, working: WorkingTime | None = None) -> Incident:
     """Start-time correction and severity change (SPEC §4.6), with a reason."""
     incident = await get_incident(session, incident_id, for_update=True)
     _require_open(incident)
@@ -104,14 +104,17 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     # waivers of its unmet duties, which stay owed until a supervisor decides.
     applicable = rules.applicable(incident.severity)
     await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=[rule for rule in applicable if rule.id not in before])
+                                 notify=[rule for rule in applicable if rule.id not in before], working=working)
+    # Occurrences of a series are anchored on milestones: a new start time
+    # leaves them be; a rule back in scope takes its series up again.
+    await recurring.continue_series(session, incident, rules, now, actor.name)
     left = {rule.id for rule in rules.rules} - {rule.id for rule in applicable}
     await waivers.request(session, incident, rules, now, actor.name, patch.reason, rule_ids=left)
     return incident
 
 
 async def record_milestone(session: AsyncSession, incident_id: int, data: MilestoneCreate, now: datetime,
-                           actor: Actor) -> Obligation:
+                           actor: Actor, *, rules: RuleSet) -> Obligation:
     incident = await get_incident(session, incident_id, for_update=True)
     obligation = (await session.exec(select(Obligation).where(
         Obligation.incident_id == incident_id, Obligation.key == data.obligation))).scalars().first()
@@ -145,6 +148,8 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     await timeline.record(session, incident_id, TimelineKind.MILESTONE, actor.name, now, obligation=obligation.key,
                           fulfilled_at=data.at, state=state, evidence_url=data.evidence_url, note=data.note,
                           steps_cancelled=cancelled)
+    # A publication starts or continues a keep-publishing series (SPEC §13.4).
+    await recurring.continue_series(session, incident, rules, now, actor.name)
     return obligation
 
 
@@ -156,6 +161,7 @@ async def close(session: AsyncSession, incident_id: int, reason: str, rules: Rul
     _require_open(incident)
     incident.state, incident.closed_at, incident.close_reason = IncidentState.CLOSED, now, reason
     await timeline.record(session, incident_id, TimelineKind.CLOSED, actor.name, now, reason=reason)
+    await recurring.end_series(session, incident, now, actor.name, reason)
     await waivers.request(session, incident, rules, now, actor.name, reason)
     return incident
 

@@ -21,13 +21,16 @@ from monitor.bulk import insert_many
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import Rule, RuleSet
 from rules.deadlines import (
+    EXTENDED_ROUND,
     INCIDENT_WIDE,
     REGISTERED,
     PlannedStep,
+    WorkingTime,
     due_at,
+    extended_due,
     fulfilment_state,
     is_overdue,
-    ladder_steps,
+    ladder_steps_at,
     overdue_steps,
     registered_step,
 )
@@ -92,7 +95,8 @@ def _summary(steps: list[PlannedStep]) -> list[dict]:
 
 
 async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime,
-                        actor: str, *, notify: Iterable[Rule] = ()) -> list[Obligation]:
+                        actor: str, *, notify: Iterable[Rule] = (), working: WorkingTime | None = None
+                        ) -> list[Obligation]:
     """Create or refresh the obligations and steps the rules give this incident.
 
     Each applicable rule is judged on its own; obligations of rules that no
@@ -115,7 +119,7 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
                                  due_at=due_at(spec, incident.occurred_at))
                 session.add(row)
                 await session.flush()
-            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
+            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, working=working)
             active.append(row)
     if planned:
         await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
@@ -136,11 +140,39 @@ async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Ru
     return await _upsert_steps(session, incident_id, None, [replace(notices[0], occurrence=sent + 1)])
 
 
-async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
-                           row: Obligation, rules: RuleSet, now: datetime, actor: str) -> list[PlannedStep]:
-    """Bring one obligation in line with the incident's current start time."""
+async def replan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                            row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
+                            working: WorkingTime | None = None, anchor: datetime | None = None) -> None:
+    """Plan one obligation on its own (an extension, an occurrence of a series),
+    as a correction would: the same withdrawal of a breach, breach at once."""
     assert incident.id is not None
-    due = due_at(spec, incident.occurred_at)
+    planned = await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, working=working,
+                                     anchor=anchor)
+    if planned:
+        await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
+
+
+def _deadline(rule: Rule, spec: ObligationSpec, row: Obligation, anchor: datetime,
+              working: WorkingTime | None) -> tuple[datetime, list[PlannedStep]]:
+    """The due time and ladder of an obligation: ``spec.due`` after ``anchor``,
+    then the extension granted, if any, counted in working days (SPEC §13.3)."""
+    due = due_at(spec, anchor)
+    if row.extended_working_days is None:
+        return due, ladder_steps_at(rule, spec, due)
+    if working is None:
+        raise ValueError(f"{row.key} was extended: its deadline needs the working-day calendar")
+    extended = extended_due(due, row.extended_working_days, working)
+    row.calendar_incomplete = extended.calendar_incomplete
+    return extended.due, ladder_steps_at(rule, spec, extended.due, EXTENDED_ROUND)
+
+
+async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                           row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
+                           working: WorkingTime | None = None, anchor: datetime | None = None) -> list[PlannedStep]:
+    """Bring one obligation in line with the incident's current start time
+    (or ``anchor``: the previous publication, for an occurrence of a series)."""
+    assert incident.id is not None
+    due, ladder = _deadline(rule, spec, row, anchor or incident.occurred_at, working)
     moved = row.due_at != due
     row.due_at = due
     if row.waiver_state == REQUESTED or row.state == WAIVED:
@@ -151,7 +183,7 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
     if row.state == BREACHED and not is_overdue(due, now):
         await _unbreach(session, incident, row, now, actor)
     if row.state == PENDING:
-        planned = await _upsert_steps(session, incident.id, row.id, ladder_steps(rule, spec, incident.occurred_at))
+        planned = await _upsert_steps(session, incident.id, row.id, ladder)
         if is_overdue(due, now):
             await breach(session, incident, row, rules, now, actor)
         return planned

@@ -25,6 +25,7 @@ from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
+from rules.deadlines import WorkingTime
 from rules.workdays import WorkCalendar, load_calendars
 
 log = structlog.get_logger("sunclock")
@@ -91,6 +92,11 @@ class Runtime:
         return cls(settings=settings, rules=rules, engine=engine, sessions=session_factory(engine),
                    clock=clock, channels=channels if channels is not None else channels_from(settings),
                    metrics=metrics, registry=registry, calendar=calendar)
+
+    @property
+    def working_time(self) -> WorkingTime:
+        """The working-day calendar in the configured zone, for deadlines counted in working days."""
+        return WorkingTime(self.calendar, self.settings.zone)
 
     @property
     def outbox_channels(self) -> list[str]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, tzinfo
 
 from rules.schema import LADDER_KINDS, Obligation, Rule
 from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationState, StepKind
+from rules.workdays import WorkCalendar
 
 REGISTERED = StepKind.REGISTERED
 # Supervisors are told that a waiver of unmet duties was requested (SPEC §11.1).
@@ -113,3 +114,42 @@ def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], 
         too_late = latest.kind in PRE_DEADLINE_KINDS and latest.deadline is not None and now >= latest.deadline
         (skip if too_late else fire).append(latest)
     return fire, skip
+
+
+# The ladder planned for an extended deadline is a second round of the
+# ladder (the steps of the first may have gone out already: SPEC §13.3).
+EXTENDED_ROUND = 2
+
+
+def ladder_steps_at(rule: Rule, obligation: Obligation, due: datetime, round_: int = 1) -> list[PlannedStep]:
+    """The ladder around a deadline given as a time (an extended or recurring one)."""
+    due = _aware(due, "due")
+    return [PlannedStep(obligation.key, step.step, round_, due + step.at, step.to, rule.channels_for(step))
+            for step in obligation.ladder]
+
+
+@dataclass(frozen=True)
+class WorkingTime:
+    """The working-day calendar and the local time zone a legal clock counts in."""
+
+    calendar: WorkCalendar
+    zone: tzinfo
+
+
+@dataclass(frozen=True)
+class Extended:
+    due: datetime
+    calendar_incomplete: bool  # counted past the last year the calendar covers
+
+
+# The end of a local day, as the law counts a deadline given in days.
+END_OF_DAY = time(23, 59, 59)
+
+
+def extended_due(due: datetime, working_days: int, working: WorkingTime) -> Extended:
+    """SPEC §13.3: 23:59:59 local time of the ``working_days``-th working day
+    after the local day of the current deadline."""
+    if working_days < 1:
+        raise ValueError("an extension is at least one working day")
+    day = working.calendar.shift(_aware(due, "due").astimezone(working.zone).date(), working_days)
+    return Extended(datetime.combine(day.day, END_OF_DAY, tzinfo=working.zone).astimezone(UTC), day.incomplete)

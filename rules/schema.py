@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -104,6 +105,12 @@ class Overdue(_Strict):
         return every
 
 
+class Extension(_Strict):
+    """A deadline that may be extended once, by at most this many working days."""
+
+    max_working_days: int = Field(ge=1, le=366)
+
+
 class Obligation(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     title: str = Field(min_length=1, max_length=100)
@@ -111,6 +118,8 @@ class Obligation(_Strict):
     due: Duration
     ladder: tuple[LadderStep, ...] = ()
     overdue: Overdue | None = None
+    # The one extension the deadline may get (SPEC §13.3); None: it may not be extended.
+    extension: Extension | None = None
 
     @field_validator("due")
     @classmethod
@@ -127,6 +136,66 @@ class Obligation(_Strict):
             if -step.at > self.due:
                 raise ValueError(f"{step.step} at {step.at} would come before the clock anchor (due is {self.due})")
         return self
+
+
+# An occurrence of a recurring obligation is stored as ``<key>#<n>`` (SPEC §13.4).
+OCCURRENCE_MARK = "#"
+
+
+class Recurring(_Strict):
+    """An obligation that comes again and again while the incident is open:
+    the first occurrence is due ``every`` after the obligation ``after`` is met,
+    each next one ``every`` after the previous occurrence was met (SPEC §13.4)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,55}$")  # room for "#<n>" in a 64-character key
+    title: str = Field(min_length=1, max_length=90)
+    title_en: str | None = Field(default=None, max_length=90)
+    after: str = Field(min_length=1, description="the key of the obligation whose milestone starts the series")
+    every: Duration
+    ladder: tuple[LadderStep, ...] = ()
+    overdue: Overdue | None = None
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_minute(cls, every: timedelta) -> timedelta:
+        if every < MIN_OVERDUE_EVERY:
+            raise ValueError("a recurring obligation comes again at least 1m later; write it like 24h")
+        return every
+
+    @model_validator(mode="after")
+    def _ladder_fits(self) -> Recurring:
+        if repeated := _repeated([s.step for s in self.ladder]):
+            raise ValueError(f"ladder lists {repeated} more than once")
+        for step in self.ladder:
+            if -step.at > self.every:
+                raise ValueError(f"{step.step} at {step.at} would come before the previous publication "
+                                 f"(every is {self.every})")
+        return self
+
+    def occurrence(self, n: int) -> Obligation:
+        """Occurrence ``n`` as an obligation due ``every`` after its anchor (the
+        previous publication). Built without validation: its key carries ``#n``."""
+        return Obligation.model_construct(
+            key=occurrence_key(self.key, n), title=f"{self.title} #{n}",
+            title_en=f"{self.title_en} #{n}" if self.title_en else None,
+            due=self.every, ladder=self.ladder, overdue=self.overdue, extension=None)
+
+
+def occurrence_key(key: str, n: int) -> str:
+    return f"{key}{OCCURRENCE_MARK}{n}"
+
+
+def split_occurrence(key: str) -> tuple[str, int | None]:
+    """``keep_publishing#3`` → ("keep_publishing", 3); a plain key → (key, None)."""
+    base, mark, number = key.partition(OCCURRENCE_MARK)
+    if not mark or not number.isascii() or not number.isdigit() or number.startswith("0"):
+        return key, None
+    return base, int(number)
+
+
+def series_key(key: str) -> str:
+    """The key without ``#n``: metric labels stay few however long a series runs."""
+    return split_occurrence(key)[0]
 
 
 class Registered(_Strict):
@@ -146,12 +215,29 @@ class Rule(_Strict):
     channels: tuple[Channel, ...] = Field(default=tuple(Channel), min_length=1)
     registered: Registered | None = None
     obligations: tuple[Obligation, ...] = Field(min_length=1)
+    recurring: tuple[Recurring, ...] = ()
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Rule:
         if repeated := _repeated([o.key for o in self.obligations]):
             raise ValueError(f"obligation key {repeated} is used more than once")
         return self
+
+    @field_validator("recurring")
+    @classmethod
+    def _recurring_fits(cls, recurring: tuple[Recurring, ...], info: ValidationInfo) -> tuple[Recurring, ...]:
+        keys = [o.key for o in info.data.get("obligations", ())]
+        if repeated := _repeated([r.key for r in recurring] + keys):
+            raise ValueError(f"key {repeated} is used more than once (or also by an obligation)")
+        for index, series in enumerate(recurring):
+            if keys and series.after not in keys:
+                raise ValueError(f"[{index}].after: {series.after!r} is not an obligation of this rule "
+                                 f"(one of {', '.join(keys)})")
+        return recurring
+
+    def recurring_after(self, key: str) -> list[Recurring]:
+        """The series that start when ``key`` is met."""
+        return [r for r in self.recurring if r.after == key]
 
     def applies(self, severity: str) -> bool:
         return severity in self.applies_to.severities

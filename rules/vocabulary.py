@@ -172,3 +172,6 @@ class TimelineKind(StrEnum):
     WAIVER_LAPSED = "waiver_lapsed"
     # Written by versions before waivers; kept so old timelines still read.
     OBLIGATIONS_CANCELLED = "obligations_cancelled"
+    # A deadline extended once (SPEC §13.3); a keep-publishing series ended by closing (§13.4).
+    EXTENDED = "extended"
+    SERIES_ENDED = "series_ended"

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from monitor import incidents, waivers
+from monitor import extension, incidents, waivers
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
@@ -15,6 +15,7 @@ from monitor.models import Incident, TimelineEntry
 from monitor.runtime import Runtime
 from monitor.schemas import (
     CloseRequest,
+    ExtensionRequest,
     IncidentCreate,
     IncidentPatch,
     IncidentPublic,
@@ -49,7 +50,8 @@ async def _saved(session, runtime: Runtime, incident: Incident) -> IncidentPubli
 @router.post("", status_code=201, response_model=IncidentPublic)
 async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                    actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
-    return await _saved(session, runtime, await incidents.register(session, body, runtime.rules, clock.now(), actor))
+    return await _saved(session, runtime, await incidents.register(
+        session, body, runtime.rules, clock.now(), actor, working=runtime.working_time))
 
 
 @router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
@@ -73,7 +75,8 @@ async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, all
 async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
+    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor,
+                                        working=runtime.working_time)
     return await _saved(session, runtime, corrected)
 
 
@@ -81,7 +84,8 @@ async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, run
 async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
                     clock: ClockDep, actor: Annotated[Actor, allowed("milestone")]) -> ObligationPublic:
     await _visible(session, incident_id, actor)
-    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor)
+    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor,
+                                                  rules=runtime.rules)
     result = ObligationPublic.model_validate(obligation, from_attributes=True)
     await session.commit()
     runtime.poke()
@@ -102,6 +106,19 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
     """A supervisor grants or refuses the waiver of a duty (SPEC §11.2)."""
     await _visible(session, incident_id, actor)
     obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name)
+    result = ObligationPublic.model_validate(obligation, from_attributes=True)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+@router.post("/{incident_id}/obligations/{key}/extension", response_model=ObligationPublic)
+async def extend(incident_id: Id, key: str, body: ExtensionRequest, session: SessionDep, runtime: RuntimeDep,
+                 clock: ClockDep, actor: Annotated[Actor, allowed("extend")]) -> ObligationPublic:
+    """Extend a deadline once, by working days, with a reason (SPEC §13.3)."""
+    await _visible(session, incident_id, actor)
+    obligation = await extension.extend(session, incident_id, key, body.working_days, body.reason, runtime.rules,
+                                        runtime.working_time, clock.now(), actor.name)
     result = ObligationPublic.model_validate(obligation, from_attributes=True)
     await session.commit()
     runtime.poke()

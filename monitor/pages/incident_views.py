@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import incidents
+from monitor import extension, incidents
 from monitor.auth import sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
@@ -28,12 +28,12 @@ from monitor.pages.forms import (
     validate,
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
-from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate
+from monitor.schemas import CloseRequest, ExtensionRequest, IncidentCreate, IncidentPatch, MilestoneCreate
 from rules.vocabulary import Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
-SAVED = ("registered", "corrected", "milestone", "closed")
+SAVED = ("registered", "corrected", "milestone", "closed", "extended")
 
 
 def _allowed(page: Page, action: str) -> None:
@@ -73,7 +73,8 @@ async def register(page: Posted, session: SessionDep) -> Response:
             values | {"occurred_at": values["occurred_at"]
                       and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
-        return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
+        return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor,
+                                         working=runtime.working_time)).id
 
     incident_id, errors = await save(page, session, action)
     if errors is None:
@@ -105,6 +106,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
         "correct": {"occurred_at": page.local_input(incident.occurred_at), "severity": incident.severity, "reason": ""},
         "milestone": {"obligation": "", "at": page.local_input(now), "evidence_url": "", "note": ""},
         "close": {"reason": ""},
+        "extend": {"obligation": "", "working_days": "", "reason": ""},
     }
     if form is not None and values is not None:
         defaults[form] = values
@@ -113,6 +115,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
                   messages=await overview.messages(session, incident.id, page.actor),
                   entries=await overview.timeline(session, incident.id),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
+                  extendable=overview.extendable(page.runtime.rules, view.incident),
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
@@ -154,7 +157,8 @@ async def correct(incident_id: int, page: Posted, session: SessionDep) -> Respon
 
     async def action() -> None:
         patch = validate(IncidentPatch, _present(body), page.t)
-        await incidents.correct(session, incident_id, patch, page.runtime.rules, page.runtime.clock.now(), page.actor)
+        await incidents.correct(session, incident_id, patch, page.runtime.rules, page.runtime.clock.now(), page.actor,
+                                working=page.runtime.working_time)
 
     return await _act(page, session, incident_id, "correct", values, action, "corrected")
 
@@ -169,7 +173,8 @@ async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Resp
             "obligation": values["obligation"], "evidence_url": optional(form, "evidence_url"),
             "note": optional(form, "note"),
             "at": values["at"] and local_time(values["at"], page.runtime.settings.zone)}), page.t)
-        await incidents.record_milestone(session, incident_id, data, page.runtime.clock.now(), page.actor)
+        await incidents.record_milestone(session, incident_id, data, page.runtime.clock.now(), page.actor,
+                                         rules=page.runtime.rules)
 
     return await _act(page, session, incident_id, "milestone", values, action, "milestone")
 
@@ -185,3 +190,19 @@ async def close(incident_id: int, page: Posted, session: SessionDep) -> Response
                               page.actor)
 
     return await _act(page, session, incident_id, "close", values, action, "closed")
+
+
+@router.post("/incidents/{incident_id}/extend")
+async def extend(incident_id: int, page: Posted, session: SessionDep) -> Response:
+    """Extend a deadline once, by working days (SPEC §13.3)."""
+    _, form = await _acting(page, session, incident_id, "extend")
+    values = {name: text(form, name) for name in ("obligation", "working_days", "reason")}
+    runtime = page.runtime
+
+    async def action() -> None:
+        data = validate(ExtensionRequest, _present({"working_days": values["working_days"],
+                                                    "reason": values["reason"]}), page.t)
+        await extension.extend(session, incident_id, values["obligation"], data.working_days, data.reason,
+                               runtime.rules, runtime.working_time, runtime.clock.now(), page.actor.name)
+
+    return await _act(page, session, incident_id, "extend", values, action, "extended")
