@@ -13,9 +13,12 @@ from sqlalchemy import select
 from support import bearer, hours, make_tokens, obligation, register, seed_departments
 
 from alerts.outbox import OutboxChannel
+from monitor import incidents
+from monitor.actors import Actor
 from monitor.api.app import create_app
 from monitor.models import EscalationStep
 from monitor.runtime import Runtime
+from monitor.schemas import IncidentCreate
 from rules import SHIPPED_DIR
 from tests.conftest import ADMIN_TOKEN, START, make_settings
 
@@ -230,16 +233,13 @@ async def test_the_incident_page_offers_the_extension_form(reply_runtime):
     async with page_client(reply_runtime) as client:
         csrf = await signed_in(client, "duty")
         async with reply_runtime.sessions() as session:
-            from monitor import incidents
-            from monitor.actors import Actor
-            from monitor.schemas import IncidentCreate
             incident = await incidents.register(session, IncidentCreate(
                 title="张某申请公开征收补偿文件", severity="III", department="EMB", occurred_at=RECEIVED),
                 reply_runtime.rules, reply_runtime.clock.now(), Actor(name="test", role="admin"))
             await session.commit()
             incident_id = incident.id
         page = await client.get(f"/incidents/{incident_id}")
-        assert 'action="/incidents/%d/extend"' % incident_id in page.text and 'max="20"' in page.text
+        assert f'action="/incidents/{incident_id}/extend"' in page.text and 'max="20"' in page.text
         bad = await post(client, f"/incidents/{incident_id}/extend", csrf, obligation="reply", working_days="25",
                          reason="太长")
         assert bad.status_code == 422 and "20" in bad.text and 'id="extend-days"' in bad.text
@@ -248,7 +248,7 @@ async def test_the_incident_page_offers_the_extension_form(reply_runtime):
         assert done.status_code == 303 and done.headers["location"].endswith("saved=extended")
         shown = await client.get(f"/incidents/{incident_id}?saved=extended")
         assert "已延长 5 个工作日" in shown.text and "2026-12-25 23:59" in shown.text
-        assert 'action="/incidents/%d/extend"' % incident_id not in shown.text  # once only
+        assert f'action="/incidents/{incident_id}/extend"' not in shown.text  # once only
         supervisor_csrf = await signed_in(client, "supervisor")
         refused = await post(client, f"/incidents/{incident_id}/extend", supervisor_csrf, obligation="reply",
                              working_days="1", reason="x")
