@@ -7,6 +7,8 @@ obligation row with its own ladder, breach and accountability case; only the
 way it comes into being is particular, and how it ends: the duty lasts while
 the incident is open, so closing waives an occurrence still pending (one
 already breached keeps its breach and case, and is handled like any unmet duty).
+An update a supervisor waives while the incident is open does not end the
+series: the next one is due ``every`` after the waived one's deadline.
 
 Occurrences are anchored on milestones, not on the start time: a start-time
 correction does not move them. A severity change out of the rule's scope asks
@@ -68,9 +70,9 @@ async def _continue(session: AsyncSession, incident: Incident, rule: Rule, serie
             await planning.replan_obligation(session, incident, rule, series.occurrence(n), last, rules, now, actor,
                                              anchor=last.due_at - series.every)
             return None
-        if last.state not in FULFILLED or last.fulfilled_at is None:
-            return None  # waived: the series ended
-        n, anchor = n + 1, last.fulfilled_at
+        # A supervisor waived this update: the next is counted from its deadline,
+        # for the duty lasts as long as the incident is open.
+        n, anchor = n + 1, last.fulfilled_at if last.state in FULFILLED and last.fulfilled_at else last.due_at
     else:
         first = rows.get(series.after)
         if first is None or first.state not in FULFILLED or first.fulfilled_at is None:

@@ -105,7 +105,8 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
                  clock: ClockDep, actor: Annotated[Actor, allowed("waive")]) -> ObligationPublic:
     """A supervisor grants or refuses the waiver of a duty (SPEC §11.2)."""
     await _visible(session, incident_id, actor)
-    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name)
+    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name,
+                                      runtime.rules)
     result = ObligationPublic.model_validate(obligation, from_attributes=True)
     await session.commit()
     runtime.poke()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
-from support import hours, obligation, register
+from support import bearer, hours, make_tokens, obligation, register
 
 from monitor.models import EscalationStep
 from tests.conftest import START
@@ -172,3 +172,17 @@ async def test_metrics_count_occurrences_under_the_series_key(client, seeded, ru
     assert value("sunclock_breaches_total", department="EMB", obligation="keep_publishing") == 1
     assert value("sunclock_deadline_remaining_seconds", incident_id=str(incident["id"]),
                  obligation="keep_publishing") == hours(24).total_seconds()
+
+
+async def test_a_waived_update_is_followed_by_the_next_one(client, seeded, runtime, clock):
+    tokens = await make_tokens(runtime)
+    incident = await register(client, START - hours(1))
+    await record(client, incident["id"], "authoritative_release", START)
+    granted = await client.post(f"/api/v1/incidents/{incident['id']}/obligations/keep_publishing%231/waiver",
+                                json={"decision": "granted", "reason": "当日无新情况"},
+                                headers=bearer(tokens["supervisor"]))
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["state"] == "waived"
+    body = await show(client, incident["id"])
+    # The duty lasts while the incident is open: the next update is counted from the waived one's deadline.
+    assert obligation(body, "keep_publishing#2")["due_at"].startswith((START + hours(48)).isoformat()[:19])
