@@ -70,8 +70,8 @@ async def _continue(session: AsyncSession, incident: Incident, rule: Rule, serie
             await planning.replan_obligation(session, incident, rule, series.occurrence(n), last, rules, now, actor,
                                              anchor=last.due_at - series.every)
             return None
-        # A supervisor waived this update: the next is counted from its deadline,
-        # for the duty lasts as long as the incident is open.
+        # Published: the next is due ``every`` after it. Waived by a supervisor: after
+        # its deadline, for the duty lasts as long as the incident is open.
         n, anchor = n + 1, last.fulfilled_at if last.state in FULFILLED and last.fulfilled_at else last.due_at
     else:
         first = rows.get(series.after)
