@@ -86,7 +86,8 @@ def rules_check(directory: Path | None) -> None:
     """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR)."""
     ruleset = _checked(load_rules, directory or _settings().rules_dir)
     for rule in ruleset.rules:
-        deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
+        deadlines = ", ".join([*(f"{o.key} +{o.due}" for o in rule.obligations),
+                               *(f"{r.key}#N every {r.every} after {r.after}" for r in rule.recurring)])
         click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
 
 

@@ -192,7 +192,8 @@ def milestone() -> None:
 
 @milestone.command("add")
 @click.argument("incident_id", type=int)
-@click.option("--obligation", required=True, help="authoritative_release or press_conference (see rules check).")
+@click.option("--obligation", required=True,
+              help="authoritative_release, press_conference, or an update keep_publishing#N (see rules check).")
 @click.option("--at", "at_text", default="now", show_default=True, help="When it happened (ISO time or 'now').")
 @click.option("--evidence-url", default=None)
 @click.option("--note", default=None)

@@ -66,6 +66,16 @@ def test_extend_a_deadline_once_from_the_command_line(cli):
     assert "extended" in shown
 
 
+def test_rules_check_shows_the_series_and_the_extension_limit_is_checked(cli, tmp_path):
+    shown = cli("rules", "check", str(SHIPPED_DIR))
+    assert "keep_publishing#N every 1 day, 0:00:00 after authoritative_release" in shown.output
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "reply.yaml").write_text(REPLY_RULE.replace("max_working_days: 20", "max_working_days: 0"),
+                                                  encoding="utf-8")
+    refused = cli("rules", "check", str(tmp_path / "bad"))
+    assert refused.exit_code != 0 and "reply.yaml:9: obligations[0].extension.max_working_days" in refused.output
+
+
 def test_record_an_update_of_the_series_from_the_command_line(cli):
     incident_id = _add(cli, "I")
     released = cli("milestone", "add", incident_id, "--obligation", "authoritative_release")
