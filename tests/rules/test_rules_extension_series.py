@@ -8,6 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rules import RulesInvalid, load_rules
 from rules.deadlines import WorkingTime, extended_due, ladder_steps_at
@@ -115,3 +117,14 @@ def test_the_ladder_is_planned_around_a_given_deadline(tmp_path):
     assert (reminder.obligation_key, reminder.kind, reminder.occurrence, reminder.planned_at) == (
         "keep_publishing#2", "reminder", 2, due - timedelta(hours=2))
     assert date(2026, 12, 1) == reminder.planned_at.date()
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 11, 30), timezones=st.just(UTC)),
+       st.integers(min_value=1, max_value=20))
+def test_an_extension_adds_exactly_n_working_days_and_ends_on_one(due, days):
+    extended = extended_due(due, days, WORKING)
+    start, end = due.astimezone(SHANGHAI).date(), extended.due.astimezone(SHANGHAI)
+    assert extended.due > due and (end.hour, end.minute, end.second) == (23, 59, 59)
+    between = [start + timedelta(days=n) for n in range(1, (end.date() - start).days + 1)]
+    assert sum(WORKING.calendar.is_working_day(d) for d in between) == days
+    assert WORKING.calendar.is_working_day(end.date()) and not extended.calendar_incomplete
