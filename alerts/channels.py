@@ -9,6 +9,8 @@ into the outbox, so a fresh install works end to end; check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from alerts.base import Channel, ChannelName
 from alerts.email import SmtpEmailChannel
@@ -40,11 +42,40 @@ class SmtpConfig:
     idle_seconds: float = 30.0  # an unused connection is reopened after this
 
 
+@dataclass(frozen=True, kw_only=True)
+class AliyunConfig:
+    """Alibaba Cloud SMS (SPEC §15.1), used instead of Twilio when given."""
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    sign_name: str
+    endpoint: str | None = None  # e.g. "http://127.0.0.1:9000"; None = Aliyun itself
+    templates: Path | None = None  # the template file; None = the shipped alerts/aliyun_templates.yaml
+    timeout: float = 10.0
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, str]:
+    """An Aliyun endpoint URL, ``http(s)://host[:port]``, as the SDK's Config takes
+    it: (protocol, host[:port]). Settings check it with this at start-up."""
+    parts = urlsplit(endpoint.strip().rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"must look like https://host[:port] (no path), got {endpoint!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError as exc:
+        raise ValueError(f"has a bad port: {endpoint!r}") from exc
+    return parts.scheme, parts.netloc
+
+
+
 def build_channels(
-    *, twilio: TwilioConfig | None, smtp: SmtpConfig | None
+    *, twilio: TwilioConfig | None, smtp: SmtpConfig | None, aliyun: AliyunConfig | None = None
 ) -> dict[ChannelName, Channel]:
+    """Raises :class:`rules.RulesInvalid` (file, line, field) for a bad Aliyun template file."""
     sms: Channel
-    if twilio is None:
+    if aliyun is not None:
+        sms = _aliyun_channel(aliyun)
+    elif twilio is None:
         sms = OutboxChannel(ChannelName.SMS)
     else:
         # Loaded only here: the Twilio client and aiohttp take a noticeable part
@@ -77,3 +108,18 @@ def build_channels(
             idle_seconds=smtp.idle_seconds,
         )
     return {ChannelName.SMS: sms, ChannelName.EMAIL: email}
+
+
+def _aliyun_channel(config: AliyunConfig) -> Channel:
+    # Loaded only here, like the Twilio client: the SDK is slow to import.
+    from alerts.aliyun_sms import AliyunSmsChannel
+    from alerts.aliyun_templates import load_aliyun_templates
+
+    return AliyunSmsChannel(
+        config.access_key_id,
+        config.access_key_secret,
+        config.sign_name,
+        load_aliyun_templates(config.templates),
+        endpoint=config.endpoint,
+        timeout=config.timeout,
+    )

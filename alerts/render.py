@@ -4,21 +4,28 @@ The words live in ``alerts/templates/<language>/<step>.<part>``, one file per
 step kind and part (``sms.txt``, ``subject.txt``, ``email.txt``,
 ``email.html``); this module only prepares the values (local times, time left)
 and keeps the SMS within two UCS-2 segments by shortening the incident title.
+
+An SMS has no HTML part: its ``html`` slot carries the message's facts as JSON
+(:func:`sms_facts`), for a provider that fills an approved template instead of
+sending our text (Alibaba Cloud SMS, :mod:`alerts.aliyun_sms`). They are stored
+with the notification and rendered again with the text before a retry.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts.base import ChannelName
-from rules.vocabulary import Language, Severity, StepKind
+from rules.vocabulary import Language, MatterKind, Severity, StepKind, TemplateFact
 
 # One template set per step kind and language (tests check each exists).
 STEPS: tuple[StepKind, ...] = tuple(StepKind)
@@ -35,6 +42,14 @@ SUBJECT_TITLE_MAX = 30
 ELLIPSIS = "…"
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ROMAN = {Severity.I: "Ⅰ", Severity.II: "Ⅱ", Severity.III: "Ⅲ", Severity.IV: "Ⅳ"}
+# What a message calls each kind of matter (SPEC §13.1), zh and en. An
+# emergency is named by its grade; the other kinds' rules apply whatever the
+# severity, so a message names the kind instead.
+_MATTER = {
+    MatterKind.EMERGENCY: ("突发事件", "Emergency"),
+    MatterKind.PUBLIC_OPINION: ("政务舆情", "Public opinion"),
+    MatterKind.DISCLOSURE_REQUEST: ("依申请公开", "Disclosure request"),
+}
 
 
 @dataclass(frozen=True)
@@ -59,13 +74,14 @@ class MessageContext:
     now: datetime  # aware UTC; "time left"/"overdue by" computed from it
     ack_url: str  # signed acknowledgement link
     recipient_name: str
+    kind: str = MatterKind.EMERGENCY  # the incident's kind of matter (a MatterKind)
 
 
 @dataclass(frozen=True)
 class RenderedMessage:
     subject: str
     body: str  # sms text or email plain text; ends with the ack link
-    html: str | None  # email only
+    html: str | None  # email: the HTML part; sms: the facts as JSON (see the module's docstring)
 
 
 def format_remaining(delta: timedelta, language: str) -> str:
@@ -78,6 +94,13 @@ def format_remaining(delta: timedelta, language: str) -> str:
     if abs(seconds) < 60:
         return "已到时限" if language == Language.ZH else "due now"
     hours, minutes = divmod(abs(seconds) // 60, 60)
+    if hours >= 72:  # a limit counted in working days: hours would be a number nobody reads
+        days, hours = divmod(hours, 24)
+        if language == Language.ZH:
+            span = f"{days}天{hours}小时" if hours else f"{days}天"
+            return f"剩余{span}" if seconds > 0 else f"已超时{span}"
+        span = f"{days}d{hours}h" if hours else f"{days}d"
+        return f"{span} left" if seconds > 0 else f"overdue by {span}"
     if language == Language.ZH:
         span = f"{hours}小时{minutes}分" if hours and minutes else f"{hours}小时" if hours else f"{minutes}分钟"
         return f"剩余{span}" if seconds > 0 else f"已超时{span}"
@@ -125,7 +148,8 @@ def render(
     subject = part("subject.txt", title=_shorten(values["title"], SUBJECT_TITLE_MAX))
     if channel == ChannelName.SMS:
         text = _fit_sms(lambda title: part("sms.txt", title=title), values["title"])
-        return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=None)
+        facts = json.dumps(sms_facts(ctx, values), ensure_ascii=False)
+        return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=facts)
     return RenderedMessage(
         subject=subject,
         body=part("email.txt", title=values["title"]),
@@ -153,6 +177,7 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         {
             "key": d.key,
             "title": _one_line(d.title),
+            "due_at": d.due_at,
             "state": d.state,
             "due": format_time(d.due_at, language, zone),
             "due_long": format_time(d.due_at, language, zone, with_year=True),
@@ -170,6 +195,9 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "title": _one_line(ctx.incident_title),
         "severity": ctx.severity,
         "sev": _ROMAN.get(ctx.severity, ctx.severity),
+        "kind": ctx.kind,
+        "matter": _matter(ctx.kind, language),
+        "grade": _grade(ctx, language),
         "department": ctx.department_name,
         "occurred": format_time(ctx.occurred_at, language, zone, with_year=True),
         "recipient": ctx.recipient_name,
@@ -179,6 +207,43 @@ def _values(ctx: MessageContext, language: str, zone: ZoneInfo) -> dict[str, obj
         "d": deadlines[0],
         "reason": _one_line(ctx.deadlines[0].waiver_reason or ""),
     }
+
+
+def _matter(kind: str, language: str) -> str:
+    words = _MATTER.get(kind)  # type: ignore[call-overload]
+    return kind if words is None else words[0 if language == Language.ZH else 1]
+
+
+def _grade(ctx: MessageContext, language: str) -> str:
+    """How the messages' brackets name the matter: ``Ⅰ级`` / ``Level I`` for an emergency, else its kind."""
+    if ctx.kind != MatterKind.EMERGENCY:
+        return _matter(ctx.kind, language)
+    return f"{_ROMAN.get(ctx.severity, ctx.severity)}级" if language == Language.ZH else f"Level {ctx.severity}"
+
+
+def sms_facts(ctx: MessageContext, values: dict) -> dict[str, str]:
+    """What a templated SMS may say, each a short string: the step and kind of
+    matter that choose the template, and every :class:`TemplateFact`. An
+    incident-wide notice (registered, waiver_requested) names all its duties
+    and the nearest deadline."""
+    deadlines = values["deadlines"]
+    first = min(deadlines, key=lambda d: d["due_at"])
+    link = urlsplit(ctx.ack_url)
+    facts = {
+        TemplateFact.INCIDENT: values["title"],
+        TemplateFact.SEVERITY: values["sev"],
+        TemplateFact.DEPARTMENT: values["department"],
+        TemplateFact.DUTY: "、".join(dict.fromkeys(d["title"] for d in deadlines)),
+        TemplateFact.DUE: first["due"],
+        TemplateFact.DUE_DATETIME: first["due_at"].astimezone(ZoneInfo(values["timezone"])).strftime("%Y-%m-%d %H:%M"),
+        TemplateFact.TIME_LEFT: first["remaining"],
+        TemplateFact.OCCURRED: values["occurred"],
+        TemplateFact.RECIPIENT: values["recipient"],
+        TemplateFact.REASON: values["reason"],
+        TemplateFact.ACK_LINK: ctx.ack_url,
+        TemplateFact.ACK_PATH: link.path.lstrip("/") + (f"?{link.query}" if link.query else ""),
+    }
+    return {"step": ctx.step, "kind": ctx.kind, **{str(name): value for name, value in facts.items()}}
 
 
 def _fit_sms(render_sms: Callable[[str], str], title: str) -> str:

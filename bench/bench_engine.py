@@ -55,7 +55,7 @@ LEAD = 10
 
 def seed(url: str, n: int, now: datetime) -> None:
     """N open incidents that happened ten minutes ago: nothing falls due for hours."""
-    rule = load_rules().rules[0]
+    rule = next(r for r in load_rules().rules if r.id == "major_emergency_disclosure")
     engine = create_engine(sync_url(url))
     occurred = now - timedelta(minutes=10)
     with engine.begin() as db:

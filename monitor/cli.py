@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import click
 
+from alerts.aliyun_templates import SHIPPED_TEMPLATES, load_aliyun_templates
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
 from monitor.cli_obligations import obligation
@@ -57,7 +58,7 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
     try:
         runtime = Runtime.build(settings)
     except RulesInvalid as exc:
-        fail(f"the rule or calendar files are not valid:\n{exc}", 2)
+        fail(f"the rule, calendar or SMS template files are not valid:\n{exc}", 2)
     app = create_app(runtime, seed_demo=demo)
     _settle_start_up_objects()
     # Its crash reports go through our (masking) log handler, not its own; and
@@ -83,12 +84,18 @@ def rules() -> None:
 @rules.command("check")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def rules_check(directory: Path | None) -> None:
-    """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR)."""
-    ruleset = _checked(load_rules, directory or _settings().rules_dir)
+    """Validate the rule files of DIRECTORY (default: SUNCLOCK_RULES_DIR) and the
+    Alibaba Cloud SMS template file (SUNCLOCK_ALIYUN_SMS_TEMPLATES)."""
+    settings = _settings()
+    ruleset = _checked(load_rules, directory or settings.rules_dir)
     for rule in ruleset.rules:
         deadlines = ", ".join([*(f"{o.key} +{o.due}" for o in rule.obligations),
                                *(f"{r.key}#N every {r.every} after {r.after}" for r in rule.recurring)])
-        click.echo(f"ok  {rule.id} (severities {'/'.join(rule.applies_to.severities)}): {deadlines}")
+        scope = rule.applies_to
+        severities = "/".join(scope.severities) if scope.severities else "any severity"
+        click.echo(f"ok  {rule.id} ({'/'.join(scope.kinds)}, {severities}): {deadlines}")
+    templates = _checked(load_aliyun_templates, settings.aliyun_sms_templates or SHIPPED_TEMPLATES)
+    click.echo(f"ok  {templates.path.name}: {len(templates)} Alibaba Cloud SMS templates")
 
 
 @main.group()

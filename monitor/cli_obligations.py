@@ -30,7 +30,7 @@ def obligation_extend(incident_id: int, key: str, working_days: int, reason: str
         body = ExtensionRequest(working_days=working_days, reason=reason)
         async with transaction(rt.sessions) as session:
             return await extension.extend(session, incident_id, key, body.working_days, body.reason, rt.rules,
-                                          rt.working_time, rt.clock.now(), _actor().name)
+                                          rt.clock.now(), _actor().name)
 
     row = _run(work)
     flag = " (calendar incomplete: counted on weekends alone past the last year covered)" \

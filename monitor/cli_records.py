@@ -8,7 +8,8 @@ import click
 from sqlalchemy import select
 
 from monitor.cli_common import _actor, _local, _run, _settings, fail, parse_time, print_table
-from rules.vocabulary import IncidentState, Severity
+from monitor.terms import MATTER, chinese
+from rules.vocabulary import IncidentState, MatterKind, Severity
 
 
 @click.group()
@@ -94,15 +95,18 @@ def incident() -> None:
 
 @incident.command("add")
 @click.option("--title", required=True)
-@click.option("--severity", required=True, type=click.Choice([s.value for s in Severity]))
+@click.option("--kind", type=click.Choice([k.value for k in MatterKind]), default=MatterKind.EMERGENCY.value,
+              show_default=True, help="The kind of matter: its legal clock (SPEC §13.1).")
+@click.option("--severity", type=click.Choice([s.value for s in Severity]), default=None,
+              help="Required for an emergency; for the other kinds it only grades the matter (default IV).")
 @click.option("--occurred-at", required=True, help="ISO time, e.g. 2026-11-28T14:30+08:00; without an offset "
                                                    "it is read in SUNCLOCK_TIMEZONE; 'now' for now.")
 @click.option("--department", required=True, help="Department code.")
 @click.option("--description", default=None)
 @click.option("--location", default=None)
-def incident_add(title: str, severity: str, occurred_at: str, department: str, description: str | None,
-                 location: str | None) -> None:
-    """Register an incident and show its deadlines."""
+def incident_add(title: str, kind: str, severity: str | None, occurred_at: str, department: str,
+                 description: str | None, location: str | None) -> None:
+    """Register an incident (an emergency, a public-opinion matter or a disclosure request) and show its deadlines."""
     from monitor import incidents
     from monitor.db import transaction
     from monitor.schemas import IncidentCreate
@@ -111,30 +115,37 @@ def incident_add(title: str, severity: str, occurred_at: str, department: str, d
 
     async def work(rt):  # noqa: ANN001, ANN202
         now = rt.clock.now()
-        data = IncidentCreate(title=title, severity=severity, occurred_at=parse_time(occurred_at, settings, now),
+        data = IncidentCreate(title=title, kind=kind, severity=severity,
+                              occurred_at=parse_time(occurred_at, settings, now),
                               department=department, description=description, location=location)
         async with transaction(rt.sessions) as session:
-            created = await incidents.register(session, data, rt.rules, now, _actor(), working=rt.working_time)
+            created = await incidents.register(session, data, rt.rules, now, _actor())
             return (await incidents.to_public(session, [created]))[0]
 
     _show(_run(work), settings)
 
 
 def _show(item, settings) -> None:  # noqa: ANN001
-    click.echo(f"incident {item.id}: {item.title}  [severity {item.severity}, {item.department}, {item.state}]")
+    click.echo(f"incident {item.id}: {item.title}  [{item.kind} {chinese(MATTER)[item.kind]}, "
+               f"severity {item.severity}, {item.department}, {item.state}]")
     click.echo(f"occurred {_local(item.occurred_at, settings)}, registered {_local(item.registered_at, settings)} "
                f"({settings.timezone})")
     if item.obligations:
         print_table(["OBLIGATION", "DUE", "STATE", "FULFILLED", "BREACHED"],
-                    [[f"{o.key} {o.title}", _local(o.due_at, settings), o.state, _local(o.fulfilled_at, settings),
-                      _local(o.breached_at, settings)] for o in item.obligations])
+                    [[f"{o.key} {o.title}", _local(o.due_at, settings) + (" *" if o.calendar_incomplete else ""),
+                      o.state, _local(o.fulfilled_at, settings), _local(o.breached_at, settings)]
+                     for o in item.obligations])
+        if any(o.calendar_incomplete for o in item.obligations):
+            click.echo("* past the last calendar year: counted on weekends alone; add the year's calendar "
+                       "(sunclock calendar check)")
     else:
-        click.echo("no deadlines apply to this severity")
+        click.echo("no deadlines apply to this kind and severity")
 
 
 @incident.command("list")
 @click.option("--state", type=click.Choice([s.value for s in IncidentState]), default=None)
-def incident_list(state: str | None) -> None:
+@click.option("--kind", type=click.Choice([k.value for k in MatterKind]), default=None)
+def incident_list(state: str | None, kind: str | None) -> None:
     """List incidents, newest first."""
     from monitor import incidents
     from monitor.models import Incident
@@ -145,14 +156,16 @@ def incident_list(state: str | None) -> None:
         query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc())
         if state:
             query = query.where(Incident.state == state)
+        if kind:
+            query = query.where(Incident.kind == kind)
         async with rt.sessions() as session:
             return await incidents.to_public(session, list((await session.exec(query)).scalars()))
 
     rows = []
     for item in _run(work):
         deadlines = "  ".join(f"{o.key}:{o.state}@{_local(o.due_at, settings)[5:]}" for o in item.obligations)
-        rows.append([item.id, item.severity, item.department, item.state, item.title, deadlines])
-    print_table(["ID", "SEV", "DEPT", "STATE", "TITLE", "DEADLINES"], rows)
+        rows.append([item.id, item.kind, item.severity, item.department, item.state, item.title, deadlines])
+    print_table(["ID", "KIND", "SEV", "DEPT", "STATE", "TITLE", "DEADLINES"], rows)
 
 
 @incident.command("show")

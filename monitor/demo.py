@@ -12,7 +12,7 @@ from monitor.db import transaction
 from monitor.models import Department
 from monitor.runtime import Runtime
 from monitor.schemas import ContactIn, DepartmentCreate, IncidentCreate
-from rules.vocabulary import ContactRole, Role, Severity
+from rules.vocabulary import ContactRole, MatterKind, Role, Severity
 
 log = structlog.get_logger("sunclock.demo")
 
@@ -29,12 +29,14 @@ DEPARTMENTS = [
         ContactIn(name="赵副局长", role=ContactRole.DEPUTY, mobile="+8613800000004", email="zhao@health.example.org")]),
 ]
 
-# (title, severity, department, hours since it happened, location)
+# (title, kind, severity, department, hours since it happened, location)
 INCIDENTS = [
-    ("白蕉镇化工厂爆炸事故", Severity.I, "EMB", 1.0, "白蕉镇工业园"),
-    ("台风致城区严重内涝", Severity.II, "EMB", 4.6, "井岸镇"),
-    ("学校食堂集体食物中毒", Severity.II, "HEALTH", 6.0, "斗门镇"),
-    ("国道货车侧翻", Severity.III, "EMB", 0.5, "G105 国道"),
+    ("白蕉镇化工厂爆炸事故", MatterKind.EMERGENCY, Severity.I, "EMB", 1.0, "白蕉镇工业园"),
+    ("台风致城区严重内涝", MatterKind.EMERGENCY, Severity.II, "EMB", 4.6, "井岸镇"),
+    ("学校食堂集体食物中毒", MatterKind.EMERGENCY, Severity.II, "HEALTH", 6.0, "斗门镇"),
+    ("国道货车侧翻", MatterKind.EMERGENCY, Severity.III, "EMB", 0.5, "G105 国道"),
+    ("网传医院拒收急诊病人", MatterKind.PUBLIC_OPINION, Severity.IV, "HEALTH", 30.0, None),
+    ("申请公开化工园区环评报告", MatterKind.DISCLOSURE_REQUEST, Severity.IV, "EMB", 24 * 9.0, None),
 ]
 
 USERS = [("duty", Role.DUTY_OFFICER, None), ("emb-head", Role.DEPARTMENT_HEAD, "EMB"),
@@ -51,10 +53,10 @@ async def seed(runtime: Runtime) -> bool:
             return False
         for department in DEPARTMENTS:
             await departments.save(session, department, now)
-        for title, severity, code, hours, location in INCIDENTS:
+        for title, kind, severity, code, hours, location in INCIDENTS:
             await incidents.register(session, IncidentCreate(
-                title=title, severity=severity, department=code, location=location,
-                occurred_at=now - timedelta(hours=hours)), runtime.rules, now, actor, working=runtime.working_time)
+                title=title, kind=kind, severity=severity, department=code, location=location,
+                occurred_at=now - timedelta(hours=hours)), runtime.rules, now, actor)
         tokens = {}
         for name, role, department in USERS:
             _, tokens[name] = await auth.create_user(session, name, role, now, department=department,

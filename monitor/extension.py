@@ -22,7 +22,7 @@ from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.incidents import get_incident
 from monitor.models import Obligation
 from rules import RuleSet
-from rules.deadlines import WorkingTime, extended_due
+from rules.deadlines import extended_deadline
 from rules.vocabulary import TimelineKind, WaiverState
 
 
@@ -56,7 +56,7 @@ def _check(obligation: Obligation, allowed: int | None, working_days: int) -> No
 
 
 async def extend(session: AsyncSession, incident_id: int, key: str, working_days: int, reason: str,
-                 rules: RuleSet, working: WorkingTime, now: datetime, actor: str) -> Obligation:
+                 rules: RuleSet, now: datetime, actor: str) -> Obligation:
     """Extend one deadline by ``working_days`` working days, once. The caller commits."""
     incident = await get_incident(session, incident_id, for_update=True)
     obligation = await _obligation(session, incident_id, key)
@@ -64,8 +64,10 @@ async def extend(session: AsyncSession, incident_id: int, key: str, working_days
     allowed = found[1].extension.max_working_days if found is not None and found[1].extension else None
     _check(obligation, allowed, working_days)
     assert found is not None and incident.id is not None
+    rule, spec = found
     old_due = obligation.due_at
-    new = extended_due(old_due, working_days, working)  # the rule's deadline, never extended before
+    # Counted as planning counts it (rules.worktime), from the rule's deadline, never extended before.
+    new = extended_deadline(spec, incident.occurred_at, working_days, rules.worktime)
     obligation.extended_working_days, obligation.extension_reason = working_days, reason
     obligation.extended_by, obligation.extended_at = actor, now
     # The steps still planned for the old deadline go; the ladder is planned
@@ -73,8 +75,7 @@ async def extend(session: AsyncSession, incident_id: int, key: str, working_days
     cancelled = await planning.cancel_steps(session, incident.id, key)
     await prepared.invalidate(session, incident.id)  # prepared messages name the old deadline
     await timeline.record(session, incident.id, TimelineKind.EXTENDED, actor, now, obligation=key,
-                          working_days=working_days, reason=reason, from_due_at=old_due, to_due_at=new.due,
+                          working_days=working_days, reason=reason, from_due_at=old_due, to_due_at=new.at,
                           calendar_incomplete=new.calendar_incomplete, steps_cancelled=cancelled)
-    rule, spec = found
-    await planning.replan_obligation(session, incident, rule, spec, obligation, rules, now, actor, working=working)
+    await planning.replan_obligation(session, incident, rule, spec, obligation, rules, now, actor)
     return obligation

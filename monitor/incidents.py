@@ -17,7 +17,7 @@ from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
-from rules.deadlines import WorkingTime, fulfilment_state
+from rules.deadlines import fulfilment_state
 from rules.vocabulary import IncidentState, Severity, TimelineKind
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -51,11 +51,11 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
 
 
 async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
-                   actor: Actor, *, working: WorkingTime | None = None) -> Incident:
+                   actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
     _check_occurred_at(data.occurred_at, now)
     incident = Incident(
-        title=data.title, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
+        title=data.title, kind=data.kind, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
         department_id=department.id, description=data.description or None, location=data.location or None,
         registered_by=actor.name,
     )
@@ -63,9 +63,10 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     await session.flush()
     assert incident.id is not None
     await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
-                          severity=incident.severity, occurred_at=incident.occurred_at, department=department.code)
+                          matter=incident.kind, severity=incident.severity, occurred_at=incident.occurred_at,
+                          department=department.code)
     await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=rules.applicable(incident.severity), working=working)
+                                 notify=rules.applicable(incident.kind, incident.severity))
     return incident
 
 
@@ -76,7 +77,7 @@ def _require_open(incident: Incident) -> None:
 
 
 async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch, rules: RuleSet, now: datetime,
-                  actor: Actor, *, working: WorkingTime | None = None) -> Incident:
+                  actor: Actor) -> Incident:
     """Start-time correction and severity change (SPEC §4.6), with a reason."""
     incident = await get_incident(session, incident_id, for_update=True)
     _require_open(incident)
@@ -90,7 +91,7 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
                           code=ErrorCode.OCCURRED_AT_AFTER_MILESTONE)
         changes["occurred_at"] = {"from": incident.occurred_at, "to": patch.occurred_at}
         incident.occurred_at = patch.occurred_at
-    before = {rule.id for rule in rules.applicable(incident.severity)}
+    before = {rule.id for rule in rules.applicable(incident.kind, incident.severity)}
     if patch.severity is not None and patch.severity != incident.severity:
         changes["severity"] = {"from": incident.severity, "to": patch.severity}
         incident.severity = patch.severity
@@ -102,9 +103,9 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     # Each rule is judged on its own (SPEC §4.6): one entering scope tells the
     # head about its deadlines, as registration would; one leaving it asks for
     # waivers of its unmet duties, which stay owed until a supervisor decides.
-    applicable = rules.applicable(incident.severity)
+    applicable = rules.applicable(incident.kind, incident.severity)
     await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=[rule for rule in applicable if rule.id not in before], working=working)
+                                 notify=[rule for rule in applicable if rule.id not in before])
     # Occurrences of a series are anchored on milestones: a new start time
     # leaves them be; a rule back in scope takes its series up again.
     await recurring.continue_series(session, incident, rules, now, actor.name)

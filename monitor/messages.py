@@ -99,7 +99,7 @@ def render_notification(directory: Directory, step: StepRow | EscalationStep, co
         severity=incident.severity, department_name=directory.departments[incident.department_id].name,
         occurred_at=incident.occurred_at, deadlines=directory.deadlines(incident.id, step.obligation_key, step.kind),
         now=now, ack_url=ack_url(settings.public_url, settings.signing_key, step.id, contact.id, now),
-        recipient_name=contact.name)
+        recipient_name=contact.name, kind=incident.kind)
     rendered = render(context, channel, language=settings.language, timezone=settings.timezone)
     return {
         "step_id": step.id, "incident_id": step.incident_id, "obligation_key": step.obligation_key,

@@ -24,7 +24,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.schema import series_key
-from rules.vocabulary import Channel, Decision, IncidentState, ObligationState, Outcome, Severity, StepState
+from rules.vocabulary import (
+    Channel,
+    Decision,
+    IncidentState,
+    MatterKind,
+    ObligationState,
+    Outcome,
+    Severity,
+    StepState,
+)
 from rules.workdays import WorkCalendar
 
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
@@ -33,6 +42,7 @@ FULFIL_BUCKETS = tuple(h * 3600 for h in (0.5, 1, 2, 3, 4, 5, 6, 12, 18, 24, 36,
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
 OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
 DECISIONS: tuple[Decision, ...] = tuple(Decision)
 
@@ -101,12 +111,14 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
 
 
 async def _incidents_open(session: AsyncSession) -> GaugeMetricFamily:
-    open_by_severity = dict((await session.execute(
-        select(Incident.severity, func.count()).where(Incident.state == IncidentState.OPEN)
-        .group_by(Incident.severity))).all())
-    incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity.", labels=["severity"])
+    open_by = {(s, k): n for s, k, n in (await session.execute(
+        select(Incident.severity, Incident.kind, func.count()).where(Incident.state == IncidentState.OPEN)
+        .group_by(Incident.severity, Incident.kind))).all()}
+    incidents_open = GaugeMetricFamily("sunclock_incidents_open", "Open incidents, by severity and kind of matter.",
+                                       labels=["severity", "kind"])
     for severity in SEVERITIES:
-        incidents_open.add_metric([severity], open_by_severity.get(severity, 0))
+        for kind in KINDS:
+            incidents_open.add_metric([severity, kind], open_by.get((severity, kind), 0))
     return incidents_open
 
 

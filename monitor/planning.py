@@ -24,10 +24,10 @@ from rules.deadlines import (
     EXTENDED_ROUND,
     INCIDENT_WIDE,
     REGISTERED,
+    Deadline,
     PlannedStep,
-    WorkingTime,
-    due_at,
-    extended_due,
+    deadline,
+    extended_deadline,
     fulfilment_state,
     is_overdue,
     ladder_steps_at,
@@ -95,8 +95,7 @@ def _summary(steps: list[PlannedStep]) -> list[dict]:
 
 
 async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime,
-                        actor: str, *, notify: Iterable[Rule] = (), working: WorkingTime | None = None
-                        ) -> list[Obligation]:
+                        actor: str, *, notify: Iterable[Rule] = ()) -> list[Obligation]:
     """Create or refresh the obligations and steps the rules give this incident.
 
     Each applicable rule is judged on its own; obligations of rules that no
@@ -111,15 +110,12 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
     planned: list[PlannedStep] = await _plan_notices(session, incident.id, list(notify), now)
     active: list[Obligation] = []
-    for rule in rules.applicable(incident.severity):
+    for rule in rules.applicable(incident.kind, incident.severity):
         for spec in rule.obligations:
             row = rows.get(spec.key)
             if row is None:
-                row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
-                                 due_at=due_at(spec, incident.occurred_at))
-                session.add(row)
-                await session.flush()
-            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, working=working)
+                row = await add_obligation(session, incident, rule, spec, incident.occurred_at, rules)
+            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
             active.append(row)
     if planned:
         await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
@@ -140,41 +136,51 @@ async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Ru
     return await _upsert_steps(session, incident_id, None, [replace(notices[0], occurrence=sent + 1)])
 
 
+async def add_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                         anchor: datetime, rules: RuleSet) -> Obligation:
+    """A new obligation row, due ``spec.due`` after ``anchor``; the caller plans its steps."""
+    assert incident.id is not None
+    counted = deadline(spec, anchor, rules.worktime)
+    row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
+                     due_at=counted.at, calendar_incomplete=counted.calendar_incomplete)
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def replan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
                             row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
-                            working: WorkingTime | None = None, anchor: datetime | None = None) -> None:
+                            anchor: datetime | None = None) -> None:
     """Plan one obligation on its own (an extension, an occurrence of a series),
     as a correction would: the same withdrawal of a breach, breach at once."""
     assert incident.id is not None
-    planned = await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, working=working,
-                                     anchor=anchor)
+    planned = await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, anchor=anchor)
     if planned:
         await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
 
 
 def _deadline(rule: Rule, spec: ObligationSpec, row: Obligation, anchor: datetime,
-              working: WorkingTime | None) -> tuple[datetime, list[PlannedStep]]:
-    """The due time and ladder of an obligation: ``spec.due`` after ``anchor``,
-    then the extension granted, if any, counted in working days (SPEC §13.3)."""
-    due = due_at(spec, anchor)
+              rules: RuleSet) -> tuple[Deadline, list[PlannedStep]]:
+    """The deadline and ladder of an obligation: ``spec.due`` after ``anchor``,
+    or, once extended, that deadline moved on by the working days granted
+    (SPEC §13.3), its ladder planned again as a second round."""
     if row.extended_working_days is None:
-        return due, ladder_steps_at(rule, spec, due)
-    if working is None:
-        raise ValueError(f"{row.key} was extended: its deadline needs the working-day calendar")
-    extended = extended_due(due, row.extended_working_days, working)
-    row.calendar_incomplete = extended.calendar_incomplete
-    return extended.due, ladder_steps_at(rule, spec, extended.due, EXTENDED_ROUND)
+        counted = deadline(spec, anchor, rules.worktime)
+        return counted, ladder_steps_at(rule, spec, counted.at, rules.worktime)
+    extended = extended_deadline(spec, anchor, row.extended_working_days, rules.worktime)
+    return extended, ladder_steps_at(rule, spec, extended.at, rules.worktime, EXTENDED_ROUND)
 
 
 async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
                            row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
-                           working: WorkingTime | None = None, anchor: datetime | None = None) -> list[PlannedStep]:
+                           anchor: datetime | None = None) -> list[PlannedStep]:
     """Bring one obligation in line with the incident's current start time
     (or ``anchor``: the previous publication, for an occurrence of a series)."""
     assert incident.id is not None
-    due, ladder = _deadline(rule, spec, row, anchor or incident.occurred_at, working)
+    counted, ladder = _deadline(rule, spec, row, anchor or incident.occurred_at, rules)
+    due = counted.at
     moved = row.due_at != due
-    row.due_at = due
+    row.due_at, row.calendar_incomplete = due, counted.calendar_incomplete
     if row.waiver_state == REQUESTED or row.state == WAIVED:
         await _back_in_scope(session, incident.id, row, now, actor)
     if row.state in (MET, MET_LATE):
@@ -194,7 +200,7 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
             AccountabilityCase.incident_id == incident.id, AccountabilityCase.obligation_id == row.id)
             .values(breached_at=due))
         if await _case_pending(session, row):
-            return await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due))
+            return await _upsert_steps(session, incident.id, row.id, overdue_steps(rule, spec, due, rules.worktime))
     return []
 
 
@@ -342,7 +348,7 @@ async def _plan_overdue(session: AsyncSession, breached: list[Obligation], rules
         found = rules.obligation(obligation.key)
         if found is None:
             continue
-        for step in overdue_steps(*found, obligation.due_at):
+        for step in overdue_steps(*found, obligation.due_at, rules.worktime):
             row = existing.get((obligation.id, step.occurrence))
             if row is None:
                 rows.append({"incident_id": obligation.incident_id, "obligation_id": obligation.id,

@@ -52,7 +52,7 @@ async def continue_series(session: AsyncSession, incident: Incident, rules: Rule
     rows = {o.key: o for o in (await session.exec(
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
     started = []
-    for rule in rules.applicable(incident.severity):
+    for rule in rules.applicable(incident.kind, incident.severity):
         for series in rule.recurring:
             if (row := await _continue(session, incident, rule, series, rows, rules, now, actor)) is not None:
                 started.append(row)
@@ -67,26 +67,32 @@ async def _continue(session: AsyncSession, incident: Incident, rule: Rule, serie
         if last.state in UNMET:
             # Planned again as a correction would: a waiver requested when the
             # incident left the rule's scope lapses now that it is back.
-            await planning.replan_obligation(session, incident, rule, series.occurrence(n), last, rules, now, actor,
-                                             anchor=last.due_at - series.every)
+            anchor = _anchor(rows, series, stored[-2][1] if len(stored) > 1 else None)
+            if anchor is not None:
+                await planning.replan_obligation(session, incident, rule, series.occurrence(n), last, rules, now,
+                                                 actor, anchor=anchor)
             return None
-        # Published: the next is due ``every`` after it. Waived by a supervisor: after
-        # its deadline, for the duty lasts as long as the incident is open.
-        n, anchor = n + 1, last.fulfilled_at if last.state in FULFILLED and last.fulfilled_at else last.due_at
+        n, anchor = n + 1, _anchor(rows, series, last)
     else:
-        first = rows.get(series.after)
-        if first is None or first.state not in FULFILLED or first.fulfilled_at is None:
-            return None
-        n, anchor = 1, first.fulfilled_at
+        n, anchor = 1, _anchor(rows, series, None)
+    if anchor is None:
+        return None
     spec = series.occurrence(n)
-    assert incident.id is not None
-    row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
-                     due_at=anchor + series.every)
-    session.add(row)
-    await session.flush()
+    row = await planning.add_obligation(session, incident, rule, spec, anchor, rules)
     rows[row.key] = row
     await planning.replan_obligation(session, incident, rule, spec, row, rules, now, actor, anchor=anchor)
     return row
+
+
+def _anchor(rows: dict[str, Obligation], series: Recurring, previous: Obligation | None) -> datetime | None:
+    """What the occurrence after ``previous`` (None: the first) is counted from:
+    the publication that met the anchor obligation or the previous occurrence,
+    or the deadline of a previous occurrence a supervisor waived, for the duty
+    lasts as long as the incident is open. None: the series has not started."""
+    if previous is None:
+        first = rows.get(series.after)
+        return first.fulfilled_at if first is not None and first.state in FULFILLED else None
+    return previous.fulfilled_at if previous.state in FULFILLED and previous.fulfilled_at else previous.due_at
 
 
 async def end_series(session: AsyncSession, incident: Incident, now: datetime, actor: str, reason: str) -> list[str]:

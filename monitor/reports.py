@@ -6,6 +6,11 @@ outcome is settled: met, met late, breached, and waived after a breach (a
 breach stays on record when a waiver follows it). Obligations still running
 (``pending``) and those waived before their deadline are not in the rate;
 they are counted next to it, so a 100 % never hides an open duty.
+
+Each kind of matter (SPEC §13.1: emergencies, public-opinion matters,
+disclosure requests) has its own legal clock, so each department's figures
+are also given per kind (``by_kind``), and the whole period's per kind
+(``kinds``); ``kind`` narrows the report to one of them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import Department, Incident, Obligation
-from rules.vocabulary import ObligationState
+from rules.vocabulary import MatterKind, ObligationState
 
 RELEASE = "authoritative_release"
 CSV_BOM = "\ufeff"  # Excel on Chinese Windows reads a CSV without it as GBK
@@ -40,10 +45,39 @@ class ObligationOutcome(BaseModel):
 class IncidentCompliance(BaseModel):
     id: int
     title: str
+    kind: str  # a MatterKind
     severity: str
     state: str
     occurred_at: datetime
     obligations: list[ObligationOutcome]
+
+
+class KindCompliance(BaseModel):
+    """One kind of matter's deadlines: how many, and how many kept."""
+
+    kind: str  # a MatterKind
+    incidents: int = 0
+    obligations: int = 0
+    met: int = 0
+    met_late: int = 0
+    breached: int = 0
+    pending: int = 0
+    waived: int = 0
+    rated: int = 0
+    on_time_rate: float | None = None
+
+    def add(self, state: str, breached_at: datetime | None) -> None:
+        self.obligations += 1
+        if state in (ObligationState.MET, ObligationState.MET_LATE, ObligationState.BREACHED,
+                     ObligationState.PENDING, ObligationState.WAIVED):
+            setattr(self, state, getattr(self, state) + 1)
+        self.rated += state == ObligationState.MET or settled_late(state, breached_at)
+        self.on_time_rate = round(self.met / self.rated, 4) if self.rated else None
+
+    def merge(self, other: KindCompliance) -> None:
+        for name in ("incidents", "obligations", "met", "met_late", "breached", "pending", "waived", "rated"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.on_time_rate = round(self.met / self.rated, 4) if self.rated else None
 
 
 class DepartmentCompliance(BaseModel):
@@ -60,6 +94,7 @@ class DepartmentCompliance(BaseModel):
     on_time_rate: float | None  # met / rated; None with nothing settled yet
     median_time_to_release_seconds: float | None
     states: dict[str, int] = Field(default_factory=dict)  # every stored state, counted
+    by_kind: dict[str, KindCompliance] = Field(default_factory=dict)  # the kinds it had in the period
     incident_list: list[IncidentCompliance] = Field(default_factory=list)
 
     @property
@@ -73,7 +108,9 @@ class ComplianceReport(BaseModel):
 
     from_: datetime = Field(serialization_alias="from")
     to: datetime
+    kind: str | None = None  # the one kind reported on, or None for all
     departments: list[DepartmentCompliance]
+    kinds: list[KindCompliance] = Field(default_factory=list)  # every kind, over all departments
 
 
 def settled_late(state: str, breached_at: datetime | None) -> bool:
@@ -82,18 +119,21 @@ def settled_late(state: str, breached_at: datetime | None) -> bool:
         state == ObligationState.WAIVED and breached_at is not None)
 
 
-INCIDENT_COLUMNS = (Incident.id, Incident.department_id, Incident.title, Incident.severity, Incident.state,
-                    Incident.occurred_at)
+INCIDENT_COLUMNS = (Incident.id, Incident.department_id, Incident.title, Incident.kind, Incident.severity,
+                    Incident.state, Incident.occurred_at)
 # Read as columns, not entities: a month of a whole city's incidents is loaded in a second or two.
 OBLIGATION_COLUMNS = tuple(getattr(Obligation, name) for name in (
     "incident_id", "key", "title", "state", "due_at", "fulfilled_at", "breached_at", "waiver_state")
     if hasattr(Obligation, name))
 
 
-async def compliance(session: AsyncSession, start: datetime, end: datetime) -> ComplianceReport:
-    """Incidents that occurred in [start, end), per department, with the state of each deadline."""
+async def compliance(session: AsyncSession, start: datetime, end: datetime,
+                     kind: str | None = None) -> ComplianceReport:
+    """Incidents that occurred in [start, end) (of ``kind`` only, when given), per
+    department, with the state of each deadline."""
     departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
-    in_period = (Incident.occurred_at >= start, Incident.occurred_at < end)
+    in_period = (Incident.occurred_at >= start, Incident.occurred_at < end,
+                 *((Incident.kind == kind,) if kind is not None else ()))
     found = (await session.execute(select(*INCIDENT_COLUMNS).where(*in_period)
                                    .order_by(Incident.occurred_at, Incident.id))).mappings().all()
     by_incident: dict[int, list[Any]] = {i["id"]: [] for i in found}
@@ -104,8 +144,16 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime) -> C
     by_department: dict[int, list[Any]] = {d.id: [] for d in departments}
     for incident in found:
         by_department.setdefault(incident["department_id"], []).append(incident)
-    return ComplianceReport(from_=start, to=end, departments=[
-        _department(d, by_department[d.id], by_incident) for d in departments])
+    rows = [_department(d, by_department[d.id], by_incident) for d in departments]
+    return ComplianceReport(from_=start, to=end, kind=kind, departments=rows, kinds=_kinds(rows, kind))
+
+
+def _kinds(rows: list[DepartmentCompliance], only: str | None) -> list[KindCompliance]:
+    totals = {k: KindCompliance(kind=k) for k in MatterKind if only is None or k == only}
+    for row in rows:
+        for kind, tally in row.by_kind.items():
+            totals.setdefault(kind, KindCompliance(kind=kind)).merge(tally)
+    return list(totals.values())
 
 
 def _department(department: Department, found: list[Any], by_incident: dict[int, list[Any]]) -> DepartmentCompliance:
@@ -113,10 +161,14 @@ def _department(department: Department, found: list[Any], by_incident: dict[int,
     rated = met = 0
     release_times: list[float] = []
     listed = []
+    by_kind: dict[str, KindCompliance] = {}
     for incident in found:
         outcomes = []
+        tally = by_kind.setdefault(incident["kind"], KindCompliance(kind=incident["kind"]))
+        tally.incidents += 1
         for o in by_incident[incident["id"]]:
             state = o["state"]
+            tally.add(state, o["breached_at"])
             states[state] = states.get(state, 0) + 1
             if state == ObligationState.MET:
                 met += 1
@@ -134,7 +186,7 @@ def _department(department: Department, found: list[Any], by_incident: dict[int,
         waived=states.get(ObligationState.WAIVED, 0), obligations=sum(states.values()),
         rated=rated, on_time_rate=round(met / rated, 4) if rated else None,
         median_time_to_release_seconds=statistics.median(release_times) if release_times else None,
-        states=dict(sorted(states.items())), incident_list=listed)
+        states=dict(sorted(states.items())), by_kind=dict(sorted(by_kind.items())), incident_list=listed)
 
 
 # The first eight columns are those of earlier versions, in their order.

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Channel
-from alerts.channels import SmtpConfig, TwilioConfig, build_channels
+from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.delivery import Deliverer
@@ -25,8 +25,8 @@ from monitor.scheduler import Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
-from rules.deadlines import WorkingTime
-from rules.workdays import WorkCalendar, load_calendars
+from rules.vocabulary import SmsProvider
+from rules.workdays import WorkCalendar, WorkTime, load_calendars
 
 log = structlog.get_logger("sunclock")
 
@@ -35,7 +35,13 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     twilio = TwilioConfig(
         account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
         from_=settings.twilio_from, api_base=settings.twilio_api_base, timeout=settings.twilio_timeout,
-    ) if settings.sms_enabled else None
+    ) if settings.sms_via == SmsProvider.TWILIO else None
+    aliyun = AliyunConfig(
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
+        sign_name=settings.aliyun_sms_sign_name, endpoint=settings.aliyun_sms_endpoint,
+        templates=settings.aliyun_sms_templates, timeout=settings.aliyun_timeout,
+    ) if settings.sms_via == SmsProvider.ALIYUN else None
     smtp = SmtpConfig(
         host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
@@ -44,7 +50,7 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
         cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         pool_size=settings.smtp_pool_size, idle_seconds=settings.smtp_idle_seconds,
     ) if settings.email_enabled else None
-    return build_channels(twilio=twilio, smtp=smtp)
+    return build_channels(twilio=twilio, smtp=smtp, aliyun=aliyun)
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Runtime:
               channels: dict[str, Channel] | None = None, migrate_schema: bool = True) -> Runtime:
         rules = rules if rules is not None else load_rules(settings.rules_dir)
         calendar = load_calendars(settings.calendars_dir)
+        # Limits in working days are counted on this calendar, in local days (SPEC §13.2).
+        rules = rules.counted_in(WorkTime(calendar, settings.zone))
         clock = clock or SystemClock()
         if migrate_schema:
             migrate(settings.database_url)
@@ -92,11 +100,6 @@ class Runtime:
         return cls(settings=settings, rules=rules, engine=engine, sessions=session_factory(engine),
                    clock=clock, channels=channels if channels is not None else channels_from(settings),
                    metrics=metrics, registry=registry, calendar=calendar)
-
-    @property
-    def working_time(self) -> WorkingTime:
-        """The working-day calendar in the configured zone, for deadlines counted in working days."""
-        return WorkingTime(self.calendar, self.settings.zone)
 
     @property
     def outbox_channels(self) -> list[str]:

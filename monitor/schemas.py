@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from monitor.errors import ErrorCode, InvalidValue
 from monitor.models import IncidentBase
-from rules.vocabulary import ContactRole, Decision, Role, Severity, WaiverState, one_of
+from rules.vocabulary import ContactRole, Decision, MatterKind, Role, Severity, WaiverState, one_of
 
 ROLES: tuple[Role, ...] = tuple(Role)
 # What a supervisor may decide: a case stays pending, a waiver requested, until then.
@@ -156,13 +156,31 @@ class DepartmentPublic(BaseModel):
     contacts: list[ContactPublic]
 
 
+# What the severity of a matter that is not an emergency says when none is
+# given: its rules apply whatever the severity (SPEC §13.1), so it only grades
+# the matter for people, and the lowest grade is the honest default.
+UNGRADED = Severity.IV
+NOT_GRADED = {kind.value for kind in MatterKind} - {MatterKind.EMERGENCY.value}
+
+
 class IncidentCreate(IncidentBase, _Body):
     title: Annotated[Text, StringConstraints(max_length=200)]
-    severity: Severity
+    kind: MatterKind = MatterKind.EMERGENCY
+    severity: Severity = Field(description="required for an emergency; for the other kinds it only grades the "
+                                           "matter, and is IV (一般) when left out")
     occurred_at: UtcTime
     department: Code
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ungraded_matter(cls, data: Any) -> Any:
+        """A matter that is not an emergency may leave its severity out; an
+        emergency without one is refused as missing, next to the other errors."""
+        if isinstance(data, dict) and data.get("severity") is None and data.get("kind") in NOT_GRADED:
+            return data | {"severity": UNGRADED}
+        return data
 
 
 class IncidentPatch(_Body):
@@ -225,6 +243,8 @@ class ObligationPublic(BaseModel):
     key: str
     title: str
     due_at: datetime
+    # A working-day deadline counted past the calendar's last year, on weekends alone (SPEC §13.2).
+    calendar_incomplete: bool = False
     state: str
     fulfilled_at: datetime | None
     breached_at: datetime | None
@@ -257,6 +277,7 @@ class ObligationPublic(BaseModel):
 
 class IncidentPublic(IncidentBase):
     id: int
+    kind: str  # a MatterKind
     registered_at: datetime
     department: str
     state: str

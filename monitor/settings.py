@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, FilePath, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, FilePath, PrivateAttr, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.channels import parse_endpoint
 from rules import SHIPPED_DIR
+from rules.vocabulary import SmsProvider
 from rules.workdays import CALENDARS_DIR
 
 MIN_SECRET_KEY_BYTES = 32
@@ -25,6 +27,9 @@ PLACEHOLDER_SECRET_KEYS = frozenset({
     "change-me-before-production",
     "replace-with-the-output-of-python3-c-import-secrets-print-secrets-token-urlsafe-32",
 })
+
+# What Alibaba Cloud SMS cannot do without; the endpoint and templates have defaults.
+ALIYUN_NEEDED = ("aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_sms_sign_name")
 
 
 class Settings(BaseSettings):
@@ -64,6 +69,17 @@ class Settings(BaseSettings):
     # error and after smtp_idle_seconds unused.
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
     smtp_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    # Alibaba Cloud SMS (SPEC §15.1): approved templates under a registered signature.
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_endpoint: str | None = None  # a full URL, e.g. http://127.0.0.1:9000; unset: Aliyun's
+    aliyun_sms_templates: FilePath | None = None  # unset: the shipped alerts/aliyun_templates.yaml
+    aliyun_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Declared after the providers' settings: its check reads them. Unset: Twilio
+    # when its settings are present, else Alibaba Cloud when its are.
+    sms_provider: SmsProvider | None = Field(default=None, validate_default=True)
 
     log_format: Literal["json", "console"] = "console"
     log_level: str = "INFO"
@@ -121,6 +137,41 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.5, 10.0.0.0/24)") from exc
         return value
 
+    @field_validator("aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_sms_sign_name",
+                     "aliyun_sms_endpoint", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("aliyun_sms_endpoint")
+    @classmethod
+    def _aliyun_endpoint(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_endpoint(value)
+        return value
+
+    @field_validator("aliyun_sms_sign_name")
+    @classmethod
+    def _sign_name(cls, value: str | None) -> str | None:
+        if value is not None and any(mark in value for mark in "【】[]"):
+            raise ValueError("give the signature without its brackets: 斗门区应急管理局, not 【斗门区应急管理局】")
+        return value.strip() if value else value
+
+    @field_validator("sms_provider")
+    @classmethod
+    def _sms_provider_complete(cls, value: SmsProvider | None, info: ValidationInfo) -> SmsProvider | None:
+        twilio = all(info.data.get(f"twilio_{name}") for name in ("account_sid", "auth_token", "from"))
+        if value == SmsProvider.TWILIO or (value is None and twilio):
+            return value
+        # A setting absent from info.data failed its own check, which names it already.
+        needed = {f"SUNCLOCK_{name.upper()}": info.data.get(name, "invalid") for name in ALIYUN_NEEDED}
+        given = [name for name, setting in needed.items() if setting]
+        if given and len(given) < len(needed):
+            missing = [name for name in needed if name not in given]
+            raise ValueError(f"Alibaba Cloud SMS needs {' and '.join(missing)} too ({', '.join(given)} "
+                             f"{'is' if len(given) == 1 else 'are'} set)")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -137,6 +188,17 @@ class Settings(BaseSettings):
     @property
     def sms_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def aliyun_sms_enabled(self) -> bool:
+        return all(getattr(self, name) for name in ALIYUN_NEEDED)
+
+    @property
+    def sms_via(self) -> SmsProvider | None:
+        """The SMS provider in use (SPEC §15.1); None: SMS goes to the outbox."""
+        if self.sms_provider == SmsProvider.ALIYUN or (self.sms_provider is None and not self.sms_enabled):
+            return SmsProvider.ALIYUN if self.aliyun_sms_enabled else None
+        return SmsProvider.TWILIO if self.sms_enabled else None
 
     @property
     def email_enabled(self) -> bool:

@@ -18,6 +18,7 @@ from rules.vocabulary import (
     Decision,
     IncidentState,
     Language,
+    MatterKind,
     NotificationState,
     ObligationState,
     Recipient,
@@ -92,6 +93,17 @@ DECISION: Words = {
     Decision.PENDING: ("待处理", "pending"), Decision.NOTICE: ("通报批评", "circulated criticism"),
     Decision.SUMMONS: ("约谈", "summons interview"), Decision.WAIVED: ("免予问责", "waived"),
 }
+# The kinds of matter (SPEC §13.1), and the duty each one puts on the office,
+# in the words a duty officer uses for it.
+MATTER: Words = {
+    MatterKind.EMERGENCY: ("突发事件", "emergency"), MatterKind.PUBLIC_OPINION: ("政务舆情", "public opinion"),
+    MatterKind.DISCLOSURE_REQUEST: ("依申请公开", "disclosure request"),
+}
+DUTY: Words = {
+    MatterKind.EMERGENCY: ("发布权威信息", "publish authoritative information"),
+    MatterKind.PUBLIC_OPINION: ("舆情回应", "respond to public opinion"),
+    MatterKind.DISCLOSURE_REQUEST: ("依申请公开答复", "reply to the disclosure request"),
+}
 
 # The catalogue key prefix of each table. Obligation and incident states share
 # "state." (their values do not overlap).
@@ -99,7 +111,7 @@ TABLES: tuple[tuple[str, Words], ...] = (
     ("role", ROLE), ("group", GROUP), ("contact", CONTACT_ROLE), ("severity", SEVERITY),
     ("state", OBLIGATION_STATE), ("state", INCIDENT_STATE), ("waiver", WAIVER_STATE),
     ("nstate", NOTIFICATION_STATE), ("step", STEP_KIND), ("channel", CHANNEL), ("kind", TIMELINE_KIND),
-    ("decision", DECISION),
+    ("decision", DECISION), ("matter", MATTER), ("duty", DUTY),
 )
 
 

@@ -7,14 +7,17 @@ the field pydantic complains about).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.schema import Obligation, Recurring, Rule, split_occurrence
+
+if TYPE_CHECKING:  # rules.workdays imports this module for its problem reports
+    from rules.workdays import WorkTime
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 Model = TypeVar("Model", bound=BaseModel)
@@ -42,9 +45,15 @@ class RulesInvalid(Exception):
 class RuleSet:
     rules: tuple[Rule, ...]
     files: tuple[Path, ...]
+    # The calendar and time zone that limits in working days are counted in;
+    # the service sets it at start-up (monitor.runtime).
+    worktime: WorkTime | None = None
 
-    def applicable(self, severity: str) -> list[Rule]:
-        return [rule for rule in self.rules if rule.applies(severity)]
+    def applicable(self, kind: str, severity: str) -> list[Rule]:
+        return [rule for rule in self.rules if rule.applies(kind, severity)]
+
+    def counted_in(self, worktime: WorkTime) -> RuleSet:
+        return replace(self, worktime=worktime)
 
     def obligation(self, key: str) -> tuple[Rule, Obligation] | None:
         """The rule and spec of an obligation key; for an occurrence of a

@@ -4,19 +4,28 @@ A rule says which incidents it applies to, which obligations they carry, when
 each is due after the clock anchor, and the ladder of escalation steps around
 each deadline. Durations are written the way duty officers say them: ``5h``,
 ``30m``, ``1h30m``; offsets before a deadline are negative (``-2h``).
+
+A legal time limit may also be counted in working days on the holiday calendar
+(SPEC §13.2): ``due: 20wd`` is the end (23:59:59 local time) of the 20th working
+day after the day the clock starts; ``at: -5wd`` is 09:00 local time on the
+working day five working days before the due day; ``at: 0wd@09:00`` is the due
+day itself at 09:00; ``every: 1wd`` repeats at 09:00 on each working day. The
+time after ``@`` may be given to any of them.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -25,6 +34,7 @@ from pydantic import (
 from rules.vocabulary import (
     PRE_DEADLINE_KINDS,  # noqa: F401 - monitor.dispatch imports it from here
     Channel,
+    MatterKind,
     Recipient,
     Severity,
     StepKind,
@@ -60,7 +70,50 @@ def parse_duration(value: object) -> timedelta:
     return -total if match.group("sign") == "-" else total
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# A deadline counted in working days ends with its last day; a step counted in
+# working days goes out when the office opens.
+END_OF_DAY = time(23, 59, 59)
+OFFICE_OPENS = time(9, 0)
+_WORKING_DAYS = re.compile(r"^(?P<sign>[-+])?(?P<n>\d{1,3})wd(?:@(?P<h>\d{2}):(?P<m>\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """``days`` working days on the calendar (negative: before), reaching a day
+    at local time ``at`` (None: the default of where it is used, END_OF_DAY
+    for a deadline, OFFICE_OPENS for a step)."""
+
+    days: int
+    at: time | None = None
+
+    def __str__(self) -> str:
+        return f"{self.days}wd" + (f"@{self.at:%H:%M}" if self.at is not None else "")
+
+
+def parse_span(value: object) -> timedelta | WorkingDays:
+    """A duration (see :func:`parse_duration`) or a count of working days:
+    ``20wd``, ``-5wd``, ``0wd@09:00``."""
+    if isinstance(value, WorkingDays):
+        return value
+    if isinstance(value, str) and "wd" in value:
+        match = _WORKING_DAYS.match(value.strip())
+        if match is None:
+            raise ValueError(f"{value!r} is not a count of working days; write it like 20wd, -5wd or 0wd@09:00")
+        days = int(match.group("n")) * (-1 if match.group("sign") == "-" else 1)
+        if match.group("h") is None:
+            return WorkingDays(days)
+        hour, minute = int(match.group("h")), int(match.group("m"))
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{value!r}: the time after @ is a time of day, like 09:00 or 17:30")
+        return WorkingDays(days, time(hour, minute))
+    return parse_duration(value)
+
+
+def _span_dump(value: timedelta | WorkingDays) -> timedelta | str:
+    return str(value) if isinstance(value, WorkingDays) else value
+
+
+Span = Annotated[timedelta | WorkingDays, PlainValidator(parse_span), PlainSerializer(_span_dump)]
 
 
 def _repeated(items: list[str]) -> str:
@@ -73,15 +126,20 @@ class _Strict(BaseModel):
 
 class LadderStep(_Strict):
     step: LadderKind
-    at: Duration = Field(description="offset from the deadline; negative before it")
+    at: Span = Field(description="offset from the deadline; negative before it")
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _offset_fits_kind(self) -> LadderStep:
-        if self.step == StepKind.BREACHED and self.at != timedelta(0):
-            raise ValueError("the breached step fires at the deadline: its offset must be 0")
-        if self.step != StepKind.BREACHED and self.at >= timedelta(0):
+        if self.step == StepKind.BREACHED:
+            if self.at != timedelta(0):
+                raise ValueError("the breached step fires at the deadline: its offset must be 0")
+        elif isinstance(self.at, WorkingDays):
+            if self.at.days > 0 or (self.at.days == 0 and self.at.at is None):
+                raise ValueError(f"a {self.step} comes before the deadline: write -5wd (09:00 five working days "
+                                 "before the due day) or 0wd@09:00 (the due day at 09:00)")
+        elif self.at >= timedelta(0):
             raise ValueError(f"a {self.step} comes before the deadline: its offset must be negative, like -1h")
         return self
 
@@ -91,18 +149,25 @@ class LadderStep(_Strict):
 MIN_OVERDUE_EVERY = timedelta(minutes=1)
 
 
+def _forward(every: timedelta | WorkingDays, what: str) -> timedelta | WorkingDays:
+    if isinstance(every, WorkingDays):
+        if every.days < 1:
+            raise ValueError(f"{what} count forward: write 1wd or more")
+    elif every < MIN_OVERDUE_EVERY:
+        raise ValueError(f"{what} must be at least 1m apart")
+    return every
+
+
 class Overdue(_Strict):
-    every: Duration
+    every: Span
     max: int = Field(ge=1, le=1000)
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
 
     @field_validator("every")
     @classmethod
-    def _positive(cls, every: timedelta) -> timedelta:
-        if every < MIN_OVERDUE_EVERY:
-            raise ValueError("overdue repeats must be at least 1m apart")
-        return every
+    def _positive(cls, every: timedelta | WorkingDays) -> timedelta | WorkingDays:
+        return _forward(every, "overdue repeats")
 
 
 class Extension(_Strict):
@@ -115,7 +180,7 @@ class Obligation(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     title: str = Field(min_length=1, max_length=100)
     title_en: str | None = Field(default=None, max_length=100)
-    due: Duration
+    due: Span
     ladder: tuple[LadderStep, ...] = ()
     overdue: Overdue | None = None
     # The one extension the deadline may get (SPEC §13.3); None: it may not be extended.
@@ -123,19 +188,46 @@ class Obligation(_Strict):
 
     @field_validator("due")
     @classmethod
-    def _due_after_anchor(cls, due: timedelta) -> timedelta:
-        if due <= timedelta(0):
+    def _due_after_anchor(cls, due: timedelta | WorkingDays) -> timedelta | WorkingDays:
+        if isinstance(due, WorkingDays):
+            if due.days < 1:
+                raise ValueError("an obligation falls due after its anchor: use a positive count like 20wd")
+        elif due <= timedelta(0):
             raise ValueError("an obligation falls due after its anchor: use a positive duration like 5h")
         return due
 
     @model_validator(mode="after")
     def _ladder_is_consistent(self) -> Obligation:
-        if repeated := _repeated([s.step for s in self.ladder]):
-            raise ValueError(f"ladder lists {repeated} more than once")
-        for step in self.ladder:
-            if -step.at > self.due:
-                raise ValueError(f"{step.step} at {step.at} would come before the clock anchor (due is {self.due})")
+        _check_ladder(self.ladder, self.due, "the clock anchor", "due")
         return self
+
+
+def _before_anchor(at: timedelta | WorkingDays, due: timedelta | WorkingDays, anchor: str, name: str) -> str | None:
+    """Why a step at ``at`` around a deadline ``due`` after the anchor could
+    come before the anchor, or None when it cannot."""
+    if isinstance(due, timedelta):
+        if isinstance(at, WorkingDays):
+            return (f"counts working days, but the deadline is not: write {name} in working days (like 20wd) "
+                    "or at in hours")
+        return f"would come before {anchor} ({name} is {due})" if -at > due else None
+    due_time = due.at or END_OF_DAY
+    if isinstance(at, WorkingDays):
+        if -at.days >= due.days:
+            return f"would come on or before the day of {anchor} ({name} is {due})"
+        if at.days == 0 and (at.at or OFFICE_OPENS) >= due_time:
+            return f"must come before the deadline's time of day ({due_time:%H:%M:%S})"
+        return None
+    # The due day is at least due.days - 1 whole days after the anchor's day, plus its time of day.
+    reach = timedelta(days=due.days - 1, hours=due_time.hour, minutes=due_time.minute, seconds=due_time.second)
+    return f"could come before {anchor} (reach back at most {reach})" if -at > reach else None
+
+
+def _check_ladder(ladder: tuple[LadderStep, ...], due: timedelta | WorkingDays, anchor: str, name: str) -> None:
+    if repeated := _repeated([s.step for s in ladder]):
+        raise ValueError(f"ladder lists {repeated} more than once")
+    for index, step in enumerate(ladder):
+        if problem := _before_anchor(step.at, due, anchor, name):
+            raise ValueError(f"ladder[{index}]: {step.step} at {step.at} {problem}")
 
 
 # An occurrence of a recurring obligation is stored as ``<key>#<n>`` (SPEC §13.4).
@@ -151,25 +243,18 @@ class Recurring(_Strict):
     title: str = Field(min_length=1, max_length=90)
     title_en: str | None = Field(default=None, max_length=90)
     after: str = Field(min_length=1, description="the key of the obligation whose milestone starts the series")
-    every: Duration
+    every: Span
     ladder: tuple[LadderStep, ...] = ()
     overdue: Overdue | None = None
 
     @field_validator("every")
     @classmethod
-    def _at_least_a_minute(cls, every: timedelta) -> timedelta:
-        if every < MIN_OVERDUE_EVERY:
-            raise ValueError("a recurring obligation comes again at least 1m later; write it like 24h")
-        return every
+    def _at_least_a_minute(cls, every: timedelta | WorkingDays) -> timedelta | WorkingDays:
+        return _forward(every, "the occurrences of a series")
 
     @model_validator(mode="after")
     def _ladder_fits(self) -> Recurring:
-        if repeated := _repeated([s.step for s in self.ladder]):
-            raise ValueError(f"ladder lists {repeated} more than once")
-        for step in self.ladder:
-            if -step.at > self.every:
-                raise ValueError(f"{step.step} at {step.at} would come before the previous publication "
-                                 f"(every is {self.every})")
+        _check_ladder(self.ladder, self.every, "the previous publication", "every")
         return self
 
     def occurrence(self, n: int) -> Obligation:
@@ -204,7 +289,11 @@ class Registered(_Strict):
 
 
 class AppliesTo(_Strict):
-    severities: tuple[Severity, ...] = Field(min_length=1)
+    """The kinds of matter (SPEC §13.1) and, optionally, the severities a rule
+    applies to; without ``severities`` it applies whatever the severity."""
+
+    kinds: tuple[MatterKind, ...] = Field(default=(MatterKind.EMERGENCY,), min_length=1)
+    severities: tuple[Severity, ...] | None = Field(default=None, min_length=1)
 
 
 class Rule(_Strict):
@@ -239,8 +328,9 @@ class Rule(_Strict):
         """The series that start when ``key`` is met."""
         return [r for r in self.recurring if r.after == key]
 
-    def applies(self, severity: str) -> bool:
-        return severity in self.applies_to.severities
+    def applies(self, kind: str, severity: str) -> bool:
+        scope = self.applies_to
+        return kind in scope.kinds and (scope.severities is None or severity in scope.severities)
 
     def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[Channel, ...]:
         return step.channels or self.channels

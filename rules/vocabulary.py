@@ -175,3 +175,28 @@ class TimelineKind(StrEnum):
     # A deadline extended once (SPEC §13.3); a keep-publishing series ended by closing (§13.4).
     EXTENDED = "extended"
     SERIES_ENDED = "series_ended"
+
+
+class SmsProvider(StrEnum):
+    """Who carries SMS (SPEC §15.1): ``SUNCLOCK_SMS_PROVIDER``."""
+
+    TWILIO = "twilio"
+    ALIYUN = "aliyun"
+
+
+class TemplateFact(StrEnum):
+    """What a variable of an approved SMS template may show (Alibaba Cloud SMS
+    sends a template code and its variables, not text: ``alerts/aliyun_templates.yaml``)."""
+
+    INCIDENT = "incident"  # the incident's title
+    SEVERITY = "severity"  # Ⅰ, Ⅱ, …
+    DEPARTMENT = "department"
+    DUTY = "duty"  # the obligation's title; several joined by 、 for an incident-wide notice
+    DUE = "due"  # due time in local time, as the SMS text writes it (11月28日 19:30)
+    DUE_DATETIME = "due_datetime"  # the same as 2026-11-28 19:30, for a variable of Aliyun's "time" kind
+    TIME_LEFT = "time_left"  # 剩余2小时 / 已超时30分钟
+    OCCURRED = "occurred"  # when the incident happened, local time
+    RECIPIENT = "recipient"
+    REASON = "reason"  # why a waiver was requested
+    ACK_LINK = "ack_link"  # the signed acknowledgement link, whole
+    ACK_PATH = "ack_path"  # the same without scheme and host, for a template that fixes the domain

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -143,6 +143,22 @@ class WorkCalendar:
             if self.is_working_day(day):
                 left -= 1
         raise ValueError(f"{working_days} working days reach further than {MAX_STEP_DAYS} days")
+
+
+@dataclass(frozen=True)
+class WorkTime:
+    """The calendar and the local time zone working-day clocks are counted in:
+    a day of receipt is a local day, a deadline ends at local midnight."""
+
+    calendar: WorkCalendar
+    zone: tzinfo
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def moment(self, day: date, at: time) -> datetime:
+        """``at`` local time on ``day``, in UTC."""
+        return datetime.combine(day, at, tzinfo=self.zone).astimezone(UTC)
 
 
 def calendar_of(files: Iterable[CalendarFile], region: str = DEFAULT_REGION,

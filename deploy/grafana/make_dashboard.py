@@ -125,7 +125,7 @@ def panels() -> list[dict]:
     rate = "[5m]"
     return [
         stat("在办事件（按级别） · Open incidents by severity", (0, 0, 8, 5),
-             [target("max by (severity) (sunclock_incidents_open)", "{{severity}}")],
+             [target("sum by (severity) (max by (severity, kind) (sunclock_incidents_open))", "{{severity}}")],
              steps=thresholds(("blue", None))),
         stat("已超时未履行 · Overdue obligations", (8, 0, 4, 5),
              [target(f"count({REMAINING} < 0) or vector(0)", "overdue")],

@@ -20,12 +20,13 @@ from monitor import demo
 from monitor.api import ack, incidents, records, reports, signins, users, webhooks
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
-from monitor.db import ping
+from monitor.db import ping, transaction
 from monitor.errors import ErrorCode, SunclockError, code_of
 from monitor.metrics import database_metrics
 from monitor.outage import RETRY_AFTER_SECONDS, is_connection_error
 from monitor.pages.site import router as pages_router
 from monitor.pages.site import static_files
+from monitor.recount import recount_incomplete
 from monitor.runtime import Runtime
 
 log = structlog.get_logger("sunclock.api")
@@ -63,16 +64,29 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     return app
 
 
+async def _recount(runtime: Runtime) -> None:
+    """A calendar year added since the last start: count flagged deadlines again.
+    Without a database the service still starts (SPEC §5); the next start recounts."""
+    try:
+        async with transaction(runtime.sessions) as session:
+            await recount_incomplete(session, runtime.rules, runtime.clock.now())
+    except (DBAPIError, OSError) as exc:
+        if not is_connection_error(exc):
+            raise
+        log.warning("recount_skipped", reason="database unavailable", error=type(exc).__name__)
+
+
 def _lifespan(runtime: Runtime, run_scheduler: bool, seed_demo: bool):  # noqa: ANN202 - a lifespan factory
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if seed_demo:
             await demo.seed(runtime)
         if run_scheduler:
+            await _recount(runtime)
             await runtime.scheduler.start()
         if runtime.outbox_channels:
             log.warning("outbox_mode", channels=runtime.outbox_channels,
-                        hint="set SUNCLOCK_TWILIO_* / SUNCLOCK_SMTP_* to deliver for real")
+                        hint="set SUNCLOCK_TWILIO_* or SUNCLOCK_ALIYUN_* / SUNCLOCK_SMTP_* to deliver for real")
         yield
         await runtime.close()
 

@@ -11,7 +11,7 @@ from monitor import extension, incidents, waivers
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
-from monitor.models import Incident, TimelineEntry
+from monitor.models import Incident, Obligation, TimelineEntry
 from monitor.runtime import Runtime
 from monitor.schemas import (
     CloseRequest,
@@ -24,7 +24,7 @@ from monitor.schemas import (
     TimelineEntryPublic,
     WaiverDecision,
 )
-from rules.vocabulary import IncidentState, Role
+from rules.vocabulary import IncidentState, MatterKind, Role
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -47,20 +47,30 @@ async def _saved(session, runtime: Runtime, incident: Incident) -> IncidentPubli
     return result
 
 
+async def _obligation_saved(session, runtime: Runtime, obligation: Obligation) -> ObligationPublic:  # noqa: ANN001
+    """The same for a change to one obligation."""
+    result = ObligationPublic.model_validate(obligation, from_attributes=True)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
 @router.post("", status_code=201, response_model=IncidentPublic)
 async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                    actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
-    return await _saved(session, runtime, await incidents.register(
-        session, body, runtime.rules, clock.now(), actor, working=runtime.working_time))
+    return await _saved(session, runtime, await incidents.register(session, body, runtime.rules, clock.now(), actor))
 
 
 @router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
 async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("read")],
                          window: Annotated[Window, paging(200)],
-                         state: IncidentState | None = None) -> list[IncidentPublic]:
+                         state: IncidentState | None = None,
+                         kind: MatterKind | None = None) -> list[IncidentPublic]:
     query = select(Incident).order_by(Incident.registered_at.desc(), Incident.id.desc())
     if state is not None:
         query = query.where(Incident.state == state)
+    if kind is not None:
+        query = query.where(Incident.kind == kind)
     if actor.role == Role.DEPARTMENT_HEAD:
         query = query.where(Incident.department_id == actor.department_id)
     return await incidents.to_public(session, await window.scalars(session, query))
@@ -75,8 +85,7 @@ async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, all
 async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor,
-                                        working=runtime.working_time)
+    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
     return await _saved(session, runtime, corrected)
 
 
@@ -86,10 +95,7 @@ async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep,
     await _visible(session, incident_id, actor)
     obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor,
                                                   rules=runtime.rules)
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+    return await _obligation_saved(session, runtime, obligation)
 
 
 @router.post("/{incident_id}/close", response_model=IncidentPublic)
@@ -107,10 +113,7 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
     await _visible(session, incident_id, actor)
     obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name,
                                       runtime.rules)
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+    return await _obligation_saved(session, runtime, obligation)
 
 
 @router.post("/{incident_id}/obligations/{key}/extension", response_model=ObligationPublic)
@@ -119,11 +122,8 @@ async def extend(incident_id: Id, key: str, body: ExtensionRequest, session: Ses
     """Extend a deadline once, by working days, with a reason (SPEC §13.3)."""
     await _visible(session, incident_id, actor)
     obligation = await extension.extend(session, incident_id, key, body.working_days, body.reason, runtime.rules,
-                                        runtime.working_time, clock.now(), actor.name)
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+                                        clock.now(), actor.name)
+    return await _obligation_saved(session, runtime, obligation)
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic], responses=LIST_RESPONSES)

@@ -14,6 +14,7 @@ from monitor.api.responses import json_errors_of_html_route
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.errors import ErrorCode, Invalid
 from monitor.schemas import UtcTime
+from rules.vocabulary import MatterKind
 
 router = APIRouter()
 DEFAULT_PERIOD = timedelta(days=30)
@@ -26,16 +27,18 @@ async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
                      actor: Annotated[Actor, allowed("report")],
                      start: Annotated[UtcTime | None, Query(alias="from")] = None,
                      end: Annotated[UtcTime | None, Query(alias="to")] = None,
+                     kind: MatterKind | None = None,
                      format: Literal["json", "csv"] = "json") -> Response | reports.ComplianceReport:  # noqa: A002
     """Per department: incidents that occurred in [from, to) (default: the last 30 days), their
     deadlines met / met late / breached / pending / waived, the on-time rate (met over settled
-    deadlines), the median time to the release, and each incident with its deadlines' states.
-    The CSV starts with a byte-order mark, so that Excel reads it as UTF-8."""
+    deadlines), the median time to the release, and each incident with its deadlines' states;
+    the same figures per kind of matter (``by_kind``, and ``kinds`` over all departments), or
+    for one kind only with ``kind``. The CSV starts with a byte-order mark, so that Excel reads it as UTF-8."""
     end = end or clock.now()
     start = start or end - DEFAULT_PERIOD
     if start >= end:
         raise Invalid("'from' must be before 'to'", field="from", where="query", code=ErrorCode.PERIOD_REVERSED)
-    report = await reports.compliance(session, start, end)
+    report = await reports.compliance(session, start, end, kind)
     if format == "csv":
         filename = reports.csv_filename(report, runtime.settings.zone)
         return Response(reports.to_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",

@@ -104,6 +104,10 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "extend.hint": "只能延长一次，最多 {max} 个工作日；新时限为延长后最后一个工作日 24 时前。",
     "extend.done": "已延长 {days} 个工作日", "saved.extended": "时限已延长，提醒已重新排定。",
     "board.next_update": "下次更新", "incident.series": "持续发布",
+    # kinds of matter (SPEC §13.1)
+    "field.kind": "事项类型", "field.duty": "时限职责", "report.by_kind": "按事项类型", "cd.day": "天",
+    "new.severity_hint": "突发事件必填；舆情、依申请公开事项可不填（默认一般 IV 级）",
+    "incident.calendar_incomplete": "超出已载入的节假日安排年份，仅按周末推算，请补充该年节假日安排",
 }
 
 EN: dict[str, str] = terms.catalogue(Language.EN) | {
@@ -191,6 +195,10 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "extend.hint": "Once only, by at most {max} working days; the new deadline is the end of the last of them.",
     "extend.done": "Extended by {days} working days", "saved.extended": "Deadline extended; its reminders are planned again.",
     "board.next_update": "Next update due", "incident.series": "Keep publishing",
+    "field.kind": "Kind of matter", "field.duty": "Duty", "report.by_kind": "By kind of matter", "cd.day": "d",
+    "new.severity_hint": "required for an emergency; optional for public opinion and disclosure requests (default IV)",
+    "incident.calendar_incomplete": "beyond the holiday calendar's last year: counted on weekends alone; "
+                                    "add that year's calendar",
 }
 
 CATALOGUE = {Language.ZH: ZH, Language.EN: EN}

@@ -29,10 +29,11 @@ from monitor.pages.forms import (
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.schemas import CloseRequest, ExtensionRequest, IncidentCreate, IncidentPatch, MilestoneCreate
-from rules.vocabulary import Severity
+from rules.vocabulary import MatterKind, Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
 SAVED = ("registered", "corrected", "milestone", "closed", "extended")
 
 
@@ -53,10 +54,10 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 @router.get("/incidents/new")
 async def new_incident(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "register")
-    values = {"title": "", "severity": "", "department": "", "description": "", "location": "",
-              "occurred_at": page.local_input(page.runtime.clock.now())}
+    values = {"title": "", "kind": MatterKind.EMERGENCY, "severity": "", "department": "", "description": "",
+              "location": "", "occurred_at": page.local_input(page.runtime.clock.now())}
     return render(page, "incident_new.html", values=values, errors={}, departments=await _departments(session),
-                  severities=SEVERITIES)
+                  severities=SEVERITIES, kinds=KINDS)
 
 
 @router.post("/incidents/new")
@@ -65,7 +66,7 @@ async def register(page: Posted, session: SessionDep) -> Response:
     assert page.actor is not None
     form = await page.request.form()
     values = {name: text(form, name) for name in
-              ("title", "severity", "occurred_at", "department", "description", "location")}
+              ("title", "kind", "severity", "occurred_at", "department", "description", "location")}
     runtime = page.runtime
 
     async def action() -> int:
@@ -73,14 +74,13 @@ async def register(page: Posted, session: SessionDep) -> Response:
             values | {"occurred_at": values["occurred_at"]
                       and local_time(values["occurred_at"], runtime.settings.zone)}),
             page.t)
-        return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor,
-                                         working=runtime.working_time)).id
+        return (await incidents.register(session, data, runtime.rules, runtime.clock.now(), page.actor)).id
 
     incident_id, errors = await save(page, session, action)
     if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
-                  departments=await _departments(session), severities=SEVERITIES)
+                  departments=await _departments(session), severities=SEVERITIES, kinds=KINDS)
 
 
 async def _visible_incident(page: Page, session: AsyncSession, incident_id: int) -> Incident:
@@ -157,8 +157,7 @@ async def correct(incident_id: int, page: Posted, session: SessionDep) -> Respon
 
     async def action() -> None:
         patch = validate(IncidentPatch, _present(body), page.t)
-        await incidents.correct(session, incident_id, patch, page.runtime.rules, page.runtime.clock.now(), page.actor,
-                                working=page.runtime.working_time)
+        await incidents.correct(session, incident_id, patch, page.runtime.rules, page.runtime.clock.now(), page.actor)
 
     return await _act(page, session, incident_id, "correct", values, action, "corrected")
 
@@ -203,6 +202,6 @@ async def extend(incident_id: int, page: Posted, session: SessionDep) -> Respons
         data = validate(ExtensionRequest, _present({"working_days": values["working_days"],
                                                     "reason": values["reason"]}), page.t)
         await extension.extend(session, incident_id, values["obligation"], data.working_days, data.reason,
-                               runtime.rules, runtime.working_time, runtime.clock.now(), page.actor.name)
+                               runtime.rules, runtime.clock.now(), page.actor.name)
 
     return await _act(page, session, incident_id, "extend", values, action, "extended")

@@ -102,13 +102,24 @@ class PageRoute(APIRoute):
         return run
 
 
-def countdown(due: datetime, now: datetime) -> tuple[str, str]:
-    """``H:MM:SS`` left (or overdue, with a +) and the class the board colours it with;
-    static/sunclock.js computes the same thing every second in the browser."""
+# From three days on, a count of hours is a number nobody reads (a reply due in
+# 20 working days): the days are given apart, ``19天 08:21:27``.
+DAYS_FROM = 72 * 3600
+
+
+def countdown(due: datetime, now: datetime, day: str = "d") -> tuple[str, str]:
+    """``H:MM:SS`` left (or overdue, with a +; ``N<day> HH:MM:SS`` from three days
+    on) and the class the board colours it with; static/sunclock.js computes the
+    same thing every second in the browser."""
     seconds = int((due - now).total_seconds())
     overdue = seconds < 0
     seconds = abs(seconds)
-    text = f"{'+' if overdue else ''}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    sign = "+" if overdue else ""
+    if seconds >= DAYS_FROM:
+        days, rest = divmod(seconds, 86400)
+        text = f"{sign}{days}{day} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    else:
+        text = f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return text, "overdue" if overdue else ("soon" if seconds < 3600 else "ok")
 
 
@@ -138,7 +149,7 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
     now = page.runtime.clock.now()
     html = env.get_template(template).render(
         page=page, t=page.t, lang=page.lang, actor=page.actor, csrf=page.csrf, now=now, server_now=now.isoformat(),
-        countdown=lambda due: countdown(due, now), zone=page.runtime.settings.timezone,
+        countdown=lambda due: countdown(due, now, page.t("cd.day")), zone=page.runtime.settings.timezone,
         outbox_channels=page.runtime.outbox_channels, path=page.request.url.path, lang_href=_lang_href(page),
         **context)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

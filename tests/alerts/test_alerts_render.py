@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -114,7 +115,9 @@ def test_every_step_renders_an_sms_naming_incident_duty_due_time_and_time_left(s
         return  # sent on the dot: "not done by <due>" is the time statement
     remaining = format_remaining(RELEASE.due_at - STEP_TIMES[step], language)
     assert remaining in text
-    assert message.html is None
+    facts = json.loads(message.html)  # no HTML part: the facts, for a provider of approved templates (Aliyun)
+    assert (facts["step"], facts["incident"], facts["time_left"]) == (step, "XX化工厂爆炸", remaining)
+    assert facts["duty"].startswith("发布权威信息")  # registered names every duty: 发布权威信息、举行新闻发布会
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -277,3 +280,35 @@ def test_sms_fits_two_segments_for_any_title_up_to_200_characters(
 def test_sms_length_counts_emoji_as_two_units(title):
     text = sms_text(render(context("overdue", title=title), "sms").body)
     assert sms_units(text) <= SMS_LIMIT
+
+
+REPLY = DeadlineInfo("reply", "依申请公开答复", datetime(2025, 10, 30, 15, 59, 59, tzinfo=UTC), "pending")
+RESPONSE = DeadlineInfo("response", "舆情回应", OCCURRED + timedelta(hours=48), "pending")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("kind", "deadline", "named"), [
+    ("public_opinion", RESPONSE, ("政务舆情", "Public opinion")),
+    ("disclosure_request", REPLY, ("依申请公开", "Disclosure request")),
+])
+def test_each_kind_is_named_in_its_messages_and_the_sms_still_fits(kind, deadline, named, step, language):
+    now = deadline.due_at - timedelta(days=7) if step != "overdue" else deadline.due_at + timedelta(days=1)
+    ctx = context(step, title="关于某化工项目环境影响评价材料的政府信息公开申请" * 2, now=now, kind=kind,
+                  severity="IV", deadlines=(replace(deadline, waiver_reason="申请人撤回申请"),))
+    sms = sms_text(render(ctx, "sms", language=language).body)
+    assert sms_units(sms) <= SMS_LIMIT
+    assert deadline.title in sms
+    email = render(ctx, "email", language=language)
+    assert named[0 if language == "zh" else 1] in email.subject + email.body
+    assert "Ⅳ级" not in email.subject and "Level IV" not in email.subject  # the kind, not a grade, heads it
+
+
+def test_a_working_day_limit_is_told_in_days_and_the_registration_names_the_duty():
+    ctx = context("reminder", kind="disclosure_request", severity="IV", deadlines=(REPLY,),
+                  now=REPLY.due_at - timedelta(days=7, hours=14, minutes=59))
+    assert "剩余7天14小时" in render(ctx, "sms").body
+    assert "7d14h left" in render(ctx, "sms", language="en").body
+    registered = render(replace(ctx, step="registered"), "email")
+    assert "政府信息公开申请" in registered.body and "法定期限内答复" in registered.body
+    assert "申请已登记" in render(replace(ctx, step="registered"), "sms").body

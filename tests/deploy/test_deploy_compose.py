@@ -21,6 +21,9 @@ SETTINGS = {
     "TRUSTED_PROXIES",  # issue 12: X-Forwarded-For only from these
     # issue 17: certificate options that were only in code, time-outs, the SMTP pool
     "TWILIO_TIMEOUT", "SMTP_CA_FILE", "SMTP_VALIDATE_CERTS", "SMTP_POOL_SIZE", "SMTP_IDLE_SECONDS",
+    # issue 17 (SPEC §15.1): Alibaba Cloud SMS
+    "SMS_PROVIDER", "ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME", "ALIYUN_SMS_ENDPOINT",
+    "ALIYUN_SMS_TEMPLATES", "ALIYUN_TIMEOUT",
 }
 SETTING_NAME = re.compile(r"\bSUNCLOCK_([A-Z0-9_]+)")
 

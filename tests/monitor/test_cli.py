@@ -130,3 +130,19 @@ def test_errors_say_what_to_fix(cli):
     assert bad_time.exit_code != 0 and "is not a time" in bad_time.output
     missing = cli("incident", "show", "42")
     assert missing.exit_code == 1 and "no incident 42" in missing.stderr
+
+
+def test_register_a_disclosure_request_with_its_working_day_clock(cli):
+    assert cli("department", "add", "--code", "EMB", "--name", "区应急管理局",
+               "--contact", "王局长,head,+8613800000001,wang@emb.example.org").exit_code == 0
+    added = cli("incident", "add", "--kind", "disclosure_request", "--title", "环评材料公开申请",
+                "--department", "EMB", "--occurred-at", "2025-09-26 10:00")
+    assert added.exit_code == 0, added.output
+    assert "disclosure_request 依申请公开" in added.output and "severity IV" in added.output
+    # 20 working days across National Day 2025, at the end of the day in Asia/Shanghai
+    assert "reply 依申请公开答复" in added.output and "2025-10-30 23:59" in added.output
+    listed = cli("incident", "list", "--kind", "disclosure_request").output
+    assert "disclosure_request" in listed and "环评材料公开申请" in listed
+    assert "环评材料公开申请" not in cli("incident", "list", "--kind", "emergency").output
+    no_severity = cli("incident", "add", "--title", "t", "--department", "EMB", "--occurred-at", "now")
+    assert no_severity.exit_code != 0 and "severity" in no_severity.output + no_severity.stderr

@@ -31,8 +31,9 @@ async def test_metrics_follow_the_database(client, seeded, runtime, clock):
     await runtime.scheduler.run_once()
     values = samples(await scrape(client))
 
-    assert values[("sunclock_incidents_open", (("severity", "I"),))] == 1
-    assert values[("sunclock_incidents_open", (("severity", "III"),))] == 1
+    assert values[("sunclock_incidents_open", (("kind", "emergency"), ("severity", "I")))] == 1
+    assert values[("sunclock_incidents_open", (("kind", "emergency"), ("severity", "III")))] == 1
+    assert values[("sunclock_incidents_open", (("kind", "public_opinion"), ("severity", "I")))] == 0
     assert values[("sunclock_obligations", (("obligation", "authoritative_release"), ("state", "met")))] == 1
     assert values[("sunclock_obligations", (("obligation", "authoritative_release"), ("state", "breached")))] == 1
     remaining = {k[1]: v for k, v in values.items() if k[0] == "sunclock_deadline_remaining_seconds"}

@@ -254,6 +254,33 @@ def test_countdown_text_and_colour_match_what_the_browser_shows():
         (timedelta(0), ("0:00:00", "soon")),
         (-timedelta(seconds=1), ("+0:00:01", "overdue")),
         (-hours(25.5), ("+25:30:00", "overdue")),
+        (hours(72) - timedelta(seconds=1), ("71:59:59", "ok")),
+        (hours(72), ("3d 00:00:00", "ok")),  # a reply due in working days: days apart
+        (hours(24 * 19 + 8) + timedelta(minutes=21, seconds=27), ("19d 08:21:27", "ok")),
+        (-hours(24 * 4 + 1), ("+4d 01:00:00", "overdue")),
     ]
     for left, expected in cases:
         assert countdown(START + left, START) == expected, left
+
+
+async def test_the_register_form_takes_the_kind_and_the_pages_name_its_duty(pages, runtime):
+    csrf = await signed_in(pages, "duty")
+    form = await pages.get("/incidents/new")
+    assert '<select id="kind" name="kind"' in form.text
+    assert '<option value="disclosure_request">依申请公开 — 依申请公开答复</option>' in form.text
+    response = await post(pages, "/incidents/new", csrf, title="关于环评材料的公开申请", kind="disclosure_request",
+                          department="EMB", occurred_at="2026-11-28T09:30")
+    assert response.status_code == 303, error_of(response.text, "severity")
+    page = await pages.get(response.headers["location"])
+    assert "事项类型" in page.text and "依申请公开" in page.text and "依申请公开答复" in page.text
+    assert "2026-12-25 23:59" in page.text  # the 20th working day after 28 November, Asia/Shanghai
+    opinion = await post(pages, "/incidents/new", csrf, title="网传化工厂排污", kind="public_opinion",
+                         severity="III", department="EMB", occurred_at="2026-11-28T09:30")
+    assert opinion.status_code == 303
+    board = (await pages.get("/")).text
+    assert "政务舆情 · 舆情回应" in board and "依申请公开 · 依申请公开答复" in board
+    emergency = await post(pages, "/incidents/new", csrf, **(VALID | {"kind": "emergency", "severity": ""}))
+    assert emergency.status_code == 422 and error_of(emergency.text, "severity") == "此项必填。"
+    async with runtime.sessions() as session:
+        kinds = sorted((await session.exec(select(Incident.kind))).scalars())
+    assert kinds == ["disclosure_request", "public_opinion"]

@@ -143,3 +143,16 @@ async def test_the_report_page_prints_on_a4_without_the_menu(runtime, pages):
     assert "size: A4" in css and ".top" in printing and ".no-print" in printing
     html = (await pages.get("/reports", params={"lang": "en"})).text
     assert "On-time rate by department" in html and '<html lang="en">' in html
+
+
+async def test_the_page_gives_the_figures_of_each_kind_of_matter(runtime, pages):
+    await _incidents(runtime, pages)
+    response = await pages.post("/api/v1/incidents", headers=API, json={
+        "title": "政府信息公开申请", "kind": "disclosure_request", "department": "EMB",
+        "occurred_at": (START - hours(1)).isoformat()})
+    assert response.status_code == 201, response.text
+    await sign_in(pages, "supervisor")
+    page = await pages.get("/reports", params={"from": "2026-11-27", "to": "2026-11-28"})
+    rows = dict(re.findall(r'<tr data-kind="(\w+)">\s*<th scope="row">([^<]+)<', page.text))
+    assert rows == {"emergency": "突发事件 ", "public_opinion": "政务舆情 ", "disclosure_request": "依申请公开 "}
+    assert "依申请公开答复" in page.text

@@ -150,3 +150,26 @@ def test_a_name_excel_would_run_as_a_formula_is_quoted():
         department="X", name="=HYPERLINK(1)", incidents=0, met=0, met_late=0, breached=0, on_time_rate=None,
         median_time_to_release_seconds=None)])
     assert "'=HYPERLINK(1)" in reports.to_csv(report)
+
+
+async def test_the_report_gives_each_kind_of_matter_its_own_figures(client):
+    await _three_incidents(client)
+    opinion = await client.post("/api/v1/incidents", json={
+        "title": "网传排污", "kind": "public_opinion", "department": "EMB",
+        "occurred_at": (START - hours(20)).isoformat()})
+    request = await client.post("/api/v1/incidents", json={
+        "title": "公开申请", "kind": "disclosure_request", "department": "HEALTH", "occurred_at": START.isoformat()})
+    assert opinion.status_code == request.status_code == 201
+    body = (await client.get("/api/v1/reports/compliance", params=PERIOD)).json()
+    totals = {k["kind"]: k for k in body["kinds"]}
+    assert list(totals) == ["emergency", "public_opinion", "disclosure_request"]
+    assert (totals["emergency"]["incidents"], totals["emergency"]["met"], totals["emergency"]["rated"]) == (3, 1, 3)
+    assert (totals["public_opinion"]["pending"], totals["public_opinion"]["on_time_rate"]) == (1, None)
+    assert (totals["disclosure_request"]["pending"], totals["disclosure_request"]["on_time_rate"]) == (1, None)
+    emb = next(d for d in body["departments"] if d["department"] == "EMB")
+    assert sorted(emb["by_kind"]) == ["emergency", "public_opinion"]
+    assert emb["by_kind"]["public_opinion"]["obligations"] == 1
+    assert {i["kind"] for i in emb["incident_list"]} == {"emergency", "public_opinion"}
+    only = (await client.get("/api/v1/reports/compliance", params=PERIOD | {"kind": "disclosure_request"})).json()
+    assert only["kind"] == "disclosure_request" and [k["kind"] for k in only["kinds"]] == ["disclosure_request"]
+    assert [(d["department"], d["incidents"]) for d in only["departments"] if d["incidents"]] == [("HEALTH", 1)]

@@ -13,6 +13,7 @@ from rules.vocabulary import (
     ContactRole,
     Decision,
     IncidentState,
+    MatterKind,
     NotificationState,
     ObligationState,
     Recipient,
@@ -27,7 +28,8 @@ from rules.vocabulary import (
 PREFIXES: tuple[tuple[type[StrEnum], str], ...] = (
     (StepKind, "step"), (ObligationState, "state"), (IncidentState, "state"), (NotificationState, "nstate"),
     (TimelineKind, "kind"), (WaiverState, "waiver"), (Decision, "decision"), (Role, "role"), (Severity, "severity"),
-    (Channel, "channel"), (Recipient, "group"), (ContactRole, "contact"),
+    (Channel, "channel"), (Recipient, "group"), (ContactRole, "contact"), (MatterKind, "matter"),
+    (MatterKind, "duty"),
 )
 
 

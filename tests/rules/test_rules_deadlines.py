@@ -19,7 +19,7 @@ from rules.deadlines import (
     select_due,
 )
 
-RULE = load_rules().rules[0]
+RULE = next(r for r in load_rules().rules if r.id == "major_emergency_disclosure")
 RELEASE, PRESS = RULE.obligations
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 H = timedelta(hours=1)

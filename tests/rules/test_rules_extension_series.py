@@ -12,13 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules import RulesInvalid, load_rules
-from rules.deadlines import WorkingTime, extended_due, ladder_steps_at
-from rules.schema import series_key, split_occurrence
-from rules.workdays import load_calendars
+from rules.deadlines import deadline, extended_deadline, ladder_steps_at
+from rules.schema import Obligation, WorkingDays, series_key, split_occurrence
+from rules.workdays import WorkTime, load_calendars
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-WORKING = WorkingTime(load_calendars(), SHANGHAI)
+WORK = WorkTime(load_calendars(), SHANGHAI)
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+# A deadline in hours, so that a test can put the rule's deadline where it likes.
+HOURLY = Obligation(key="reply", title="答复", due="1h")
 
 RULE = """
 id: district_reply
@@ -74,7 +76,7 @@ def test_a_bad_series_or_extension_is_named_by_file_line_and_field(tmp_path, cha
 
 
 def test_the_shipped_emergency_rule_keeps_publishing_every_day_after_the_release():
-    [rule] = load_rules(SHIPPED).rules
+    rule = next(r for r in load_rules(SHIPPED).rules if r.id == "major_emergency_disclosure")
     [series] = rule.recurring
     assert (series.key, series.after, series.every) == ("keep_publishing", "authoritative_release", timedelta(hours=24))
     assert [(s.step, s.at, s.to) for s in series.ladder] == [
@@ -98,33 +100,65 @@ def test_occurrence_keys_split_and_label_without_their_number():
     (datetime(2026, 12, 18, 9, 0, tzinfo=SHANGHAI), 20, datetime(2027, 1, 15, 23, 59, 59, tzinfo=SHANGHAI), True),
 ])
 def test_an_extension_ends_at_the_end_of_a_working_day(due, days, expected, incomplete):
-    extended = extended_due(due, days, WORKING)
-    assert extended.due == expected and extended.due.tzinfo == UTC
+    extended = extended_deadline(HOURLY, due - timedelta(hours=1), days, WORK)
+    assert extended.at == expected and extended.at.tzinfo == UTC
     assert extended.calendar_incomplete is incomplete
-    assert WORKING.calendar.is_working_day(extended.due.astimezone(SHANGHAI).date())
+    assert WORK.calendar.is_working_day(extended.at.astimezone(SHANGHAI).date())
 
 
 def test_an_extension_of_no_days_is_refused():
     with pytest.raises(ValueError):
-        extended_due(datetime(2026, 12, 18, tzinfo=UTC), 0, WORKING)
+        extended_deadline(HOURLY, datetime(2026, 12, 18, tzinfo=UTC), 0, WORK)
+
+
+def test_an_extension_needs_the_calendar():
+    with pytest.raises(ValueError, match="WorkTime"):
+        extended_deadline(HOURLY, datetime(2026, 12, 18, tzinfo=UTC), 3, None)
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)),
+       st.integers(min_value=1, max_value=20))
+def test_extending_a_deadline_in_working_days_adds_to_its_count(received, days):
+    """The shipped reply (20wd) extended by N is the reply counted in 20 + N working days."""
+    reply = next(r for r in load_rules(SHIPPED).rules if r.id == "disclosure_request_reply").obligations[0]
+    longer = reply.model_copy(update={"due": WorkingDays(reply.due.days + days, reply.due.at)})
+    assert extended_deadline(reply, received, days, WORK) == deadline(longer, received, WORK)
 
 
 def test_the_ladder_is_planned_around_a_given_deadline(tmp_path):
     rules = _load(tmp_path, RULE)
     rule, spec = rules.obligation("keep_publishing#2")
     due = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-    [reminder] = ladder_steps_at(rule, spec, due, 2)
+    [reminder] = ladder_steps_at(rule, spec, due, round_=2)
     assert (reminder.obligation_key, reminder.kind, reminder.occurrence, reminder.planned_at) == (
         "keep_publishing#2", "reminder", 2, due - timedelta(hours=2))
     assert date(2026, 12, 1) == reminder.planned_at.date()
 
 
+def test_an_extended_ladder_in_working_days_goes_out_at_office_hours():
+    rule = next(r for r in load_rules(SHIPPED).rules if r.id == "disclosure_request_reply")
+    [reply] = rule.obligations
+    # Received on Friday 26 September 2025, before National Day (1-8 October off,
+    # Sunday 28 September and Saturday 11 October worked): due Thursday 30 October,
+    # extended by 20 to Thursday 27 November.
+    extended = extended_deadline(reply, datetime(2025, 9, 26, 10, 0, tzinfo=SHANGHAI), 20, WORK)
+    assert extended.at == datetime(2025, 11, 27, 23, 59, 59, tzinfo=SHANGHAI)
+    steps = {s.kind: (s.occurrence, s.planned_at.astimezone(SHANGHAI))
+             for s in ladder_steps_at(rule, reply, extended.at, WORK, round_=2)}
+    assert steps == {
+        "reminder": (2, datetime(2025, 11, 20, 9, 0, tzinfo=SHANGHAI)),
+        "warning": (2, datetime(2025, 11, 25, 9, 0, tzinfo=SHANGHAI)),
+        "final_warning": (2, datetime(2025, 11, 27, 9, 0, tzinfo=SHANGHAI)),
+        "breached": (2, extended.at),
+    }
+
+
 @given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 11, 30), timezones=st.just(UTC)),
        st.integers(min_value=1, max_value=20))
 def test_an_extension_adds_exactly_n_working_days_and_ends_on_one(due, days):
-    extended = extended_due(due, days, WORKING)
-    start, end = due.astimezone(SHANGHAI).date(), extended.due.astimezone(SHANGHAI)
-    assert extended.due > due and (end.hour, end.minute, end.second) == (23, 59, 59)
+    extended = extended_deadline(HOURLY, due - timedelta(hours=1), days, WORK)
+    start, end = due.astimezone(SHANGHAI).date(), extended.at.astimezone(SHANGHAI)
+    assert extended.at > due and (end.hour, end.minute, end.second) == (23, 59, 59)
     between = [start + timedelta(days=n) for n in range(1, (end.date() - start).days + 1)]
-    assert sum(WORKING.calendar.is_working_day(d) for d in between) == days
-    assert WORKING.calendar.is_working_day(end.date()) and not extended.calendar_incomplete
+    assert sum(WORK.calendar.is_working_day(d) for d in between) == days
+    assert WORK.calendar.is_working_day(end.date()) and not extended.calendar_incomplete

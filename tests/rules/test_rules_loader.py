@@ -15,8 +15,9 @@ SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 
 def test_shipped_rule_is_the_five_and_twenty_four_hour_rule():
     ruleset = load_rules(SHIPPED)
-    [rule] = ruleset.rules
-    assert rule.applies("I") and rule.applies("II") and not rule.applies("III")
+    rule = next(r for r in ruleset.rules if r.id == "major_emergency_disclosure")
+    assert rule.applies("emergency", "I") and rule.applies("emergency", "II")
+    assert not rule.applies("emergency", "III") and not rule.applies("public_opinion", "I")
     release, press = rule.obligations
     assert (release.key, release.due) == ("authoritative_release", timedelta(hours=5))
     assert (press.key, press.due) == ("press_conference", timedelta(hours=24))
@@ -101,7 +102,7 @@ def test_a_district_can_add_a_rule_without_code(tmp_path):
     _write(tmp_path, """
 id: public_opinion_response
 title: 其他舆情48小时回应
-applies_to: {severities: [III, IV]}
+applies_to: {kinds: [emergency], severities: [III, IV]}
 obligations:
   - key: public_response
     title: 回应社会关切
@@ -111,6 +112,6 @@ obligations:
       - {step: breached, at: 0, to: [head, supervisors]}
 """, "b.yaml")
     ruleset = load_rules(tmp_path)
-    assert [r.id for r in ruleset.applicable("III")] == ["public_opinion_response"]
+    assert [r.id for r in ruleset.applicable("emergency", "III")] == ["public_opinion_response"]
     rule, obligation = ruleset.obligation("public_response")
     assert obligation.due == timedelta(hours=48) and rule.channels_for(obligation.ladder[0]) == ("email",)

@@ -18,7 +18,10 @@
     var seconds = Math.trunc((Date.parse(el.getAttribute("data-due")) - (Date.now() + skew)) / 1000);
     var overdue = seconds < 0;
     var s = Math.abs(seconds);
-    var text = (overdue ? "+" : "") + Math.floor(s / 3600) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
+    var text = s >= 72 * 3600
+      ? (overdue ? "+" : "") + Math.floor(s / 86400) + el.getAttribute("data-day") + " " +
+        pad(Math.floor(s % 86400 / 3600)) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60)
+      : (overdue ? "+" : "") + Math.floor(s / 3600) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
     var state = overdue ? "overdue" : (s < 3600 ? "soon" : "ok");
     el.querySelector(".cd-time").textContent = text;
     el.querySelector(".cd-label").textContent = el.getAttribute(overdue ? "data-overdue" : "data-left");
