@@ -4,8 +4,10 @@ steps planned again, a breach that no longer holds withdrawn (§11.4)."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import httpx
 import pytest
 from pages_support import page_client, post, signed_in
@@ -253,3 +255,49 @@ async def test_the_incident_page_offers_the_extension_form(reply_runtime):
         refused = await post(client, f"/incidents/{incident_id}/extend", supervisor_csrf, obligation="reply",
                              working_days="1", reason="x")
         assert refused.status_code == 403
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def oracle_end_of(start: date, n: int) -> datetime:
+    """23:59:59 Beijing time of the n-th working day after ``start``, per
+    chinesecalendar (an oracle independent of rules/calendars/)."""
+    day = start
+    while n:
+        day += timedelta(days=1)
+        n -= chinese_calendar.is_workday(day)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI)
+
+
+async def test_a_disclosure_request_received_before_national_day_is_extended_once_by_20_working_days(
+        seeded, clock):
+    """The shipped rule, through the API: receipt on Friday 26 September 2025,
+    the reply counted across the National Day holiday, then extended."""
+    clock.set(datetime(2025, 9, 26, 16, 0, tzinfo=SHANGHAI))
+    created = await seeded.post("/api/v1/incidents", json={
+        "title": "李某申请公开某路段拆迁补偿方案", "kind": "disclosure_request", "department": "EMB",
+        "occurred_at": datetime(2025, 9, 26, 15, 30, tzinfo=SHANGHAI).isoformat()})
+    assert created.status_code == 201, created.text
+    incident_id, reply = created.json()["id"], obligation(created.json(), "reply")
+    due = oracle_end_of(date(2025, 9, 26), 20)
+    assert datetime.fromisoformat(reply["due_at"]) == due and reply["calendar_incomplete"] is False
+    too_long = await extend(seeded, incident_id, working_days=21, reason="情况复杂")
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "working_days"]
+    done = await extend(seeded, incident_id, working_days=20, reason="需要第三方意见")
+    assert done.status_code == 200, done.text
+    extended = done.json()
+    new_due = oracle_end_of(due.date(), 20)
+    assert datetime.fromisoformat(extended["due_at"]) == new_due and extended["calendar_incomplete"] is False
+    assert extended["extension"]["working_days"] == 20 and extended["state"] == "pending"
+    # The ladder is planned again in working time: 09:00 Beijing time, on working days.
+    entries = (await seeded.get(f"/api/v1/incidents/{incident_id}/timeline")).json()
+    replanned = {s["step"]: datetime.fromisoformat(s["at"]).astimezone(SHANGHAI)
+                 for e in entries if e["kind"] == "steps_planned"
+                 for s in e["detail"]["steps"] if s["obligation"] == "reply" and s["occurrence"] == 2}
+    assert replanned["final_warning"] == datetime.combine(new_due.date(), time(9), tzinfo=SHANGHAI)
+    reminder = replanned["reminder"]
+    assert reminder.time() == time(9) and chinese_calendar.is_workday(reminder.date())
+    assert oracle_end_of(reminder.date(), 5) == new_due  # five working days before the new due day
+    again = await extend(seeded, incident_id, working_days=1, reason="再延")
+    assert again.status_code == 409
