@@ -17,15 +17,35 @@ from rules import vocabulary
 # A channel's name; ``Channel`` below is the interface a channel implements.
 ChannelName = vocabulary.Channel
 
+# Which of a contact's addresses each channel sends to ("mobile" or "email").
+# The engine asks :func:`address_field` and knows no channel by name.
+ADDRESS_FIELDS: dict[ChannelName, str] = {
+    ChannelName.SMS: "mobile",
+    ChannelName.EMAIL: "email",
+    ChannelName.VOICE: "mobile",
+}
+
+# Where a provider that reports on a message after accepting it (delivery, a
+# call's outcome) calls back, below the service's public URL; monitor's
+# webhooks serve it. Channels whose provider does not report ignore it.
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+
+
+def address_field(channel: str) -> str:
+    try:
+        return ADDRESS_FIELDS[ChannelName(channel)]
+    except (ValueError, KeyError):
+        raise ValueError(f"unknown channel {channel!r}") from None
+
 
 @dataclass(frozen=True)
 class Message:
     channel: ChannelName
-    to: str  # E.164 mobile number for sms, address for email
+    to: str  # E.164 mobile number for sms and voice, address for email
     subject: str  # email subject; ignored by sms
-    body: str  # the text sent (sms) or the plain-text part (email)
+    body: str  # the text sent (sms), spoken (voice) or the plain-text part (email); sms and voice end with the ack link
     html: str | None = None  # optional HTML part (email)
-    status_callback: str | None = None  # where the provider reports delivery (sms)
+    status_callback: str | None = None  # where the provider reports delivery (sms, voice)
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,19 @@ def parse_endpoint(endpoint: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
+@dataclass(frozen=True, kw_only=True)
+class VoiceConfig:
+    """Twilio calls: the account's credentials, a voice-capable number, and the
+    service's public URL, where the key presses and call outcomes come back."""
+
+    twilio: TwilioConfig
+    public_url: str
+    language: str = "zh"
+
 
 def build_channels(
-    *, twilio: TwilioConfig | None, smtp: SmtpConfig | None, aliyun: AliyunConfig | None = None
+    *, twilio: TwilioConfig | None, smtp: SmtpConfig | None, aliyun: AliyunConfig | None = None,
+    voice: VoiceConfig | None = None,
 ) -> dict[ChannelName, Channel]:
     """Raises :class:`rules.RulesInvalid` (file, line, field) for a bad Aliyun template file."""
     sms: Channel
@@ -107,7 +117,7 @@ def build_channels(
             pool_size=smtp.pool_size,
             idle_seconds=smtp.idle_seconds,
         )
-    return {ChannelName.SMS: sms, ChannelName.EMAIL: email}
+    return {ChannelName.SMS: sms, ChannelName.EMAIL: email, ChannelName.VOICE: _voice(voice)}
 
 
 def _aliyun_channel(config: AliyunConfig) -> Channel:
@@ -122,4 +132,20 @@ def _aliyun_channel(config: AliyunConfig) -> Channel:
         load_aliyun_templates(config.templates),
         endpoint=config.endpoint,
         timeout=config.timeout,
+    )
+
+
+def _voice(config: VoiceConfig | None) -> Channel:
+    if config is None:
+        return OutboxChannel(ChannelName.VOICE)
+    from alerts.voice import TwilioVoiceChannel  # loaded only here, like the SMS client
+
+    return TwilioVoiceChannel(
+        config.twilio.account_sid,
+        config.twilio.auth_token,
+        config.twilio.from_,
+        public_url=config.public_url,
+        language=config.language,
+        api_base=config.twilio.api_base,
+        timeout=config.twilio.timeout,
     )

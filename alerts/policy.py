@@ -88,10 +88,27 @@ def decide(
     )
 
 
-def other_channel(name: ChannelName) -> ChannelName:
-    """The channel a permanently failed message falls back to, for the same contact."""
-    if name == ChannelName.SMS:
-        return ChannelName.EMAIL
-    if name == ChannelName.EMAIL:
-        return ChannelName.SMS
-    raise ValueError(f"unknown channel {name!r}")
+# Where a message that failed for good goes next, for the same contact, in
+# order: the first of these the step has not used for that contact yet (one
+# message per step, contact and channel) and the contact has an address for.
+# An unanswered call becomes an SMS, or an email when the step already sent
+# the SMS (as the shipped rule does: its calls come on top of SMS and email,
+# so there a failed call is recorded and nothing more is sent).
+FALLBACKS: dict[ChannelName, tuple[ChannelName, ...]] = {
+    ChannelName.SMS: (ChannelName.EMAIL,),
+    ChannelName.EMAIL: (ChannelName.SMS,),
+    ChannelName.VOICE: (ChannelName.SMS, ChannelName.EMAIL),
+}
+
+
+def fallback_channels(name: str) -> tuple[ChannelName, ...]:
+    """The channels a permanently failed message may fall back to, best first."""
+    try:
+        return FALLBACKS[ChannelName(name)]
+    except (ValueError, KeyError):
+        raise ValueError(f"unknown channel {name!r}") from None
+
+
+def other_channel(name: str) -> ChannelName:
+    """The first channel a permanently failed message falls back to, for the same contact."""
+    return fallback_channels(name)[0]

@@ -2,8 +2,11 @@
 
 The words live in ``alerts/templates/<language>/<step>.<part>``, one file per
 step kind and part (``sms.txt``, ``subject.txt``, ``email.txt``,
-``email.html``); this module only prepares the values (local times, time left)
-and keeps the SMS within two UCS-2 segments by shortening the incident title.
+``email.html``, ``voice.txt``: what a phone call says); this module only
+prepares the values (local times, time left) and keeps the SMS within two UCS-2
+segments by shortening the incident title. SMS and voice bodies end with the
+acknowledgement link on a line of its own (a call turns it into its key-press
+address, alerts/voice.py).
 
 An SMS has no HTML part: its ``html`` slot carries the message's facts as JSON
 (:func:`sms_facts`), for a provider that fills an approved template instead of
@@ -38,6 +41,11 @@ SMS_LIMIT = 134
 # A lock screen shows about this much of a subject; the step marker, severity
 # and obligation must stay visible, so a long incident title gives way.
 SUBJECT_TITLE_MAX = 30
+
+# A call reads the title aloud; a long one would bury the deadline.
+VOICE_TITLE_MAX = 40
+# Severity as a voice says it: "Ⅰ级" read by a speech engine is a gamble, "一级" is not.
+_SPOKEN = {"zh": {"I": "一", "II": "二", "III": "三", "IV": "四"}, "en": {"I": "1", "II": "2", "III": "3", "IV": "4"}}
 
 ELLIPSIS = "…"
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -150,6 +158,10 @@ def render(
         text = _fit_sms(lambda title: part("sms.txt", title=title), values["title"])
         facts = json.dumps(sms_facts(ctx, values), ensure_ascii=False)
         return RenderedMessage(subject=subject, body=f"{text}\n{ctx.ack_url}", html=facts)
+    if channel == ChannelName.VOICE:
+        spoken = part("voice.txt", title=_shorten(values["title"], VOICE_TITLE_MAX),
+                      sev_spoken=_SPOKEN[language].get(ctx.severity, ctx.severity))
+        return RenderedMessage(subject=subject, body=f"{spoken}\n{ctx.ack_url}", html=None)
     return RenderedMessage(
         subject=subject,
         body=part("email.txt", title=values["title"]),

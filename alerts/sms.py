@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import aiohttp
@@ -33,6 +35,8 @@ from twilio.rest import Client
 
 from alerts.base import ChannelName, DeliveryError, Message, Receipt
 from alerts.twilio_errors import classify_twilio_error
+
+T = TypeVar("T")
 
 
 def _error_from_twilio(exc: TwilioRestException | TwilioServiceException) -> DeliveryError:
@@ -97,56 +101,41 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):
         )
 
 
-class TwilioSmsChannel:
-    name: ChannelName = ChannelName.SMS
-    provider = "twilio"
+class TwilioApi:
+    """The official client for one account, built on first use, and what its
+    failures mean: shared by the SMS and the voice channel."""
 
-    def __init__(
-        self,
-        account_sid: str,
-        auth_token: str,
-        from_: str,
-        api_base: str | None = None,
-        timeout: float = 10.0,
-    ):
+    def __init__(self, account_sid: str, auth_token: str, *, api_base: str | None = None, timeout: float = 10.0):
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if api_base:
             _parse_api_base(api_base)  # a bad setting fails at start-up, not at the first alert
         self._account_sid = account_sid
         self._auth_token = auth_token
-        self._from = from_
         self._api_base = api_base
-        self._timeout = timeout
+        self.timeout = timeout
         self._http: _TwilioHttpClient | None = None
         self._client: Client | None = None
 
-    def _twilio(self) -> Client:
+    def client(self) -> Client:
         # Built on first use: aiohttp's ClientSession must be created inside a
         # running event loop, and channels are built at start-up, before it.
         if self._client is None:
-            self._http = _TwilioHttpClient(api_base=self._api_base, timeout=self._timeout)
+            self._http = _TwilioHttpClient(api_base=self._api_base, timeout=self.timeout)
             self._client = Client(self._account_sid, self._auth_token, http_client=self._http)
         return self._client
 
-    async def send(self, message: Message) -> Receipt:
-        if message.channel != ChannelName.SMS:
-            raise ValueError(f"TwilioSmsChannel cannot send a {message.channel!r} message")
-        client = self._twilio()
+    async def create(self, request: Callable[[Client], Awaitable[T]]) -> T:
+        """``request(client)``, its failures turned into :class:`DeliveryError`."""
         try:
-            created = await client.messages.create_async(
-                to=message.to,
-                from_=self._from,
-                body=message.body,
-                status_callback=message.status_callback or values.unset,
-            )
+            return await request(self.client())
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _error_from_twilio(exc) from exc
         # aiohttp's timeouts subclass TimeoutError (and some also ClientError):
         # test for it first so they are reported as timeouts.
         except TimeoutError as exc:
             raise DeliveryError(
-                f"no answer from Twilio within {self._timeout:g} s", permanent=False, code="timeout"
+                f"no answer from Twilio within {self.timeout:g} s", permanent=False, code="timeout"
             ) from exc
         except aiohttp.ClientError as exc:
             raise DeliveryError(
@@ -160,14 +149,51 @@ class TwilioSmsChannel:
             raise DeliveryError(
                 "Twilio's answer was not JSON", permanent=False, code="bad_response"
             ) from exc
-        if not created.sid:
-            # Accepted (2xx) but no SID: the message may well be on its way, so
-            # retrying risks a duplicate; still, a duplicate beats a lost alert.
-            raise DeliveryError("Twilio accepted the request but returned no SID", permanent=False, code="no_sid")
-        return Receipt(provider=self.provider, provider_id=created.sid)
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
         self._http = None
         self._client = None
+
+
+def receipt_for(sid: str | None, provider: str) -> Receipt:
+    if not sid:
+        # Accepted (2xx) but no SID: the message may well be on its way, so
+        # retrying risks a duplicate; still, a duplicate beats a lost alert.
+        raise DeliveryError("Twilio accepted the request but returned no SID", permanent=False, code="no_sid")
+    return Receipt(provider=provider, provider_id=sid)
+
+
+class TwilioSmsChannel:
+    name: ChannelName = ChannelName.SMS
+    provider = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        api_base: str | None = None,
+        timeout: float = 10.0,
+    ):
+        self._api = TwilioApi(account_sid, auth_token, api_base=api_base, timeout=timeout)
+        self._from = from_
+
+    async def send(self, message: Message) -> Receipt:
+        if message.channel != ChannelName.SMS:
+            raise ValueError(f"TwilioSmsChannel cannot send a {message.channel!r} message")
+        created = await self._api.create(lambda client: client.messages.create_async(
+            to=message.to,
+            from_=self._from,
+            body=message.body,
+            status_callback=message.status_callback or values.unset,
+        ))
+        return receipt_for(created.sid, self.provider)
+
+    @property
+    def timeout(self) -> float:
+        return self._api.timeout
+
+    async def aclose(self) -> None:
+        await self._api.aclose()

@@ -3,10 +3,12 @@
     .venv/bin/python bench/bench_delivery.py [--count 1000] [--concurrency 50]
 
 SMS goes through TwilioSmsChannel (the real twilio client) to the local
-Twilio-compatible endpoint and through AliyunSmsChannel (the official dysmsapi
-SDK, which signs every request and opens a connection per request) to the local
-dysmsapi-compatible endpoint, email through SmtpEmailChannel to a local aiosmtpd
-server. The peers run in this process on their own threads and event loops,
+Twilio-compatible endpoint, calls through TwilioVoiceChannel (the same client,
+Calls API, the TwiML built for each call) to the same endpoint, SMS through
+AliyunSmsChannel (the official dysmsapi SDK, which signs every request and opens
+a connection per request) to the local dysmsapi-compatible endpoint, email
+through SmtpEmailChannel to a local aiosmtpd server. The peers run in this
+process on their own threads and event loops,
 so the figures include the peers' work and share the GIL with the client:
 read them as a lower bound and for comparisons between versions, not as what
 Twilio or a production relay would sustain. Prints figures; asserts nothing.
@@ -38,6 +40,7 @@ from alerts.base import Channel, Message  # noqa: E402
 from alerts.email import SmtpEmailChannel  # noqa: E402
 from alerts.render import DeadlineInfo, MessageContext, render  # noqa: E402
 from alerts.sms import TwilioSmsChannel  # noqa: E402
+from alerts.voice import TwilioVoiceChannel  # noqa: E402
 
 OCCURRED = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 CALLBACK = "https://sunclock.example.org/webhooks/twilio/status"
@@ -94,6 +97,14 @@ def build_messages(count: int) -> tuple[list[Message], list[Message], float]:
     return sms, email, time.perf_counter() - started
 
 
+def build_calls(count: int) -> list[Message]:
+    calls = []
+    for number in range(count):
+        spoken = render(sample_context(number), "voice")
+        calls.append(Message("voice", f"+86138{number:08d}", spoken.subject, spoken.body, status_callback=CALLBACK))
+    return calls
+
+
 async def deliver(channel: Channel, messages: list[Message], concurrency: int) -> tuple[float, list[float], int]:
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
@@ -147,6 +158,11 @@ async def run(count: int, concurrency: int) -> None:
     with smtp_server(handler) as server:
         channel = SmtpEmailChannel(server.hostname, server.port, from_addr="Sunclock <sunclock@alerts.example.org>")
         report("email", count, *await deliver(channel, email_messages, concurrency))
+
+    with ThreadedPeer(FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)) as twilio:
+        channel = TwilioVoiceChannel(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, public_url="https://sunclock.example.org",
+                                     api_base=twilio.base_url)
+        report("voice", count, *await deliver(channel, build_calls(count), concurrency))
 
 
 def main() -> None:

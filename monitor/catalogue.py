@@ -70,6 +70,9 @@ ZH: dict[str, str] = {
     "ack.recorded": "签收成功，谢谢。", "ack.repeated": "您已签收过此提醒，无需重复签收。",
     # SMS replies to ``1``: {what} names the incident and the step
     "sms.recorded": "Sunclock：已签收{what}提醒，谢谢。", "sms.repeated": "Sunclock：您已签收过{what}提醒。",
+    # what a phone call says after a key press (SPEC §15.2)
+    "voice.recorded": "已签收{what}提醒，谢谢，再见。", "voice.repeated": "您已签收过{what}提醒，再见。",
+    "voice.press_1": "没有收到按键1。确认收到提醒，请按1。", "voice.no_message": "没有找到这条提醒，无需签收，再见。",
 }
 
 EN: dict[str, str] = {
@@ -131,6 +134,10 @@ EN: dict[str, str] = {
     "ack.recorded": "Acknowledged, thank you.", "ack.repeated": "You had acknowledged this message already.",
     "sms.recorded": "Sunclock: acknowledged {what}, thank you.",
     "sms.repeated": "Sunclock: you had acknowledged {what}.",
+    "voice.recorded": "Acknowledged {what}. Thank you, goodbye.",
+    "voice.repeated": "You had acknowledged {what} already. Goodbye.",
+    "voice.press_1": "No 1 was pressed. To acknowledge the message, press 1.",
+    "voice.no_message": "This message was not found; there is nothing to acknowledge. Goodbye.",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}

@@ -20,8 +20,8 @@ import structlog
 from sqlalchemy import insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from alerts.base import Channel, DeliveryError, Message, Receipt
-from alerts.policy import decide, other_channel
+from alerts.base import STATUS_CALLBACK_PATH, Channel, DeliveryError, Message, Receipt
+from alerts.policy import decide, fallback_channels
 from monitor import bulk, timeline
 from monitor.bulk import among
 from monitor.clock import Clock
@@ -35,7 +35,6 @@ from monitor.planning import SCHEDULER
 from monitor.relevance import Recheck
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
-from rules import vocabulary
 from rules.vocabulary import NotificationState, Outcome, TimelineKind
 
 log = structlog.get_logger("sunclock.delivery")
@@ -184,10 +183,10 @@ class Deliverer:
 
     async def _send(self, row: ClaimedNotification) -> Attempt:
         attempt = Attempt(row=row, started=self.clock.now())
-        callback = (f"{self.settings.public_url}/webhooks/twilio/status"
-                    if row.channel == vocabulary.Channel.SMS else None)
+        # Every message says where its provider may report back; channels whose
+        # provider does not (email, the outbox) ignore it.
         message = Message(channel=row.channel, to=row.to, subject=row.subject, body=row.body, html=row.html,
-                          status_callback=callback)
+                          status_callback=f"{self.settings.public_url}{STATUS_CALLBACK_PATH}")
         try:
             attempt.receipt = await self.channels[row.channel].send(message)
         except DeliveryError as exc:
@@ -266,27 +265,29 @@ class Deliverer:
         """A notification failed for good (its state already says so): count it, put it
         on the timeline, and fall back to the contact's other channel."""
         self.metrics.notifications.labels(row.channel, Outcome.FAILED).inc()
-        fallback_id = await self._fallback(session, row, now) if try_fallback else None
+        fallback_id, fallback = await self._fallback(session, row, now) if try_fallback else (None, None)
         await timeline.record(session, row.incident_id, TimelineKind.NOTIFICATION_FAILED, actor, now, error=reason,
-                              fallback=other_channel(row.channel) if fallback_id else None, step=row.step,
+                              fallback=fallback, step=row.step,
                               channel=row.channel, recipient=row.recipient_name, attempt=row.attempts)
         log.error("notification_failed", notification_id=row.id, incident_id=row.incident_id, channel=row.channel,
                   to=row.to, error=reason, fallback_id=fallback_id)
         return fallback_id
 
     async def _fallback(self, session: AsyncSession, row: ClaimedNotification | Notification,
-                        now: datetime) -> int | None:
-        """The same step for the same contact on the other channel, if it has one and
-        the step did not already use it."""
-        channel = other_channel(row.channel)
-        exists = (await session.execute(select(Notification.id).where(
-            Notification.step_id == row.step_id, Notification.contact_id == row.contact_id,
-            Notification.channel == channel))).first()
+                        now: datetime) -> tuple[int | None, str | None]:
+        """The same step for the same contact on the first fallback channel (alerts.policy)
+        it has an address for and the step did not already use; its id and channel."""
         contact = await session.get(Contact, row.contact_id)
-        if exists or contact is None or contact.retired_at is not None or not address(contact, channel):
-            return None
+        if contact is None or contact.retired_at is not None:
+            return None, None
+        used = set((await session.execute(select(Notification.channel).where(
+            Notification.step_id == row.step_id, Notification.contact_id == row.contact_id))).scalars())
+        channel = next((c for c in fallback_channels(row.channel) if c not in used and address(contact, c)), None)
+        if channel is None:
+            return None, None
         step = await session.get(EscalationStep, row.step_id)
         directory = await self.load_directory(session, [row.incident_id])
         values = pending(render_notification(directory, step, contact, channel, now, self.settings), now)
         values["fallback_of"] = row.id
-        return (await session.execute(insert(Notification).values(**values).returning(Notification.id))).scalar_one()
+        new_id = (await session.execute(insert(Notification).values(**values).returning(Notification.id))).scalar_one()
+        return new_id, channel

@@ -10,12 +10,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from alerts.base import address_field
 from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
 from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
 from monitor.rows import StepRow
 from monitor.settings import Settings
-from rules.vocabulary import Channel, ContactRole, ObligationState, Recipient, StepKind, WaiverState
+from rules.schema import read_channel_entry
+from rules.vocabulary import DEFAULT_CHANNELS, ContactRole, ObligationState, Recipient, StepKind, WaiverState
 
 # The columns of a rendered message (a notification's content, without its delivery state).
 CONTENT = ("step_id", "incident_id", "obligation_key", "step", "contact_id", "recipient_name", "channel", "to",
@@ -54,10 +56,13 @@ class Directory:
                    [c for d in supervisory for c in contacts.get(d, [])], obligations)
 
     def recipients(self, incident: Incident, groups: Iterable[str],
-                   channels: Iterable[str] = tuple(Channel)) -> tuple[list[Contact], list[str]]:
+                   channels: Iterable[str] = DEFAULT_CHANNELS) -> tuple[list[Contact], list[str]]:
         """The contacts of ``groups``, and the groups in which nobody has an
         address on any of ``channels`` (no supervisory office, nobody left in a
-        role, a group no rule defines)."""
+        role, a group no rule defines). A channel meant for some groups only
+        ("voice:head", rules.schema.channel_entry) counts here as its channel;
+        render_step sends it to those groups alone."""
+        channels = [read_channel_entry(entry)[0] for entry in channels]
         own = self.contacts.get(incident.department_id, [])
         chosen: dict[int, Contact] = {}
         unreached = []
@@ -86,7 +91,7 @@ DirectoryLoader = Callable[[AsyncSession, Iterable[int]], Awaitable[Directory]]
 
 
 def address(contact: Contact, channel: str) -> str | None:
-    return contact.mobile if channel == Channel.SMS else contact.email
+    return getattr(contact, address_field(channel))
 
 
 def render_notification(directory: Directory, step: StepRow | EscalationStep, contact: Contact, channel: str,
@@ -121,7 +126,13 @@ class Rendered:
 
 
 def render_step(directory: Directory, step: StepRow, now: datetime, settings: Settings) -> Rendered:
-    contacts, unreached = directory.recipients(directory.incidents[step.incident_id], step.recipients, step.channels)
+    incident = directory.incidents[step.incident_id]
+    contacts, unreached = directory.recipients(incident, step.recipients, step.channels)
+    plan = []  # (channel, the ids of the contacts it goes to, or None: all of them)
+    for entry in step.channels:
+        channel, only = read_channel_entry(entry)
+        plan.append((channel, None if only is None else {c.id for c in directory.recipients(incident, only)[0]}))
     return Rendered(contacts, [render_notification(directory, step, contact, channel, now, settings)
-                               for contact in contacts for channel in step.channels if address(contact, channel)],
+                               for contact in contacts for channel, only in plan
+                               if (only is None or contact.id in only) and address(contact, channel)],
                     unreached)

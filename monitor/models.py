@@ -234,7 +234,7 @@ class Acknowledgement(SQLModel, table=True):
     step_id: int = Field(foreign_key="escalationstep.id")
     contact_id: int = Field(foreign_key="contact.id")
     notification_id: int | None = Field(default=None, foreign_key="notification.id")
-    via: str = Field(max_length=8)  # link | sms
+    via: str = Field(max_length=8)  # link | sms | voice
     at: datetime = _time()
 
 

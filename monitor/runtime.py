@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.base import Channel
-from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, build_channels
+from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, VoiceConfig, build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.db import SessionFactory, create_engine, migrate, session_factory
 from monitor.delivery import Deliverer
@@ -50,7 +50,17 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
         cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         pool_size=settings.smtp_pool_size, idle_seconds=settings.smtp_idle_seconds,
     ) if settings.email_enabled else None
-    return build_channels(twilio=twilio, smtp=smtp, aliyun=aliyun)
+    return build_channels(twilio=twilio, smtp=smtp, aliyun=aliyun, voice=voice_config(settings))
+
+
+def voice_config(settings: Settings) -> VoiceConfig | None:
+    if not settings.voice_enabled:
+        return None
+    caller = settings.twilio_voice_from or settings.twilio_from
+    return VoiceConfig(twilio=TwilioConfig(
+        account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_=caller, api_base=settings.twilio_api_base, timeout=settings.twilio_timeout,
+    ), public_url=settings.public_url, language=settings.language)
 
 
 @dataclass

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_api_base: str | None = None
     twilio_timeout: float = Field(default=10.0, gt=0, le=120)
+    # The voice-capable number calls come from (SPEC §15.2); TWILIO_FROM when unset.
+    twilio_voice_from: str | None = None
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -203,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def email_enabled(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def voice_enabled(self) -> bool:
+        """Calls go through Twilio whatever the SMS provider is (SPEC §15.2)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token and (self.twilio_voice_from or self.twilio_from))
 
     @property
     def signing_key(self) -> bytes:

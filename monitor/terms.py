@@ -66,7 +66,8 @@ STEP_KIND: Words = {
     StepKind.BREACHED: ("已超时", "breached"), StepKind.OVERDUE: ("超时催办", "overdue"),
     StepKind.WAIVER_REQUESTED: ("免除申请", "waiver requested"),
 }
-CHANNEL: Words = {Channel.SMS: ("短信", "SMS"), Channel.EMAIL: ("邮件", "email")}
+CHANNEL: Words = {Channel.SMS: ("短信", "SMS"), Channel.EMAIL: ("邮件", "email"),
+                  Channel.VOICE: ("语音电话", "voice call")}
 TIMELINE_KIND: Words = {
     TimelineKind.REGISTERED: ("登记事件", "registered"), TimelineKind.CORRECTED: ("更正", "corrected"),
     TimelineKind.MILESTONE: ("记录完成", "milestone"), TimelineKind.CLOSED: ("结束事件", "closed"),

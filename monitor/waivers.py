@@ -21,7 +21,7 @@ from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligat
 from rules import RuleSet
 from rules.deadlines import INCIDENT_WIDE, WAIVER_REQUESTED
 from rules.schema import split_occurrence
-from rules.vocabulary import UNMET, Channel, Decision, IncidentState, Recipient, TimelineKind, WaiverState
+from rules.vocabulary import DEFAULT_CHANNELS, UNMET, Decision, IncidentState, Recipient, TimelineKind, WaiverState
 
 REQUESTED, GRANTED, REFUSED = WaiverState.REQUESTED, WaiverState.GRANTED, WaiverState.REFUSED
 DECISIONS = (GRANTED, REFUSED)
@@ -66,7 +66,7 @@ async def _tell_supervisors(session: AsyncSession, incident_id: int, rows: list[
                             now: datetime) -> None:
     """One message to the supervisors per request, covering every obligation in it."""
     found = rules.obligation(rows[0].key)
-    channels = list(found[0].channels) if found is not None else list(Channel)
+    channels = list(found[0].channels) if found is not None else list(DEFAULT_CHANNELS)
     asked = (await session.execute(select(func.max(EscalationStep.occurrence)).where(
         EscalationStep.incident_id == incident_id, EscalationStep.obligation_key == INCIDENT_WIDE,
         EscalationStep.kind == WAIVER_REQUESTED))).scalar() or 0

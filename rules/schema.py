@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from rules.vocabulary import (
+    DEFAULT_CHANNELS,
     PRE_DEADLINE_KINDS,  # noqa: F401 - monitor.dispatch imports it from here
     Channel,
     MatterKind,
@@ -124,11 +125,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Also(_Strict):
+    """More channels for some of a step's recipients: ``{channels: [voice], to: [head]}``
+    on a step to head, deputies and supervisors calls the head on top of the
+    messages everyone gets. A step names one ``to`` and one ``channels``; this
+    is how a rule says "and ring the head" without a second step of the same kind."""
+
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    to: tuple[Recipient, ...] = Field(min_length=1)
+
+
+# A planned step stores its channels as strings; a channel meant for some of its
+# recipients only is written "voice:head" or "voice:head+deputies".
+_ONLY, _AND = ":", "+"
+
+
+def channel_entry(channel: str, groups: tuple[str, ...] | None = None) -> str:
+    return f"{channel}{_ONLY}{_AND.join(groups)}" if groups else channel
+
+
+def read_channel_entry(entry: str) -> tuple[str, tuple[str, ...] | None]:
+    """``"voice:head"`` → ("voice", ("head",)); ``"sms"`` → ("sms", None): every recipient."""
+    channel, only, groups = entry.partition(_ONLY)
+    return channel, tuple(groups.split(_AND)) if only else None
+
+
 class LadderStep(_Strict):
     step: LadderKind
     at: Span = Field(description="offset from the deadline; negative before it")
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
 
     @model_validator(mode="after")
     def _offset_fits_kind(self) -> LadderStep:
@@ -163,6 +190,7 @@ class Overdue(_Strict):
     max: int = Field(ge=1, le=1000)
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
 
     @field_validator("every")
     @classmethod
@@ -286,6 +314,7 @@ def series_key(key: str) -> str:
 class Registered(_Strict):
     to: tuple[Recipient, ...] = Field(min_length=1)
     channels: tuple[Channel, ...] | None = Field(default=None, min_length=1)
+    also: Also | None = None
 
 
 class AppliesTo(_Strict):
@@ -301,7 +330,7 @@ class Rule(_Strict):
     title: str = Field(min_length=1, max_length=200)
     applies_to: AppliesTo
     anchor: Literal["occurred_at"] = "occurred_at"
-    channels: tuple[Channel, ...] = Field(default=tuple(Channel), min_length=1)
+    channels: tuple[Channel, ...] = Field(default=DEFAULT_CHANNELS, min_length=1)
     registered: Registered | None = None
     obligations: tuple[Obligation, ...] = Field(min_length=1)
     recurring: tuple[Recurring, ...] = ()
@@ -328,9 +357,29 @@ class Rule(_Strict):
         """The series that start when ``key`` is met."""
         return [r for r in self.recurring if r.after == key]
 
+    @model_validator(mode="after")
+    def _also_adds_channels_for_some_recipients(self) -> Rule:
+        duties = [*((f"obligations[{n}]", o) for n, o in enumerate(self.obligations)),
+                  *((f"recurring[{n}]", r) for n, r in enumerate(self.recurring))]
+        steps = [("registered", self.registered)] + [
+            (where, step) for name, o in duties for where, step in (
+                *((f"{name}.ladder[{i}]", s) for i, s in enumerate(o.ladder)),
+                (f"{name}.overdue", o.overdue))]
+        for where, step in steps:
+            if step is None or step.also is None:
+                continue
+            if outside := [g for g in step.also.to if g not in step.to]:
+                raise ValueError(f"{where}: also.to names {', '.join(outside)}, who is not in this step's to")
+            if twice := [c for c in step.also.channels if c in (step.channels or self.channels)]:
+                raise ValueError(f"{where}: also.channels names {', '.join(twice)}, which the step already uses "
+                                 "for all its recipients")
+        return self
+
     def applies(self, kind: str, severity: str) -> bool:
         scope = self.applies_to
         return kind in scope.kinds and (scope.severities is None or severity in scope.severities)
 
-    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[Channel, ...]:
-        return step.channels or self.channels
+    def channels_for(self, step: LadderStep | Overdue | Registered) -> tuple[str, ...]:
+        """The step's channels as stored on a planned step: ``also`` ones as "voice:head"."""
+        extra = tuple(channel_entry(c, step.also.to) for c in step.also.channels) if step.also else ()
+        return (step.channels or self.channels) + extra

@@ -106,6 +106,12 @@ class NotificationState(StrEnum):
 class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
+    VOICE = "voice"
+
+
+# The channels of a rule (or a step) that names none: a phone call is asked
+# for, step by step, where a district wants one (SPEC §15.2).
+DEFAULT_CHANNELS: tuple[Channel, ...] = (Channel.SMS, Channel.EMAIL)
 
 
 class Recipient(StrEnum):

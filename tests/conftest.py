@@ -105,7 +105,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture
 async def runtime(database_url: str, clock: FrozenClock) -> AsyncIterator[Runtime]:
     rt = Runtime.build(make_settings(database_url), clock=clock, migrate_schema=False,
-                       channels={"sms": OutboxChannel("sms"), "email": OutboxChannel("email")})
+                       channels={name: OutboxChannel(name) for name in ("sms", "email", "voice")})
     yield rt
     await rt.close()
 

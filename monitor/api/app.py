@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import ack, incidents, records, reports, signins, users, webhooks
+from monitor.api import ack, incidents, records, reports, signins, users, voice, webhooks
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping, transaction
@@ -162,6 +162,7 @@ def _include_routers(app: FastAPI) -> None:
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
     app.include_router(webhooks.router)
+    app.include_router(voice.router)
     # People's pages under /, signed in with a session cookie (monitor/pages).
     app.include_router(pages_router)
     app.mount("/static", static_files(), name="static")

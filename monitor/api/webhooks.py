@@ -1,4 +1,4 @@
-"""Twilio's callbacks: delivery status and SMS replies (SPEC §5).
+"""Twilio's callbacks: delivery status (of messages and calls) and SMS replies (SPEC §5, §15.2).
 
 Both are public URLs, so a request counts only with a valid
 ``X-Twilio-Signature`` over the URL Twilio was given (``public_url`` + path,
@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.twilio_errors import classify_twilio_error
+from alerts.voice import CALL_ANSWERED, CALL_NOT_REACHED
 from monitor import timeline
 from monitor.acks import SENT_STATES, STEP_LABELS, acknowledge, load_target
 from monitor.api.responses import plain_errors
@@ -68,8 +69,12 @@ async def status(request: Request, runtime: RuntimeDep, session: SessionDep, clo
     params = await _signed_form(request, runtime)
     sid = params.get("MessageSid") or params.get("SmsSid")
     outcome = params.get("MessageStatus") or params.get("SmsStatus")
-    if outcome != "delivered" and outcome not in FAILED:
-        return Response(status_code=200)  # queued/sent/...: what we recorded at send time already says so
+    if sid is None and "CallStatus" in params:  # a call's outcome (alerts/voice.py)
+        sid, outcome = params.get("CallSid"), params["CallStatus"]
+        if outcome == CALL_ANSWERED:
+            outcome = "delivered"
+    if outcome != "delivered" and outcome not in FAILED and outcome not in CALL_NOT_REACHED:
+        return Response(status_code=200)  # queued/sent/ringing/...: what we recorded at send time already says so
     row = (await session.exec(select(Notification).where(Notification.provider_id == sid))).scalars().first()
     if row is None:
         # Answer 2xx anyway: Twilio would retry an error for a message we never knew.
@@ -111,6 +116,11 @@ async def _failed(session: AsyncSession, runtime: Runtime, row: Notification, pa
     code = _error_code(params.get("ErrorCode"))
     permanent, reason = classify_twilio_error(None, code)
     status = params.get("MessageStatus") or params.get("SmsStatus")
+    if status is None:
+        # A call that nobody answered, busy or not placed: SPEC §15.2 counts
+        # each as failed for fallback (the number may be fine: the head is not).
+        status = params.get("CallStatus", "")
+        permanent, reason = True, CALL_NOT_REACHED.get(status, reason)
     error = f"{status} (Twilio error {code}): {reason}" if code is not None else f"{status}: {reason}"
     if not await _move(session, row, state=NotificationState.FAILED, last_error=error):
         return False

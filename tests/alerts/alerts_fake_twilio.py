@@ -1,7 +1,8 @@
 """A local Twilio-compatible endpoint: the network peer for SMS tests and the bench.
 
 It speaks the part of Twilio's REST API that Sunclock uses,
-``POST /2010-04-01/Accounts/{sid}/Messages.json`` with HTTP basic auth, and
+``POST /2010-04-01/Accounts/{sid}/Messages.json`` and ``.../Calls.json`` with
+HTTP basic auth, and
 answers like Twilio does, so the real ``twilio`` client can be pointed at it
 with ``api_base``. Each request takes the next scripted reply (or a success
 when none is left) and is recorded for assertions.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
+CALLS_PATH = "/2010-04-01/Accounts/{account_sid}/Calls.json"
 
 # Credentials for tests and the bench; the SID has the shape Twilio (and its
 # published contract) requires.
@@ -80,6 +82,7 @@ class FakeTwilio:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._create_message)
+        app.router.add_post(CALLS_PATH, self._create_call)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -106,6 +109,12 @@ class FakeTwilio:
         return request.headers.get("Authorization", "") == f"Basic {expected}"
 
     async def _create_message(self, request: web.Request) -> web.Response:
+        return await self._create(request, self._message_resource)
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        return await self._create(request, self._call_resource)
+
+    async def _create(self, request: web.Request, resource) -> web.Response:
         form = {key: str(value) for key, value in (await request.post()).items()}
         authorized = self._authorized(request)
         self.requests.append(RecordedRequest(request.path, form, authorized, dict(request.headers)))
@@ -121,7 +130,7 @@ class FakeTwilio:
             await self._release.wait()
             return web.Response(status=503)
         if reply.body is None and 200 <= reply.status < 300:
-            return web.json_response(self._message_resource(form), status=reply.status)
+            return web.json_response(resource(form), status=reply.status)
         return _json(reply)
 
     def _message_resource(self, form: dict[str, str]) -> dict:
@@ -147,6 +156,38 @@ class FakeTwilio:
             "status": "queued",
             "subresource_uris": {"media": f"{base}/Media.json"},
             "to": form.get("To"),
+            "uri": f"{base}.json",
+        }
+
+
+    def _call_resource(self, form: dict[str, str]) -> dict:
+        sid = "CA" + uuid.uuid4().hex
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
+        return {
+            "account_sid": self.account_sid,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": "Sat, 28 Nov 2026 06:30:00 +0000",
+            "date_updated": "Sat, 28 Nov 2026 06:30:00 +0000",
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form.get("From"),
+            "from_formatted": form.get("From"),
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
+            "to": form.get("To"),
+            "to_formatted": form.get("To"),
+            "trunk_sid": None,
             "uri": f"{base}.json",
         }
 

@@ -19,10 +19,10 @@ from monitor.runtime import channels_from
 from monitor.settings import Settings
 
 
-async def test_without_settings_both_channels_deliver_into_the_outbox():
+async def test_without_settings_every_channel_delivers_into_the_outbox():
     channels = build_channels(twilio=None, smtp=None)
 
-    assert set(channels) == {"sms", "email"}
+    assert set(channels) == {"sms", "email", "voice"}
     for name, channel in channels.items():
         assert isinstance(channel, OutboxChannel)
         assert channel.name == name
@@ -126,4 +126,4 @@ def test_twilio_timeout_setting_reaches_the_sms_channel():
     settings = _settings(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=FROM_NUMBER,
                          twilio_timeout=3.5)
 
-    assert channels_from(settings)["sms"]._timeout == 3.5
+    assert channels_from(settings)["sms"].timeout == 3.5

@@ -312,3 +312,34 @@ def test_a_working_day_limit_is_told_in_days_and_the_registration_names_the_duty
     registered = render(replace(ctx, step="registered"), "email")
     assert "政府信息公开申请" in registered.body and "法定期限内答复" in registered.body
     assert "申请已登记" in render(replace(ctx, step="registered"), "sms").body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("step", STEPS)
+def test_every_step_renders_a_call_naming_incident_duty_and_time_left_ending_with_the_link(step, language):
+    message = render(context(step), "voice", language=language)
+
+    spoken = sms_text(message.body)  # the link is the last line, as for SMS
+    assert "XX化工厂爆炸" in spoken and "发布权威信息" in spoken and "区应急管理局" in spoken
+    assert ("按1" if language == "zh" else "Press 1") in spoken
+    assert "Ⅰ" not in spoken  # said as 一级 / level 1, not a Roman numeral a speech engine may misread
+    assert ("一级" if language == "zh" else "level 1") in spoken
+    if step not in ("breached", "waiver_requested"):
+        assert format_remaining(RELEASE.due_at - STEP_TIMES[step], language) in spoken
+    assert message.html is None
+
+
+def test_final_warning_call_in_chinese_reads_like_the_example():
+    spoken = sms_text(render(context("final_warning"), "voice").body)
+    assert spoken == ("这里是Sunclock最后预警。区应急管理局，XX化工厂爆炸，一级突发事件，"
+                      "“发布权威信息”于11月28日 19:30截止，剩余30分钟，请立即落实。确认收到请按1。")
+
+
+def test_an_overdue_call_says_how_long_overdue():
+    spoken = sms_text(render(context("breached", now=RELEASE.due_at + timedelta(minutes=20)), "voice").body)
+    assert "已超时20分钟" in spoken and "已启动问责" in spoken
+
+
+def test_a_long_title_is_shortened_in_a_call():
+    spoken = sms_text(render(context("final_warning", title="很" * 120), "voice").body)
+    assert "很" * 39 + "…" in spoken and "很" * 40 not in spoken and "剩余30分钟" in spoken

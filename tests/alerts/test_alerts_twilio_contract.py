@@ -1,4 +1,4 @@
-"""TwilioSmsChannel against Twilio's published OpenAPI contract, served by Prism.
+"""TwilioSmsChannel and TwilioVoiceChannel against Twilio's published OpenAPI contract, served by Prism.
 
 Prism (``@stoplight/prism-cli``) mocks the API from the contract and validates
 every request against it: a request that breaks the contract gets a 422
@@ -23,6 +23,7 @@ from alerts_fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 from alerts.base import DeliveryError, Message
 from alerts.sms import TwilioSmsChannel
+from alerts.voice import TwilioVoiceChannel
 from tests.e2e.e2e_processes import free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -135,6 +136,53 @@ async def test_prism_rejects_requests_that_break_the_contract(prism_url: str, ac
             await channel.send(_message(**changes))
     finally:
         await channel.aclose()
+
+    assert caught.value.code == "422"
+    assert caught.value.permanent
+
+
+def _call(**changes) -> Message:
+    fields = dict(
+        channel="voice",
+        to="+8613800000001",
+        subject="",
+        body="这里是Sunclock最后预警。区应急管理局，XX化工厂爆炸，一级突发事件，“发布权威信息”于11月28日 19:30截止，"
+             "剩余30分钟，请立即落实。确认收到请按1。\nhttps://sunclock.example.org/ack/WzEsMl0.aXsZ.sig",
+        status_callback="https://sunclock.example.org/webhooks/twilio/status",
+    )
+    fields.update(changes)
+    return Message(**fields)
+
+
+async def _place(prism_url: str, message: Message, account_sid: str = ACCOUNT_SID):
+    channel = TwilioVoiceChannel(account_sid, AUTH_TOKEN, FROM_NUMBER, public_url="https://sunclock.example.org",
+                                 api_base=prism_url, timeout=10.0)
+    try:
+        return await channel.send(message)
+    finally:
+        await channel.aclose()
+
+
+async def test_call_request_satisfies_the_twilio_contract(prism_url: str):
+    receipt = await _place(prism_url, _call())
+
+    # Prism answers 201 with the contract's example Call only for a valid request.
+    assert receipt.provider == "twilio"
+    assert receipt.provider_id is not None and receipt.provider_id.startswith("CA")
+
+
+async def test_call_without_status_callback_satisfies_the_contract(prism_url: str):
+    assert (await _place(prism_url, _call(status_callback=None))).provider_id.startswith("CA")
+
+
+@pytest.mark.parametrize(
+    ("account_sid", "changes"),
+    [("ACnot-a-valid-sid", {}), (ACCOUNT_SID, {"status_callback": "not a url"})],
+    ids=["bad-account-sid", "bad-status-callback"],
+)
+async def test_prism_rejects_calls_that_break_the_contract(prism_url: str, account_sid, changes):
+    with pytest.raises(DeliveryError) as caught:
+        await _place(prism_url, _call(**changes), account_sid)
 
     assert caught.value.code == "422"
     assert caught.value.permanent

@@ -24,6 +24,7 @@ SETTINGS = {
     # issue 17 (SPEC §15.1): Alibaba Cloud SMS
     "SMS_PROVIDER", "ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME", "ALIYUN_SMS_ENDPOINT",
     "ALIYUN_SMS_TEMPLATES", "ALIYUN_TIMEOUT",
+    "TWILIO_VOICE_FROM",  # issue 17: the number calls come from, when not TWILIO_FROM
 }
 SETTING_NAME = re.compile(r"\bSUNCLOCK_([A-Z0-9_]+)")
 

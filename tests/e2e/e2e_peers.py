@@ -46,6 +46,8 @@ class ThreadedTwilio:
         """How many SMS the provider accepted for each (step id, contact id)."""
         counts: Counter = Counter()
         for request in list(self.fake.requests):
+            if not request.path.endswith("/Messages.json"):
+                continue  # a call (the shipped rule phones the head at the final warning and the breach)
             link = next(word for word in request.form["Body"].split() if "/ack/" in word)
             token = urlparse(link).path.rsplit("/", 1)[1]
             target = read_token(SECRET.encode(), token, START)  # checks the signature; these links are fresh

@@ -118,7 +118,8 @@ async def test_a_fresh_breach_is_announced_before_it_is_recorded(client, seeded,
     shown = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
     release = next(o for o in shown["obligations"] if o["key"] == "authoritative_release")
     assert release["state"] == "breached" and release["breached_at"] == "2026-11-28T07:00:00Z"
-    assert [r["late"] for r in await notifications(client) if r["step"] == "breached"] == [True] * 4
+    # head: SMS, email and a call; the supervisor: SMS and email
+    assert [r["late"] for r in await notifications(client) if r["step"] == "breached"] == [True] * 5
 
 
 async def test_no_warning_is_sent_after_its_deadline(client, seeded, runtime, clock):
@@ -261,7 +262,7 @@ async def test_a_message_another_replica_took_after_the_lease_ran_out_is_not_sen
             await runtime.scheduler.run_once()  # the other replica, its lease check seven seconds on
             return receipt
 
-    stalled.channels.update({name: Stalled(name, clock, stalled.sessions, []) for name in ("sms", "email")})
+    stalled.channels.update({name: Stalled(name, clock, stalled.sessions, []) for name in ("sms", "email", "voice")})
     try:
         with capture_logs() as logs:
             await stalled.scheduler.run_once()

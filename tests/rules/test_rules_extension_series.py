@@ -67,6 +67,8 @@ def test_a_rule_declares_an_extension_and_a_series(tmp_path):
     (("every: 24h", "every: 1h"), "recurring[0]", "before the previous publication"),
     (("{max_working_days: 20}", "{max_working_days: 0}"), "obligations[0].extension.max_working_days", "greater"),
     (("{max_working_days: 20}", "{max_days: 20}"), "obligations[0].extension.max_days", "unknown field"),
+    (("{step: reminder, at: -2h, to: [head]}", "{step: reminder, at: -2h, to: [head], also: {channels: [voice], "
+      "to: [deputies]}}"), "", "recurring[0].ladder[0]: also.to names deputies"),
 ])
 def test_a_bad_series_or_extension_is_named_by_file_line_and_field(tmp_path, change, field, words):
     with pytest.raises(RulesInvalid) as caught:

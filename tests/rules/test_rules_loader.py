@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rules import RulesInvalid, load_rules
-from rules.schema import parse_duration
+from rules.schema import channel_entry, parse_duration, read_channel_entry
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 
@@ -115,3 +115,41 @@ obligations:
     assert [r.id for r in ruleset.applicable("emergency", "III")] == ["public_opinion_response"]
     rule, obligation = ruleset.obligation("public_response")
     assert obligation.due == timedelta(hours=48) and rule.channels_for(obligation.ladder[0]) == ("email",)
+
+
+def test_the_shipped_emergency_rule_phones_the_head_at_the_final_warning_and_the_breach_only():
+    [rule] = [r for r in load_rules(SHIPPED).rules if r.id == "major_emergency_disclosure"]
+    for obligation in rule.obligations:
+        channels = {s.step: rule.channels_for(s) for s in obligation.ladder}
+        assert channels == {"reminder": ("sms", "email"), "warning": ("sms", "email"),
+                            "final_warning": ("sms", "email", "voice:head"), "breached": ("sms", "email", "voice:head")}
+        assert rule.channels_for(obligation.overdue) == ("sms", "email")
+    assert rule.channels_for(rule.registered) == ("sms", "email")
+
+
+def test_a_rule_naming_no_channels_sends_sms_and_email_but_calls_nobody(tmp_path):
+    ruleset = load_rules(_write(tmp_path, GOOD.replace("\nchannels: [sms, email]\n", "\n")))
+    assert ruleset.rules[0].channels == ("sms", "email")
+
+
+@pytest.mark.parametrize(("entry", "read"), [
+    ("sms", ("sms", None)), ("voice:head", ("voice", ("head",))),
+    ("voice:head+deputies", ("voice", ("head", "deputies"))),
+])
+def test_a_channel_entry_reads_back_as_written(entry, read):
+    assert read_channel_entry(entry) == read and channel_entry(*read) == entry
+
+
+@pytest.mark.parametrize(("also", "says"), [
+    ("{channels: [voice], to: [deputies]}", "also.to names deputies, who is not in this step's to"),
+    ("{channels: [sms], to: [head]}", "also.channels names sms, which the step already uses"),
+    ("{channels: [fax], to: [head]}", "also.channels"),
+    ("{channels: [], to: [head]}", "also.channels"),
+])
+def test_also_adds_a_known_channel_for_some_of_the_steps_recipients(tmp_path, also, says):
+    text = GOOD.replace("{step: breached, at: 0, to: [head, supervisors], also: {channels: [voice], to: [head]}}",
+                        f"{{step: breached, at: 0, to: [head, supervisors], also: {also}}}", 1)
+    assert text != GOOD
+    with pytest.raises(RulesInvalid) as caught:
+        load_rules(_write(tmp_path, text))
+    assert says in str(caught.value)
