@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cases": frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DEPARTMENT_HEAD}),
     "decide": frozenset({Role.SUPERVISOR}),
     "waive": frozenset({Role.SUPERVISOR}),
+    "extend": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     "report": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "withdraw": frozenset({Role.SUPERVISOR}),  # a milestone recorded by mistake (issue 19)
 }

@@ -13,6 +13,7 @@ import click
 from alerts.aliyun_templates import SHIPPED_TEMPLATES, load_aliyun_templates
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
+from monitor.cli_obligations import obligation
 from monitor.cli_records import department, incident, milestone, report
 from monitor.cli_users import user_list, user_passwd
 from monitor.logging import configure_logging
@@ -103,7 +104,8 @@ def rules_check(directory: Path | None) -> None:
     settings = _settings()
     ruleset = _checked(load_rules, directory or settings.rules_dir)
     for rule in ruleset.rules:
-        deadlines = ", ".join(f"{o.key} +{o.due}" for o in rule.obligations)
+        deadlines = ", ".join([*(f"{o.key} +{o.due}" for o in rule.obligations),
+                               *(f"{r.key}#N every {r.every} after {r.after}" for r in rule.recurring)])
         scope = rule.applies_to
         severities = "/".join(scope.severities) if scope.severities else "any severity"
         click.echo(f"ok  {rule.id} ({'/'.join(scope.kinds)}, {severities}): {deadlines}")
@@ -202,5 +204,6 @@ user.add_command(user_passwd)
 main.add_command(department)
 main.add_command(incident)
 main.add_command(milestone)
+main.add_command(obligation)
 main.add_command(report)
 main.add_command(audit)

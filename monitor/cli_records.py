@@ -205,7 +205,8 @@ def milestone() -> None:
 
 @milestone.command("add")
 @click.argument("incident_id", type=int)
-@click.option("--obligation", required=True, help="authoritative_release or press_conference (see rules check).")
+@click.option("--obligation", required=True,
+              help="authoritative_release, press_conference, or an update keep_publishing#N (see rules check).")
 @click.option("--at", "at_text", default="now", show_default=True, help="When it happened (ISO time or 'now').")
 @click.option("--evidence-url", default=None)
 @click.option("--note", default=None)
@@ -222,7 +223,7 @@ def milestone_add(incident_id: int, obligation: str, at_text: str, evidence_url:
         data = MilestoneCreate(obligation=obligation, at=parse_time(at_text, settings, now),
                                evidence_url=evidence_url, note=note)
         async with transaction(rt.sessions) as session:
-            return await incidents.record_milestone(session, incident_id, data, now, _actor())
+            return await incidents.record_milestone(session, incident_id, data, now, _actor(), rules=rt.rules)
 
     row = _run(work)
     click.echo(f"{row.key}: {row.state} at {_local(row.fulfilled_at, settings)} (due {_local(row.due_at, settings)})")

@@ -73,6 +73,11 @@ class ErrorCode(StrEnum):
     SMS_NO_MESSAGE = "sms_no_message"
     # the service itself
     DATABASE_UNAVAILABLE = "database_unavailable"
+    # extensions (SPEC §13.3)
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed"
+    EXTENSION_USED = "extension_used"
+    EXTENSION_TOO_LONG = "extension_too_long"
+    EXTENSION_WAIVER_PENDING = "extension_waiver_pending"
 
 
 class SunclockError(Exception):

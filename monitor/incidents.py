@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, prepared, timeline, waivers
+from monitor import planning, prepared, recurring, timeline, waivers
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
@@ -113,13 +113,16 @@ async def correct(session: AsyncSession, incident_id: int, patch: IncidentPatch,
     applicable = rules.applicable(incident.kind, incident.severity)
     await planning.plan_incident(session, incident, rules, now, actor.name,
                                  notify=[rule for rule in applicable if rule.id not in before])
+    # Occurrences of a series are anchored on milestones: a new start time
+    # leaves them be; a rule back in scope takes its series up again.
+    await recurring.continue_series(session, incident, rules, now, actor.name)
     left = {rule.id for rule in rules.rules} - {rule.id for rule in applicable}
     await waivers.request(session, incident, rules, now, actor.name, patch.reason, rule_ids=left)
     return incident
 
 
 async def record_milestone(session: AsyncSession, incident_id: int, data: MilestoneCreate, now: datetime,
-                           actor: Actor) -> Obligation:
+                           actor: Actor, *, rules: RuleSet) -> Obligation:
     incident = await get_incident(session, incident_id, for_update=True)
     obligation = (await session.exec(select(Obligation).where(
         Obligation.incident_id == incident_id, Obligation.key == data.obligation))).scalars().first()
@@ -153,6 +156,8 @@ async def record_milestone(session: AsyncSession, incident_id: int, data: Milest
     await timeline.record(session, incident_id, TimelineKind.MILESTONE, actor.name, now, obligation=obligation.key,
                           fulfilled_at=data.at, state=state, evidence_url=data.evidence_url, note=data.note,
                           steps_cancelled=cancelled)
+    # A publication starts or continues a keep-publishing series (SPEC §13.4).
+    await recurring.continue_series(session, incident, rules, now, actor.name)
     return obligation
 
 
@@ -164,6 +169,7 @@ async def close(session: AsyncSession, incident_id: int, reason: str, rules: Rul
     _require_open(incident)
     incident.state, incident.closed_at, incident.close_reason = IncidentState.CLOSED, now, reason
     await timeline.record(session, incident_id, TimelineKind.CLOSED, actor.name, now, reason=reason)
+    await recurring.end_series(session, incident, now, actor.name, reason)
     await waivers.request(session, incident, rules, now, actor.name, reason)
     return incident
 

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.metric_names import name_families
 from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
+from rules.schema import series_key
 from rules.vocabulary import (
     Channel,
     Decision,
@@ -127,8 +128,11 @@ async def _incidents_open(session: AsyncSession) -> GaugeMetricFamily:
 
 
 async def _obligations(session: AsyncSession, obligation_keys: list[str]) -> GaugeMetricFamily:
-    counts = {(k, s): n for k, s, n in (await session.execute(
-        select(Obligation.key, Obligation.state, func.count()).group_by(Obligation.key, Obligation.state))).all()}
+    # Occurrences of a series (keep_publishing#3) count under the series' key: labels stay few.
+    counts: Counter[tuple[str, str]] = Counter()
+    for k, s, n in (await session.execute(
+            select(Obligation.key, Obligation.state, func.count()).group_by(Obligation.key, Obligation.state))).all():
+        counts[(series_key(k), s)] += n
     obligations = GaugeMetricFamily("sunclock_obligations", "Obligations of all incidents, by state.",
                                     labels=["obligation", "state"])
     for key in sorted(set(obligation_keys) | {k for k, _ in counts}):
@@ -145,17 +149,20 @@ async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, str]
     for incident_id, department_id, key, due in (await session.execute(
             select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
             .join(Incident, Incident.id == Obligation.incident_id).where(still_owed()))).all():
-        remaining.add_metric([str(incident_id), codes.get(department_id, "?"), key], (due - now).total_seconds())
+        remaining.add_metric([str(incident_id), codes.get(department_id, "?"), series_key(key)],
+                             (due - now).total_seconds())
     return remaining
 
 
 async def _breaches(session: AsyncSession, codes: dict[int, str], obligation_keys: list[str]) -> CounterMetricFamily:
     # From the cases, which are never deleted and one per obligation: a breach
     # withdrawn by a correction keeps its case, so the counter never goes down.
-    breached = Counter({(codes.get(d, "?"), k): n for d, k, n in (await session.execute(
-        select(AccountabilityCase.department_id, Obligation.key, func.count())
-        .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
-        .group_by(AccountabilityCase.department_id, Obligation.key))).all()})
+    breached: Counter[tuple[str, str]] = Counter()
+    for d, k, n in (await session.execute(
+            select(AccountabilityCase.department_id, Obligation.key, func.count())
+            .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
+            .group_by(AccountabilityCase.department_id, Obligation.key))).all():
+        breached[(codes.get(d, "?"), series_key(k))] += n
     breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database; never decreases).",
                                    labels=["department", "obligation"])
     for code in sorted(codes.values()):
@@ -174,7 +181,7 @@ async def _time_to_fulfil(session: AsyncSession, obligation_keys: list[str]) -> 
     for key, fulfilled, occurred in (await session.execute(
             select(Obligation.key, Obligation.fulfilled_at, Incident.occurred_at)
             .join(Incident, Incident.id == Obligation.incident_id).where(Obligation.fulfilled_at.is_not(None)))).all():
-        durations.setdefault(key, []).append((fulfilled - occurred).total_seconds())
+        durations.setdefault(series_key(key), []).append((fulfilled - occurred).total_seconds())
     for key, values in sorted(durations.items()):
         buckets = [(str(float(b)), sum(v <= b for v in values)) for b in FULFIL_BUCKETS] + [("+Inf", len(values))]
         fulfil.add_metric([key], buckets, sum(values))
@@ -203,7 +210,7 @@ async def _undeliverable(session: AsyncSession, codes: dict[int, str],
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
     counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:
-        counts[(codes.get(department_id, "?"), key)] += n
+        counts[(codes.get(department_id, "?"), series_key(key))] += n
     family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps that reached nobody, or "
                                  "whose head or supervisors group reached nobody (no contact with an address).",
                                  labels=["department", "obligation"])

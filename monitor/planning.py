@@ -21,13 +21,16 @@ from monitor.bulk import insert_many
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import Rule, RuleSet
 from rules.deadlines import (
+    EXTENDED_ROUND,
     INCIDENT_WIDE,
     REGISTERED,
+    Deadline,
     PlannedStep,
     deadline,
+    extended_deadline,
     fulfilment_state,
     is_overdue,
-    ladder_steps,
+    ladder_steps_at,
     overdue_steps,
     registered_step,
 )
@@ -111,11 +114,7 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
         for spec in rule.obligations:
             row = rows.get(spec.key)
             if row is None:
-                due = deadline(spec, incident.occurred_at, rules.worktime)
-                row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
-                                 due_at=due.at, calendar_incomplete=due.calendar_incomplete)
-                session.add(row)
-                await session.flush()
+                row = await add_obligation(session, incident, rule, spec, incident.occurred_at, rules)
             planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
             active.append(row)
     if planned:
@@ -137,11 +136,48 @@ async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Ru
     return await _upsert_steps(session, incident_id, None, [replace(notices[0], occurrence=sent + 1)])
 
 
-async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
-                           row: Obligation, rules: RuleSet, now: datetime, actor: str) -> list[PlannedStep]:
-    """Bring one obligation in line with the incident's current start time."""
+async def add_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                         anchor: datetime, rules: RuleSet) -> Obligation:
+    """A new obligation row, due ``spec.due`` after ``anchor``; the caller plans its steps."""
     assert incident.id is not None
-    counted = deadline(spec, incident.occurred_at, rules.worktime)
+    counted = deadline(spec, anchor, rules.worktime)
+    row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
+                     due_at=counted.at, calendar_incomplete=counted.calendar_incomplete)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def replan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                            row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
+                            anchor: datetime | None = None) -> None:
+    """Plan one obligation on its own (an extension, an occurrence of a series),
+    as a correction would: the same withdrawal of a breach, breach at once."""
+    assert incident.id is not None
+    planned = await _plan_obligation(session, incident, rule, spec, row, rules, now, actor, anchor=anchor)
+    if planned:
+        await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
+
+
+def _deadline(rule: Rule, spec: ObligationSpec, row: Obligation, anchor: datetime,
+              rules: RuleSet) -> tuple[Deadline, list[PlannedStep]]:
+    """The deadline and ladder of an obligation: ``spec.due`` after ``anchor``,
+    or, once extended, that deadline moved on by the working days granted
+    (SPEC §13.3), its ladder planned again as a second round."""
+    if row.extended_working_days is None:
+        counted = deadline(spec, anchor, rules.worktime)
+        return counted, ladder_steps_at(rule, spec, counted.at, rules.worktime)
+    extended = extended_deadline(spec, anchor, row.extended_working_days, rules.worktime)
+    return extended, ladder_steps_at(rule, spec, extended.at, rules.worktime, EXTENDED_ROUND)
+
+
+async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                           row: Obligation, rules: RuleSet, now: datetime, actor: str, *,
+                           anchor: datetime | None = None) -> list[PlannedStep]:
+    """Bring one obligation in line with the incident's current start time
+    (or ``anchor``: the previous publication, for an occurrence of a series)."""
+    assert incident.id is not None
+    counted, ladder = _deadline(rule, spec, row, anchor or incident.occurred_at, rules)
     due = counted.at
     moved = row.due_at != due
     row.due_at, row.calendar_incomplete = due, counted.calendar_incomplete
@@ -153,7 +189,6 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
     if row.state == BREACHED and not is_overdue(due, now):
         await _unbreach(session, incident, row, now, actor)
     if row.state == PENDING:
-        ladder = ladder_steps(rule, spec, incident.occurred_at, rules.worktime)
         planned = await _upsert_steps(session, incident.id, row.id, ladder)
         if is_overdue(due, now):
             await breach(session, incident, row, rules, now, actor)

@@ -216,6 +216,19 @@ class WaiverDecision(_Body):
     reason: Reason
 
 
+class ExtensionRequest(_Body):
+    # Positive; the rule's own limit (e.g. 20) is checked by the service, which knows the rule.
+    working_days: int = Field(ge=1, le=366)
+    reason: Reason
+
+
+class ExtensionPublic(BaseModel):
+    working_days: int
+    reason: str | None
+    extended_by: str | None
+    extended_at: datetime | None
+
+
 class WaiverPublic(BaseModel):
     state: str  # a WaiverState
     reason: str | None
@@ -238,15 +251,23 @@ class ObligationPublic(BaseModel):
     evidence_url: str | None
     note: str | None
     waiver: WaiverPublic | None = None
+    extension: ExtensionPublic | None = None  # the one extension granted (SPEC §13.3)
 
     @model_validator(mode="before")
     @classmethod
     def _waiver_from_row(cls, data: Any) -> Any:
-        """An obligation row keeps its waiver in ``waiver_*`` columns; the API nests them."""
+        """An obligation row keeps its waiver in ``waiver_*`` columns and its
+        extension in ``extended_*`` / ``extension_reason``; the API nests them."""
         state = getattr(data, "waiver_state", None)
-        if state is None or isinstance(data, dict):
+        extended = getattr(data, "extended_working_days", None)
+        if (state is None and extended is None) or isinstance(data, dict):
             return data
-        values = {name: getattr(data, name) for name in cls.model_fields if name != "waiver"}
+        values = {name: getattr(data, name) for name in cls.model_fields if name not in ("waiver", "extension")}
+        if extended is not None:
+            values["extension"] = ExtensionPublic(working_days=extended, reason=data.extension_reason,
+                                                  extended_by=data.extended_by, extended_at=data.extended_at)
+        if state is None:
+            return values
         values["waiver"] = WaiverPublic(
             state=state, reason=data.waiver_reason, requested_by=data.waiver_requested_by,
             requested_at=data.waiver_requested_at, decided_by=data.waiver_decided_by,

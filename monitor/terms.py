@@ -89,6 +89,8 @@ TIMELINE_KIND: Words = {
     TimelineKind.WAIVER_LAPSED: ("免除申请失效", "waiver request lapsed"),
     TimelineKind.OBLIGATIONS_CANCELLED: ("取消时限", "obligations cancelled"),
     TimelineKind.MILESTONE_WITHDRAWN: ("撤回完成记录", "milestone withdrawn"),
+    TimelineKind.EXTENDED: ("延长时限", "deadline extended"),
+    TimelineKind.SERIES_ENDED: ("持续发布随事件结束而终止", "keep-publishing series ended with the incident"),
 }
 DECISION: Words = {
     Decision.PENDING: ("待处理", "pending"), Decision.NOTICE: ("通报批评", "circulated criticism"),

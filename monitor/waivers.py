@@ -15,11 +15,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, timeline
+from monitor import planning, recurring, timeline
 from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import RuleSet
 from rules.deadlines import INCIDENT_WIDE, WAIVER_REQUESTED
+from rules.schema import split_occurrence
 from rules.vocabulary import DEFAULT_CHANNELS, UNMET, Decision, IncidentState, Recipient, TimelineKind, WaiverState
 
 REQUESTED, GRANTED, REFUSED = WaiverState.REQUESTED, WaiverState.GRANTED, WaiverState.REFUSED
@@ -75,12 +76,13 @@ async def _tell_supervisors(session: AsyncSession, incident_id: int, rows: list[
 
 
 async def decide(session: AsyncSession, incident_id: int, key: str, decision: str, reason: str, now: datetime,
-                 actor: str) -> Obligation:
+                 actor: str, rules: RuleSet | None = None) -> Obligation:
     """A supervisor grants or refuses a waiver (a grant needs no request).
 
     Granted: the obligation is ``waived`` and its remaining steps are cancelled;
-    a breach already recorded stays on record with its case. Refused: the clock
-    goes on as before. The caller commits."""
+    a breach already recorded stays on record with its case; a waived update of
+    a keep-publishing series is followed by the next one (with ``rules``).
+    Refused: the clock goes on as before. The caller commits."""
     if decision not in DECISIONS:
         raise Invalid(f"decision must be one of {', '.join(DECISIONS)}", field="decision",
                       code=ErrorCode.WAIVER_DECISION_UNKNOWN, params={"decisions": ", ".join(DECISIONS)})
@@ -106,4 +108,7 @@ async def decide(session: AsyncSession, incident_id: int, key: str, decision: st
         cancelled = await planning.cancel_steps(session, incident_id, key)
     await timeline.record(session, incident_id, _DECIDED[decision], actor, now, obligation=key, reason=reason,
                           steps_cancelled=cancelled)
+    if decision == GRANTED and rules is not None and split_occurrence(key)[1] is not None:
+        incident = (await session.exec(select(Incident).where(Incident.id == incident_id))).scalars().one()
+        await recurring.continue_series(session, incident, rules, now, actor)
     return obligation

@@ -87,12 +87,39 @@ def _step_at(step: LadderStep, obligation: Obligation, due: datetime, worktime: 
 def ladder_steps(rule: Rule, obligation: Obligation, anchor: datetime,
                  worktime: WorkTime | None = None) -> list[PlannedStep]:
     """The steps around one deadline; overdue repeats come later, at the breach."""
-    due = due_at(obligation, anchor, worktime)
+    return ladder_steps_at(rule, obligation, due_at(obligation, anchor, worktime), worktime)
+
+
+def ladder_steps_at(rule: Rule, obligation: Obligation, due: datetime, worktime: WorkTime | None = None,
+                    round_: int = 1) -> list[PlannedStep]:
+    """The ladder around a deadline given as a time (an extended one too),
+    with steps in working days at office hours like any other (SPEC §13.3)."""
+    due = _aware(due, "due")
     return [
-        PlannedStep(obligation.key, step.step, 1, _step_at(step, obligation, due, worktime), step.to,
+        PlannedStep(obligation.key, step.step, round_, _step_at(step, obligation, due, worktime), step.to,
                     rule.channels_for(step))
         for step in obligation.ladder
     ]
+
+
+# The ladder planned for an extended deadline is a second round of the
+# ladder (the steps of the first may have gone out already: SPEC §13.3).
+EXTENDED_ROUND = 2
+
+
+def extended_deadline(obligation: Obligation, anchor: datetime, working_days: int,
+                      worktime: WorkTime | None) -> Deadline:
+    """SPEC §13.3: the rule's deadline for ``anchor`` extended by ``working_days``
+    working days, ending at 23:59:59 local time (or the time of day the rule
+    gives a deadline in working days) of the ``working_days``-th working day
+    after the local day of that deadline."""
+    if working_days < 1:
+        raise ValueError("an extension is at least one working day")
+    rule_due = deadline(obligation, anchor, worktime)
+    work = _work_time(worktime, obligation)
+    reached = work.calendar.shift(work.local_day(rule_due.at), working_days)
+    at = (obligation.due.at if isinstance(obligation.due, WorkingDays) else None) or END_OF_DAY
+    return Deadline(work.moment(reached.day, at), rule_due.calendar_incomplete or reached.incomplete)
 
 
 def _repeats(repeat: Overdue, obligation: Obligation, due: datetime, worktime: WorkTime | None) -> list[datetime]:
@@ -174,3 +201,4 @@ def select_due(steps: Iterable[DueStep], now: datetime) -> tuple[list[DueStep], 
         too_late = latest.kind in PRE_DEADLINE_KINDS and latest.deadline is not None and now >= latest.deadline
         (skip if too_late else fire).append(latest)
     return fire, skip
+

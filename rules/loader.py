@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rules.schema import Obligation, Rule
+from rules.schema import Obligation, Recurring, Rule, split_occurrence
 
 if TYPE_CHECKING:  # rules.workdays imports this module for its problem reports
     from rules.workdays import WorkTime
@@ -56,14 +56,26 @@ class RuleSet:
         return replace(self, worktime=worktime)
 
     def obligation(self, key: str) -> tuple[Rule, Obligation] | None:
+        """The rule and spec of an obligation key; for an occurrence of a
+        recurring obligation (``keep_publishing#3``), that occurrence's spec."""
         for rule in self.rules:
             for obligation in rule.obligations:
                 if obligation.key == key:
                     return rule, obligation
+        base, n = split_occurrence(key)
+        found = self.recurring(base) if n is not None else None
+        return (found[0], found[1].occurrence(n)) if found is not None and n is not None else None
+
+    def recurring(self, key: str) -> tuple[Rule, Recurring] | None:
+        for rule in self.rules:
+            for series in rule.recurring:
+                if series.key == key:
+                    return rule, series
         return None
 
     def obligation_keys(self) -> list[str]:
-        return [o.key for rule in self.rules for o in rule.obligations]
+        """Every obligation key, a recurring one without its ``#n``."""
+        return [o.key for rule in self.rules for o in (*rule.obligations, *rule.recurring)]
 
 
 def _field_name(loc: tuple[object, ...]) -> str:
@@ -153,7 +165,7 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         if rule.id in seen_ids:
             problems.append(RuleProblem(path, None, "id", f"rule id {rule.id!r} is also used in {seen_ids[rule.id]}"))
         seen_ids[rule.id] = path
-        for obligation in rule.obligations:
+        for obligation in (*rule.obligations, *rule.recurring):
             if obligation.key in seen_keys:
                 problems.append(RuleProblem(
                     path, None, "obligations",

@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -175,6 +176,15 @@ class LadderStep(_Strict):
 MIN_OVERDUE_EVERY = timedelta(minutes=1)
 
 
+def _forward(every: timedelta | WorkingDays, what: str) -> timedelta | WorkingDays:
+    if isinstance(every, WorkingDays):
+        if every.days < 1:
+            raise ValueError(f"{what} count forward: write 1wd or more")
+    elif every < MIN_OVERDUE_EVERY:
+        raise ValueError(f"{what} must be at least 1m apart")
+    return every
+
+
 class Overdue(_Strict):
     every: Span
     max: int = Field(ge=1, le=1000)
@@ -185,12 +195,13 @@ class Overdue(_Strict):
     @field_validator("every")
     @classmethod
     def _positive(cls, every: timedelta | WorkingDays) -> timedelta | WorkingDays:
-        if isinstance(every, WorkingDays):
-            if every.days < 1:
-                raise ValueError("overdue repeats count forward: write 1wd or more")
-        elif every < MIN_OVERDUE_EVERY:
-            raise ValueError("overdue repeats must be at least 1m apart")
-        return every
+        return _forward(every, "overdue repeats")
+
+
+class Extension(_Strict):
+    """A deadline that may be extended once, by at most this many working days."""
+
+    max_working_days: int = Field(ge=1, le=366)
 
 
 class Obligation(_Strict):
@@ -200,6 +211,8 @@ class Obligation(_Strict):
     due: Span
     ladder: tuple[LadderStep, ...] = ()
     overdue: Overdue | None = None
+    # The one extension the deadline may get (SPEC §13.3); None: it may not be extended.
+    extension: Extension | None = None
 
     @field_validator("due")
     @classmethod
@@ -213,31 +226,89 @@ class Obligation(_Strict):
 
     @model_validator(mode="after")
     def _ladder_is_consistent(self) -> Obligation:
-        if repeated := _repeated([s.step for s in self.ladder]):
-            raise ValueError(f"ladder lists {repeated} more than once")
-        for index, step in enumerate(self.ladder):
-            if problem := _before_anchor(step.at, self.due):
-                raise ValueError(f"ladder[{index}]: {step.step} at {step.at} {problem}")
+        _check_ladder(self.ladder, self.due, "the clock anchor", "due")
         return self
 
 
-def _before_anchor(at: timedelta | WorkingDays, due: timedelta | WorkingDays) -> str | None:
+def _before_anchor(at: timedelta | WorkingDays, due: timedelta | WorkingDays, anchor: str, name: str) -> str | None:
     """Why a step at ``at`` around a deadline ``due`` after the anchor could
     come before the anchor, or None when it cannot."""
     if isinstance(due, timedelta):
         if isinstance(at, WorkingDays):
-            return "counts working days, but the deadline is not: write due in working days (like 20wd) or at in hours"
-        return f"would come before the clock anchor (due is {due})" if -at > due else None
+            return (f"counts working days, but the deadline is not: write {name} in working days (like 20wd) "
+                    "or at in hours")
+        return f"would come before {anchor} ({name} is {due})" if -at > due else None
     due_time = due.at or END_OF_DAY
     if isinstance(at, WorkingDays):
         if -at.days >= due.days:
-            return f"would come on or before the day the clock starts (due is {due})"
+            return f"would come on or before the day of {anchor} ({name} is {due})"
         if at.days == 0 and (at.at or OFFICE_OPENS) >= due_time:
             return f"must come before the deadline's time of day ({due_time:%H:%M:%S})"
         return None
     # The due day is at least due.days - 1 whole days after the anchor's day, plus its time of day.
     reach = timedelta(days=due.days - 1, hours=due_time.hour, minutes=due_time.minute, seconds=due_time.second)
-    return f"could come before the clock anchor (reach back at most {reach})" if -at > reach else None
+    return f"could come before {anchor} (reach back at most {reach})" if -at > reach else None
+
+
+def _check_ladder(ladder: tuple[LadderStep, ...], due: timedelta | WorkingDays, anchor: str, name: str) -> None:
+    if repeated := _repeated([s.step for s in ladder]):
+        raise ValueError(f"ladder lists {repeated} more than once")
+    for index, step in enumerate(ladder):
+        if problem := _before_anchor(step.at, due, anchor, name):
+            raise ValueError(f"ladder[{index}]: {step.step} at {step.at} {problem}")
+
+
+# An occurrence of a recurring obligation is stored as ``<key>#<n>`` (SPEC §13.4).
+OCCURRENCE_MARK = "#"
+
+
+class Recurring(_Strict):
+    """An obligation that comes again and again while the incident is open:
+    the first occurrence is due ``every`` after the obligation ``after`` is met,
+    each next one ``every`` after the previous occurrence was met (SPEC §13.4)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,55}$")  # room for "#<n>" in a 64-character key
+    title: str = Field(min_length=1, max_length=90)
+    title_en: str | None = Field(default=None, max_length=90)
+    after: str = Field(min_length=1, description="the key of the obligation whose milestone starts the series")
+    every: Span
+    ladder: tuple[LadderStep, ...] = ()
+    overdue: Overdue | None = None
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_minute(cls, every: timedelta | WorkingDays) -> timedelta | WorkingDays:
+        return _forward(every, "the occurrences of a series")
+
+    @model_validator(mode="after")
+    def _ladder_fits(self) -> Recurring:
+        _check_ladder(self.ladder, self.every, "the previous publication", "every")
+        return self
+
+    def occurrence(self, n: int) -> Obligation:
+        """Occurrence ``n`` as an obligation due ``every`` after its anchor (the
+        previous publication). Built without validation: its key carries ``#n``."""
+        return Obligation.model_construct(
+            key=occurrence_key(self.key, n), title=f"{self.title} #{n}",
+            title_en=f"{self.title_en} #{n}" if self.title_en else None,
+            due=self.every, ladder=self.ladder, overdue=self.overdue, extension=None)
+
+
+def occurrence_key(key: str, n: int) -> str:
+    return f"{key}{OCCURRENCE_MARK}{n}"
+
+
+def split_occurrence(key: str) -> tuple[str, int | None]:
+    """``keep_publishing#3`` → ("keep_publishing", 3); a plain key → (key, None)."""
+    base, mark, number = key.partition(OCCURRENCE_MARK)
+    if not mark or not number.isascii() or not number.isdigit() or number.startswith("0"):
+        return key, None
+    return base, int(number)
+
+
+def series_key(key: str) -> str:
+    """The key without ``#n``: metric labels stay few however long a series runs."""
+    return split_occurrence(key)[0]
 
 
 class Registered(_Strict):
@@ -262,6 +333,7 @@ class Rule(_Strict):
     channels: tuple[Channel, ...] = Field(default=DEFAULT_CHANNELS, min_length=1)
     registered: Registered | None = None
     obligations: tuple[Obligation, ...] = Field(min_length=1)
+    recurring: tuple[Recurring, ...] = ()
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Rule:
@@ -269,12 +341,30 @@ class Rule(_Strict):
             raise ValueError(f"obligation key {repeated} is used more than once")
         return self
 
+    @field_validator("recurring")
+    @classmethod
+    def _recurring_fits(cls, recurring: tuple[Recurring, ...], info: ValidationInfo) -> tuple[Recurring, ...]:
+        keys = [o.key for o in info.data.get("obligations", ())]
+        if repeated := _repeated([r.key for r in recurring] + keys):
+            raise ValueError(f"key {repeated} is used more than once (or also by an obligation)")
+        for index, series in enumerate(recurring):
+            if keys and series.after not in keys:
+                raise ValueError(f"[{index}].after: {series.after!r} is not an obligation of this rule "
+                                 f"(one of {', '.join(keys)})")
+        return recurring
+
+    def recurring_after(self, key: str) -> list[Recurring]:
+        """The series that start when ``key`` is met."""
+        return [r for r in self.recurring if r.after == key]
+
     @model_validator(mode="after")
     def _also_adds_channels_for_some_recipients(self) -> Rule:
+        duties = [*((f"obligations[{n}]", o) for n, o in enumerate(self.obligations)),
+                  *((f"recurring[{n}]", r) for n, r in enumerate(self.recurring))]
         steps = [("registered", self.registered)] + [
-            (where, step) for n, o in enumerate(self.obligations) for where, step in (
-                *((f"obligations[{n}].ladder[{i}]", s) for i, s in enumerate(o.ladder)),
-                (f"obligations[{n}].overdue", o.overdue))]
+            (where, step) for name, o in duties for where, step in (
+                *((f"{name}.ladder[{i}]", s) for i, s in enumerate(o.ladder)),
+                (f"{name}.overdue", o.overdue))]
         for where, step in steps:
             if step is None or step.also is None:
                 continue

@@ -179,6 +179,9 @@ class TimelineKind(StrEnum):
     # Written by versions before waivers; kept so old timelines still read.
     OBLIGATIONS_CANCELLED = "obligations_cancelled"
     MILESTONE_WITHDRAWN = "milestone_withdrawn"
+    # A deadline extended once (SPEC §13.3); a keep-publishing series ended by closing (§13.4).
+    EXTENDED = "extended"
+    SERIES_ENDED = "series_ended"
 
 
 class SmsProvider(StrEnum):

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from monitor import incidents, waivers
+from monitor import extension, incidents, waivers
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
-from monitor.models import Incident, TimelineEntry
+from monitor.models import Incident, Obligation, TimelineEntry
 from monitor.runtime import Runtime
 from monitor.schemas import (
     CloseRequest,
+    ExtensionRequest,
     IncidentCreate,
     IncidentPatch,
     IncidentPublic,
@@ -41,6 +42,14 @@ async def _public(session, incident: Incident) -> IncidentPublic:  # noqa: ANN00
 async def _saved(session, runtime: Runtime, incident: Incident) -> IncidentPublic:  # noqa: ANN001
     """Commit a change to an incident and wake the scheduler: its steps may be due now."""
     result = await _public(session, incident)
+    await session.commit()
+    runtime.poke()
+    return result
+
+
+async def _obligation_saved(session, runtime: Runtime, obligation: Obligation) -> ObligationPublic:  # noqa: ANN001
+    """The same for a change to one obligation."""
+    result = ObligationPublic.model_validate(obligation, from_attributes=True)
     await session.commit()
     runtime.poke()
     return result
@@ -84,11 +93,9 @@ async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, run
 async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
                     clock: ClockDep, actor: Annotated[Actor, allowed("milestone")]) -> ObligationPublic:
     await _visible(session, incident_id, actor)
-    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor)
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor,
+                                                  rules=runtime.rules)
+    return await _obligation_saved(session, runtime, obligation)
 
 
 @router.post("/{incident_id}/close", response_model=IncidentPublic)
@@ -104,11 +111,19 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
                  clock: ClockDep, actor: Annotated[Actor, allowed("waive")]) -> ObligationPublic:
     """A supervisor grants or refuses the waiver of a duty (SPEC §11.2)."""
     await _visible(session, incident_id, actor)
-    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name)
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name,
+                                      runtime.rules)
+    return await _obligation_saved(session, runtime, obligation)
+
+
+@router.post("/{incident_id}/obligations/{key}/extension", response_model=ObligationPublic)
+async def extend(incident_id: Id, key: str, body: ExtensionRequest, session: SessionDep, runtime: RuntimeDep,
+                 clock: ClockDep, actor: Annotated[Actor, allowed("extend")]) -> ObligationPublic:
+    """Extend a deadline once, by working days, with a reason (SPEC §13.3)."""
+    await _visible(session, incident_id, actor)
+    obligation = await extension.extend(session, incident_id, key, body.working_days, body.reason, runtime.rules,
+                                        clock.now(), actor.name)
+    return await _obligation_saved(session, runtime, obligation)
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic], responses=LIST_RESPONSES)

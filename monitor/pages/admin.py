@@ -237,7 +237,7 @@ async def decide_waiver(incident_id: int, key: str, page: Posted, session: Sessi
     async def action() -> None:
         body = validate(WaiverDecision, {k: v for k in ("decision", "reason") if (v := text(form, k))}, page.t)
         await waiver_service.decide(session, incident_id, key, body.decision, body.reason,
-                                    page.runtime.clock.now(), page.actor.name)
+                                    page.runtime.clock.now(), page.actor.name, page.runtime.rules)
 
     _, errors = await save(page, session, action)
     if errors is None:

@@ -133,6 +133,11 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "err.email": "邮箱地址无效。",
     "err.invalid": "内容无效。",
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
+    # extension and keep publishing (SPEC §13.3, §13.4)
+    "extend.title": "延长时限", "extend.submit": "延长", "field.working_days": "延长工作日数",
+    "extend.hint": "只能延长一次，最多 {max} 个工作日；新时限为延长后最后一个工作日 24 时前。",
+    "extend.done": "已延长 {days} 个工作日", "saved.extended": "时限已延长，提醒已重新排定。",
+    "board.next_update": "下次更新", "incident.series": "持续发布",
     # kinds of matter (SPEC §13.1)
     "field.kind": "事项类型", "field.duty": "时限职责", "report.by_kind": "按事项类型", "cd.day": "天",
     "new.severity_hint": "突发事件必填；舆情、依申请公开事项可不填（默认一般 IV 级）",
@@ -260,6 +265,10 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "err.email": "Not a valid email address.", "err.invalid": "Not valid.",
     "err.characters_in": "The form field {field} contains a character that cannot be stored (such as NUL); "
                          "remove it and send the form again.",
+    "extend.title": "Extend a deadline", "extend.submit": "Extend", "field.working_days": "Working days to add",
+    "extend.hint": "Once only, by at most {max} working days; the new deadline is the end of the last of them.",
+    "extend.done": "Extended by {days} working days", "saved.extended": "Deadline extended; its reminders are planned again.",
+    "board.next_update": "Next update due", "incident.series": "Keep publishing",
     "field.kind": "Kind of matter", "field.duty": "Duty", "report.by_kind": "By kind of matter", "cd.day": "d",
     "new.severity_hint": "required for an emergency; optional for public opinion and disclosure requests (default IV)",
     "incident.calendar_incomplete": "beyond the holiday calendar's last year: counted on weekends alone; "

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import incidents, withdrawals
+from monitor import extension, incidents, withdrawals
 from monitor.auth import sees_contacts, sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
@@ -30,13 +30,20 @@ from monitor.pages.forms import (
 )
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 from monitor.pages.sentences import Speaker
-from monitor.schemas import CloseRequest, IncidentCreate, IncidentPatch, MilestoneCreate, MilestoneWithdrawal
+from monitor.schemas import (
+    CloseRequest,
+    ExtensionRequest,
+    IncidentCreate,
+    IncidentPatch,
+    MilestoneCreate,
+    MilestoneWithdrawal,
+)
 from rules.vocabulary import MatterKind, Severity
 
 router = APIRouter(route_class=PageRoute)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
-SAVED = ("registered", "corrected", "milestone", "closed", "withdrawn")
+SAVED = ("registered", "corrected", "milestone", "closed", "withdrawn", "extended")
 
 
 def _allowed(page: Page, action: str) -> None:
@@ -133,6 +140,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
                       "evidence_url": "", "note": ""},
         "close": {"reason": ""},
         "withdraw": {"obligation": "", "reason": ""},
+        "extend": {"obligation": "", "working_days": "", "reason": ""},
     }
     if form is not None and values is not None:
         defaults[form] = values
@@ -144,6 +152,7 @@ async def _incident_page(page: Page, session: AsyncSession, incident: Incident, 
                   contacts=await _contacts(page, session, incident),
                   open_obligations=[o for o in view.incident.obligations if o.state in overview.UNMET],
                   recorded=[o for o in view.incident.obligations if o.fulfilled_at is not None],
+                  extendable=overview.extendable(page.runtime.rules, view.incident),
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang),
                   form=form, errors=errors or {}, values=defaults, severities=SEVERITIES,
                   saved=saved if saved in SAVED else None)
@@ -220,7 +229,8 @@ async def milestone(incident_id: int, page: Posted, session: SessionDep) -> Resp
             "obligation": values["obligation"], "evidence_url": optional(form, "evidence_url"),
             "note": optional(form, "note"),
             "at": values["at"] and local_time(values["at"], page.runtime.settings.zone)}), page.t)
-        await incidents.record_milestone(session, incident_id, data, page.runtime.clock.now(), page.actor)
+        await incidents.record_milestone(session, incident_id, data, page.runtime.clock.now(), page.actor,
+                                         rules=page.runtime.rules)
 
     return await _act(page, session, incident_id, "milestone", values, action, "milestone")
 
@@ -250,3 +260,19 @@ async def withdraw(incident_id: int, page: Posted, session: SessionDep) -> Respo
                                              page.runtime.rules, page.runtime.clock.now(), page.actor)
 
     return await _act(page, session, incident_id, "withdraw", values, action, "withdrawn")
+
+
+@router.post("/incidents/{incident_id}/extend")
+async def extend(incident_id: int, page: Posted, session: SessionDep) -> Response:
+    """Extend a deadline once, by working days (SPEC §13.3)."""
+    _, form = await _acting(page, session, incident_id, "extend")
+    values = {name: text(form, name) for name in ("obligation", "working_days", "reason")}
+    runtime = page.runtime
+
+    async def action() -> None:
+        data = validate(ExtensionRequest, _present({"working_days": values["working_days"],
+                                                    "reason": values["reason"]}), page.t)
+        await extension.extend(session, incident_id, values["obligation"], data.working_days, data.reason,
+                               runtime.rules, runtime.clock.now(), page.actor.name)
+
+    return await _act(page, session, incident_id, "extend", values, action, "extended")

@@ -22,10 +22,11 @@ from monitor.models import (
     Obligation,
     TimelineEntry,
 )
-from monitor.schemas import IncidentPublic
+from monitor.schemas import IncidentPublic, ObligationPublic
 from monitor.waivers import still_owed
 from rules import RuleSet
-from rules.vocabulary import UNMET, IncidentState, Recipient, Role, TimelineKind
+from rules.schema import split_occurrence
+from rules.vocabulary import UNMET, IncidentState, Recipient, Role, TimelineKind, WaiverState
 
 
 @dataclass
@@ -48,6 +49,33 @@ class IncidentView:
     @property
     def next_due(self) -> datetime | None:
         return min((o.due_at for o in self.incident.obligations if o.state in UNMET), default=None)
+
+    @property
+    def next_update(self) -> ObligationPublic | None:
+        """The occurrence of a keep-publishing series now owed (SPEC §13.4): the next update due."""
+        return min((o for o in self.incident.obligations if o.state in UNMET and is_occurrence(o.key)),
+                   key=lambda o: o.due_at, default=None)
+
+    @property
+    def deadlines(self) -> list[ObligationPublic]:
+        """What the board lists: the obligations, without the occurrences of a
+        series (the next update is shown on its own line)."""
+        return [o for o in self.incident.obligations if not is_occurrence(o.key)]
+
+
+def is_occurrence(key: str) -> bool:
+    return split_occurrence(key)[1] is not None
+
+
+def extendable(rules: RuleSet, incident: IncidentPublic) -> list[tuple[ObligationPublic, int]]:
+    """Unmet deadlines whose rule allows the one extension, not yet used, with its limit (SPEC §13.3)."""
+    found = []
+    for o in incident.obligations:
+        spec = rules.obligation(o.key)
+        if (o.state in UNMET and o.extension is None and spec is not None and spec[1].extension is not None
+                and not (o.waiver and o.waiver.state == WaiverState.REQUESTED)):
+            found.append((o, spec[1].extension.max_working_days))
+    return found
 
 
 def visible(query: Select, actor: Actor, column: Any = Incident.department_id) -> Select:
