@@ -15,14 +15,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import Department, Incident, Obligation
 from monitor.waivers import still_owed
+from rules.schema import series_key
 
 
 async def name_families(session: AsyncSession, rule_titles: Mapping[str, str]) -> list[GaugeMetricFamily]:
     obligations = GaugeMetricFamily("sunclock_obligation_info", "The title of each obligation key (value 1).",
                                     labels=["obligation", "obligation_title"])
     titles = dict(rule_titles)
+    # An occurrence of a series (keep_publishing#3) is labelled by its series, as in the other metrics.
     for key, title in (await session.execute(select(Obligation.key, Obligation.title).distinct())).all():
-        titles.setdefault(key, title)
+        titles.setdefault(series_key(key), title)
     for key, title in sorted(titles.items()):
         obligations.add_metric([key, title], 1)
     departments = GaugeMetricFamily("sunclock_department_info", "The name of each department code (value 1).",

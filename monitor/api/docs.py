@@ -55,6 +55,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("post", "/ack/{token}"): "Acknowledge the message (签收). It never stops the legal clock.",
     ("post", "/webhooks/twilio/status"): "Twilio's delivery status callback; needs a valid X-Twilio-Signature.",
     ("post", "/webhooks/twilio/sms"): "An SMS reply: `1` acknowledges the latest message to that number.",
+    ("post", "/webhooks/twilio/voice/{token}"): "A key press during a warning call (TwiML Gather): `1` "
+    "acknowledges the call's message. Needs a valid X-Twilio-Signature.",
     ("get", "/healthz"): "The process is up.",
     ("get", "/readyz"): "The database is reachable and the scheduler running.",
     ("get", "/metrics"): "Prometheus metrics (SPEC §7).",
@@ -62,11 +64,12 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
 
 # Schema name -> one example, shown by Swagger UI and ReDoc and filled into "Try it out".
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "IncidentCreate": {"title": "白蕉镇化工厂爆炸事故", "severity": "I", "occurred_at": "2026-11-28T09:30:00+08:00",
+    "IncidentCreate": {"title": "白蕉镇化工厂爆炸事故", "kind": "emergency", "severity": "I", "occurred_at": "2026-11-28T09:30:00+08:00",
                        "department": "EMB", "location": "白蕉镇工业园", "description": "储罐爆炸，已疏散周边人员。"},
     "IncidentPatch": {"occurred_at": "2026-11-28T09:10:00+08:00", "reason": "现场核实，爆炸发生在 9:10"},
     "MilestoneCreate": {"obligation": "authoritative_release", "at": "2026-11-28T12:40:00+08:00",
                         "evidence_url": "https://www.example.gov.cn/xxgk/2026/1128.html", "note": "区政府网站发布"},
+    "ExtensionRequest": {"working_days": 20, "reason": "需要向第三方征求意见（条例第三十二条），经机构负责人同意延长"},
     "MilestoneWithdrawal": {"reason": "误记为已发布，实际稿件尚未上网"},
     "CloseRequest": {"reason": "现场处置完毕，转入善后"},
     "WaiverDecision": {"decision": "refused", "reason": "仍须召开新闻发布会"},

@@ -60,6 +60,11 @@ PHRASES: dict[str, tuple[str, str]] = {
                        "Refused to waive “{obligation}”; the clock goes on. Reason: {reason}"),
     K.WAIVER_LAPSED: ("「{obligation}」的免除申请失效。", "The waiver request for “{obligation}” lapsed."),
     K.OBLIGATIONS_CANCELLED: ("取消未完成的时限要求。", "Cancelled the unmet obligations."),
+    K.EXTENDED: ("「{obligation}」的时限延长 {working_days} 个工作日，由 {from_due_at} 改为 {to_due_at}。原因：{reason}",
+                 "“{obligation}” extended by {working_days} working days, from {from_due_at} to {to_due_at}. "
+                 "Reason: {reason}"),
+    K.SERIES_ENDED: ("事件结束，持续发布随之终止：{obligations}不再需要。原因：{reason}",
+                     "The incident closed, so keep publishing ends: {obligations} no longer owed. Reason: {reason}"),
     K.MILESTONE_WITHDRAWN: ("撤回「{obligation}」于 {fulfilled_at} 的完成记录，恢复为{state}。原因：{reason}",
                             "Withdrew the milestone of “{obligation}” at {fulfilled_at}; it is {state} again. "
                             "Reason: {reason}"),
@@ -76,6 +81,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "evidence_url": ("证据：{evidence_url}", " Evidence: {evidence_url}"),
     "note": ("备注：{note}", " Note: {note}"),
     "fallback": ("已改用{fallback}。", " Falling back to {fallback}."),
+    "calendar_incomplete": ("（日历尚未覆盖该年份，暂按周末推算）",
+                            " (the calendar does not cover that year yet; counted on weekends alone)"),
     "steps_cancelled": ("取消 {steps_cancelled} 个待发提醒。", " {steps_cancelled} pending message(s) cancelled."),
 }
 
