@@ -64,7 +64,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
 
 # Schema name -> one example, shown by Swagger UI and ReDoc and filled into "Try it out".
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "IncidentCreate": {"title": "白蕉镇化工厂爆炸事故", "kind": "emergency", "severity": "I", "occurred_at": "2026-11-28T09:30:00+08:00",
+    "IncidentCreate": {"title": "白蕉镇化工厂爆炸事故", "kind": "emergency", "severity": "I",
+                       "occurred_at": "2026-11-28T09:30:00+08:00",
                        "department": "EMB", "location": "白蕉镇工业园", "description": "储罐爆炸，已疏散周边人员。"},
     "IncidentPatch": {"occurred_at": "2026-11-28T09:10:00+08:00", "reason": "现场核实，爆炸发生在 9:10"},
     "MilestoneCreate": {"obligation": "authoritative_release", "at": "2026-11-28T12:40:00+08:00",

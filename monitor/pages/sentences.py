@@ -60,7 +60,8 @@ PHRASES: dict[str, tuple[str, str]] = {
                        "Refused to waive “{obligation}”; the clock goes on. Reason: {reason}"),
     K.WAIVER_LAPSED: ("「{obligation}」的免除申请失效。", "The waiver request for “{obligation}” lapsed."),
     K.OBLIGATIONS_CANCELLED: ("取消未完成的时限要求。", "Cancelled the unmet obligations."),
-    K.EXTENDED: ("「{obligation}」的时限延长 {working_days} 个工作日，由 {from_due_at} 改为 {to_due_at}。原因：{reason}",
+    K.EXTENDED: ("「{obligation}」的时限延长 {working_days} 个工作日，由 {from_due_at} 改为 {to_due_at}。"
+                 "原因：{reason}",
                  "“{obligation}” extended by {working_days} working days, from {from_due_at} to {to_due_at}. "
                  "Reason: {reason}"),
     K.SERIES_ENDED: ("事件结束，持续发布随之终止：{obligations}不再需要。原因：{reason}",
