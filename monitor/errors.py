@@ -66,6 +66,14 @@ class ErrorCode(StrEnum):
     SMS_NO_MESSAGE = "sms_no_message"
     # the service itself
     DATABASE_UNAVAILABLE = "database_unavailable"
+    # districts and stand-ins (SPEC §14)
+    DISTRICT_UNKNOWN = "district_unknown"
+    DISTRICT_EXISTS = "district_exists"
+    DISTRICT_FORBIDDEN = "district_forbidden"
+    STANDIN_CONTACT_UNKNOWN = "standin_contact_unknown"
+    STANDIN_PERIOD_REVERSED = "standin_period_reversed"
+    STANDIN_OVERLAP = "standin_overlap"
+    STANDIN_FORBIDDEN = "standin_forbidden"
 
 
 class SunclockError(Exception):

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, prepared, timeline, waivers
 from monitor.actors import Actor
-from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
+from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid, NotFound
 from monitor.models import Department, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
@@ -53,6 +53,9 @@ async def get_incident(session: AsyncSession, incident_id: int, *, for_update: b
 async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
                    actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
+    if not actor.in_district(department.id):
+        raise Forbidden(f"department {department.code} is in another district than yours", field="department",
+                        code=ErrorCode.DISTRICT_FORBIDDEN, params={"code": department.code})
     _check_occurred_at(data.occurred_at, now)
     incident = Incident(
         title=data.title, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,

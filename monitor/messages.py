@@ -4,7 +4,7 @@ department's contacts, text rendered by the templates in ``alerts/``."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
 from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
 from monitor.rows import StepRow
+from monitor.standin_periods import StandInPeriod, stand_in_at, standin_periods
 from monitor.settings import Settings
 from rules.vocabulary import Channel, ContactRole, ObligationState, Recipient, StepKind, WaiverState
 
@@ -30,8 +31,10 @@ class Directory:
     incidents: dict[int, Incident]
     departments: dict[int, Department]
     contacts: dict[int, list[Contact]]
-    supervisors: list[Contact]
+    supervisors: dict[int | None, list[Contact]]  # by district: its supervisory office's contacts (SPEC §14.1)
     obligations: dict[int, list[Obligation]]
+    # By absent contact: their stand-ins' periods, and the stand-in (SPEC §14.3).
+    standins: dict[int, list[StandInPeriod]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession, incident_ids: Iterable[int]) -> Directory:
@@ -45,13 +48,16 @@ class Directory:
                                                           Contact.retired_at.is_(None))
                                      .order_by(Contact.id))).scalars():
             contacts.setdefault(c.department_id, []).append(c)
-        supervisory = [d.id for d in departments.values() if d.supervisory]
+        supervisors: dict[int | None, list[Contact]] = {}
+        for d in sorted(departments.values(), key=lambda d: d.id):
+            if d.supervisory:
+                supervisors.setdefault(d.district_id, []).extend(contacts.get(d.id, []))
         obligations: dict[int, list[Obligation]] = {}
         for o in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
                                      .order_by(Obligation.due_at))).scalars():
             obligations.setdefault(o.incident_id, []).append(o)
-        return cls(incidents, departments, contacts,
-                   [c for d in supervisory for c in contacts.get(d, [])], obligations)
+        standins = await standin_periods(session, [c.id for group in contacts.values() for c in group])
+        return cls(incidents, departments, contacts, supervisors, obligations, standins)
 
     def recipients(self, incident: Incident, groups: Iterable[str],
                    channels: Iterable[str] = tuple(Channel)) -> tuple[list[Contact], list[str]]:
@@ -59,12 +65,14 @@ class Directory:
         address on any of ``channels`` (no supervisory office, nobody left in a
         role, a group no rule defines)."""
         own = self.contacts.get(incident.department_id, [])
+        department = self.departments.get(incident.department_id)
+        supervisors = self.supervisors.get(department.district_id if department else None, [])
         chosen: dict[int, Contact] = {}
         unreached = []
         for group in groups:
             members = {Recipient.HEAD: [c for c in own if c.role == ContactRole.HEAD],
                        Recipient.DEPUTIES: [c for c in own if c.role == ContactRole.DEPUTY],
-                       Recipient.SUPERVISORS: self.supervisors}.get(group, [])
+                       Recipient.SUPERVISORS: supervisors}.get(group, [])
             reachable = [c for c in members if any(address(c, channel) for channel in channels)]
             if not reachable:
                 unreached.append(group)
@@ -79,6 +87,20 @@ class Directory:
             rows = [o for o in self.obligations.get(incident_id, [])
                     if (o.key == obligation_key if obligation_key else o.state != ObligationState.WAIVED)]
         return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state, o.waiver_reason) for o in rows)
+
+    def addressed(self, contacts: Iterable[Contact], channels: Iterable[str], at: datetime) -> list[tuple[Contact, str]]:
+        """Who is told on which channel at ``at``: a contact away for a period is
+        replaced by their stand-in, and still gets the email (SPEC §14.3)."""
+        pairs = []
+        for contact in contacts:
+            standin = stand_in_at(self.standins.get(contact.id, ()), at)
+            if standin is None:
+                pairs += [(contact, channel) for channel in channels if address(contact, channel)]
+                continue
+            pairs += [(standin, channel) for channel in channels if address(standin, channel)]
+            if Channel.EMAIL in channels and contact.email:
+                pairs.append((contact, Channel.EMAIL))
+        return pairs
 
 
 # How a batch's Directory is read: Directory.load, unless a test needs to step in.
@@ -121,7 +143,10 @@ class Rendered:
 
 
 def render_step(directory: Directory, step: StepRow, now: datetime, settings: Settings) -> Rendered:
+    """A step's messages as of ``now``, the time it fires (or is prepared to fire):
+    stand-ins are resolved for that moment."""
     contacts, unreached = directory.recipients(directory.incidents[step.incident_id], step.recipients, step.channels)
-    return Rendered(contacts, [render_notification(directory, step, contact, channel, now, settings)
-                               for contact in contacts for channel in step.channels if address(contact, channel)],
-                    unreached)
+    pairs = directory.addressed(contacts, step.channels, now)
+    told = list({contact.id: contact for contact, _ in pairs}.values())
+    return Rendered(told, [render_notification(directory, step, contact, channel, now, settings)
+                           for contact, channel in pairs], unreached)

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
+from monitor.models import AccountabilityCase, Department, District, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.vocabulary import Channel, Decision, IncidentState, ObligationState, Outcome, Severity, StepState
 from rules.workdays import WorkCalendar
@@ -34,6 +34,8 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
 DECISIONS: tuple[Decision, ...] = tuple(Decision)
+DEFAULT_DISTRICT = "default"  # monitor.districts.DEFAULT_CODE
+UNKNOWN = ("?", "?")  # a department deleted behind the service's back
 
 
 class Metrics:
@@ -85,7 +87,11 @@ class _Families(Collector):
 
 async def database_metrics(session: AsyncSession, now: datetime, obligation_keys: list[str]) -> bytes:
     """The database-derived metrics, in the Prometheus text format."""
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
+    # By department id: its code and its district's (SPEC §14.2: every series
+    # that carries ``department`` carries ``district`` too).
+    codes = {row.id: (row.code, row.district or DEFAULT_DISTRICT) for row in (await session.execute(
+        select(Department.id, Department.code, District.code.label("district"))
+        .outerjoin(District, District.id == Department.district_id))).all()}
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families([
         await _incidents_open(session),
@@ -120,32 +126,34 @@ async def _obligations(session: AsyncSession, obligation_keys: list[str]) -> Gau
     return obligations
 
 
-async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, str]) -> GaugeMetricFamily:
+async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, tuple[str, str]]) -> GaugeMetricFamily:
     remaining = GaugeMetricFamily(
         "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
         "A closed incident's stay until met, waived, or (once breached) its case is decided.",
-        labels=["incident_id", "department", "obligation"])
+        labels=["incident_id", "department", "obligation", "district"])
     for incident_id, department_id, key, due in (await session.execute(
             select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
             .join(Incident, Incident.id == Obligation.incident_id).where(still_owed()))).all():
-        remaining.add_metric([str(incident_id), codes.get(department_id, "?"), key], (due - now).total_seconds())
+        code, district = codes.get(department_id, UNKNOWN)
+        remaining.add_metric([str(incident_id), code, key, district], (due - now).total_seconds())
     return remaining
 
 
-async def _breaches(session: AsyncSession, codes: dict[int, str], obligation_keys: list[str]) -> CounterMetricFamily:
+async def _breaches(session: AsyncSession, codes: dict[int, tuple[str, str]],
+                    obligation_keys: list[str]) -> CounterMetricFamily:
     # From the cases, which are never deleted and one per obligation: a breach
     # withdrawn by a correction keeps its case, so the counter never goes down.
-    breached = Counter({(codes.get(d, "?"), k): n for d, k, n in (await session.execute(
+    breached = Counter({(*codes.get(d, UNKNOWN), k): n for d, k, n in (await session.execute(
         select(AccountabilityCase.department_id, Obligation.key, func.count())
         .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
         .group_by(AccountabilityCase.department_id, Obligation.key))).all()})
     breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database; never decreases).",
-                                   labels=["department", "obligation"])
-    for code in sorted(codes.values()):
+                                   labels=["department", "obligation", "district"])
+    for code, district in sorted(codes.values()):
         for key in obligation_keys:
-            breached.setdefault((code, key), 0)
-    for (code, key), n in sorted(breached.items()):
-        breaches.add_metric([code, key], n)
+            breached.setdefault((code, district, key), 0)
+    for (code, district, key), n in sorted(breached.items()):
+        breaches.add_metric([code, key, district], n)
     return breaches
 
 
@@ -173,7 +181,7 @@ async def _cases(session: AsyncSession) -> GaugeMetricFamily:
     return cases
 
 
-async def _undeliverable(session: AsyncSession, codes: dict[int, str],
+async def _undeliverable(session: AsyncSession, codes: dict[int, tuple[str, str]],
                          obligation_keys: list[str]) -> CounterMetricFamily:
     """Steps with a gap when they fell due: nobody reached at all, or a group
     other than the deputies (the head, the supervisors) reaching nobody. Stored,
@@ -184,12 +192,12 @@ async def _undeliverable(session: AsyncSession, codes: dict[int, str],
         .join(Incident, Incident.id == EscalationStep.incident_id)
         .where((EscalationStep.state == StepState.UNDELIVERABLE) | EscalationStep.unreached_groups.is_not(None))
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
-    counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
+    counts = Counter({(*code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:
-        counts[(codes.get(department_id, "?"), key)] += n
+        counts[(*codes.get(department_id, UNKNOWN), key)] += n
     family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps that reached nobody, or "
                                  "whose head or supervisors group reached nobody (no contact with an address).",
-                                 labels=["department", "obligation"])
-    for (code, key), n in sorted(counts.items()):
-        family.add_metric([code, key], n)
+                                 labels=["department", "obligation", "district"])
+    for (code, district, key), n in sorted(counts.items()):
+        family.add_metric([code, key, district], n)
     return family

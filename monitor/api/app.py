@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import ack, incidents, records, reports, signins, users, webhooks
+from monitor.api import ack, districts, incidents, records, reports, signins, users, webhooks
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping
@@ -144,6 +144,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(districts.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(signins.router, prefix="/api/v1", responses=API_ERRORS)
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)
