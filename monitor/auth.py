@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "decide": frozenset({Role.SUPERVISOR}),
     "waive": frozenset({Role.SUPERVISOR}),
     "report": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    # and for their own department only (monitor.standins.may_set)
+    "standin": frozenset({Role.ADMIN, Role.DEPARTMENT_HEAD}),
 }
 
 

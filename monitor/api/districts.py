@@ -10,7 +10,7 @@ from pydantic import StringConstraints
 from monitor import districts, standins
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
-from monitor.deps import ClockDep, CurrentActor, SessionDep, allowed
+from monitor.deps import ClockDep, SessionDep, allowed
 from monitor.errors import ErrorCode, Forbidden
 from monitor.schemas import Code, Text, _Body
 
@@ -49,7 +49,7 @@ DepartmentCode = Annotated[Code, Path()]
 @router.post("/departments/{code}/standins", status_code=201, response_model=standins.StandInPublic,
              response_model_by_alias=True, tags=["departments"])
 async def create_standin(code: DepartmentCode, body: standins.StandInCreate, session: SessionDep, clock: ClockDep,
-                         actor: CurrentActor) -> standins.StandInPublic:
+                         actor: Annotated[Actor, allowed("standin")]) -> standins.StandInPublic:
     """While ``contact`` is away, from ``from`` to ``to``, their messages go to ``standin``;
     they still get the email. An admin or the department's head may set it."""
     department = await standins.department_named(session, code, actor)
