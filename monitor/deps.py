@@ -85,6 +85,7 @@ def check_department(actor: Actor, department_id: int, incident_id: int | None =
     """403 for another department's incident; 404 for another district's, as if
     it did not exist, so that a scoped user learns nothing of the others' ids."""
     if incident_id is not None and not actor.in_district(department_id):
-        raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN, params={"incident_id": incident_id})
+        raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN,
+                       params={"incident_id": incident_id})
     if not sees_department(actor, department_id):
         raise Forbidden("this incident belongs to another department", code=ErrorCode.INCIDENT_OTHER_DEPARTMENT)

@@ -14,8 +14,8 @@ from alerts.render import DeadlineInfo, MessageContext, render
 from monitor.acks import ack_url
 from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
 from monitor.rows import StepRow
-from monitor.standin_periods import StandInPeriod, stand_in_at, standin_periods
 from monitor.settings import Settings
+from monitor.standin_periods import StandInPeriod, stand_in_at, standin_periods
 from rules.vocabulary import Channel, ContactRole, ObligationState, Recipient, StepKind, WaiverState
 
 # The columns of a rendered message (a notification's content, without its delivery state).
@@ -88,7 +88,8 @@ class Directory:
                     if (o.key == obligation_key if obligation_key else o.state != ObligationState.WAIVED)]
         return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state, o.waiver_reason) for o in rows)
 
-    def addressed(self, contacts: Iterable[Contact], channels: Iterable[str], at: datetime) -> list[tuple[Contact, str]]:
+    def addressed(self, contacts: Iterable[Contact], channels: Iterable[str],
+                  at: datetime) -> list[tuple[Contact, str]]:
         """Who is told on which channel at ``at``: a contact away for a period is
         replaced by their stand-in, and still gets the email (SPEC §14.3)."""
         pairs = []

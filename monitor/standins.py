@@ -65,7 +65,8 @@ class StandInPublic(BaseModel):
 
 async def department_named(session: AsyncSession, code: str, actor: Actor) -> Department:
     """The department of the address; another district's is as unknown as a missing one."""
-    found = (await session.exec(select(Department).where(func.upper(Department.code) == code.upper()))).scalars().first()
+    query = select(Department).where(func.upper(Department.code) == code.upper())
+    found = (await session.exec(query)).scalars().first()
     if found is None or not actor.in_district(found.id):
         raise NotFound(f"no department {code!r}", code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
     return found
@@ -93,7 +94,8 @@ async def create(session: AsyncSession, department: Department, body: StandInCre
     if body.end <= body.start:
         raise Invalid("'to' must be after 'from'", field="to", code=ErrorCode.STANDIN_PERIOD_REVERSED)
     clash = (await session.exec(select(StandIn).where(
-        StandIn.contact_id == contact.id, StandIn.starts_at < body.end, StandIn.ends_at > body.start))).scalars().first()
+        StandIn.contact_id == contact.id, StandIn.starts_at < body.end,
+        StandIn.ends_at > body.start))).scalars().first()
     if clash is not None:
         raise Invalid(f"{contact.name} has a stand-in from {clash.starts_at.isoformat()} to {clash.ends_at.isoformat()}"
                       " already; periods may not overlap", field="from", code=ErrorCode.STANDIN_OVERLAP,

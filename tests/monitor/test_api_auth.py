@@ -89,7 +89,8 @@ async def test_no_valid_token_is_401_everywhere(client, seeded, runtime, header)
     headers = {"Authorization": header} if header else {}
     for method, path, body, _ in MATRIX:
         client.headers.pop("Authorization", None)
-        response = await client.request(method, path.format(emb=1, health=2, case=1, dept="EMB"), json=body, headers=headers)
+        response = await client.request(method, path.format(emb=1, health=2, case=1, dept="EMB"), json=body,
+                                        headers=headers)
         assert response.status_code == 401, (method, path)
         assert response.headers.get("www-authenticate") == "Bearer"
 
