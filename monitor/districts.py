@@ -8,17 +8,24 @@ database have lost it)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid
 from monitor.models import Department, District, User
+from monitor.schemas import Code, Text, _Body
 
 DEFAULT_CODE = "default"
 DEFAULT_NAME = "本辖区"
+
+
+class DistrictCreate(_Body):
+    code: Code
+    name: Annotated[Text, StringConstraints(max_length=200)]
 
 
 class DistrictPublic(BaseModel):

@@ -5,25 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import StringConstraints
 
 from monitor import districts, standins
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.deps import ClockDep, SessionDep, allowed
 from monitor.errors import ErrorCode, Forbidden
-from monitor.schemas import Code, Text, _Body
+from monitor.schemas import Code
 
 router = APIRouter()
 
 
-class DistrictCreate(_Body):
-    code: Code
-    name: Annotated[Text, StringConstraints(max_length=200)]
-
-
 @router.post("/districts", status_code=201, response_model=districts.DistrictPublic, tags=["districts"])
-async def create_district(body: DistrictCreate, session: SessionDep, clock: ClockDep,
+async def create_district(body: districts.DistrictCreate, session: SessionDep, clock: ClockDep,
                           actor: Annotated[Actor, allowed("manage")]) -> districts.DistrictPublic:
     """A new district; its departments are added with ``district`` set to its code.
     Only an admin of every district (not scoped to one) may add one."""
