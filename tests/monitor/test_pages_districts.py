@@ -50,8 +50,9 @@ async def test_an_admin_adds_a_district_and_picks_it_for_a_department(pages, run
     assert refused.status_code == 422
     form = (await pages.get("/admin/departments")).text
     assert 'name="district"' in form and "香洲区" in form
+    contact = {"contacts-0-name": "吴局长", "contacts-0-role": "head", "contacts-0-mobile": "+8613900000001"}
     saved = await post(pages, "/admin/departments", csrf, code="XZ-EMB", name="香洲区应急管理局", district="XZ",
-                       **{"contacts-0-name": "吴局长", "contacts-0-role": "head", "contacts-0-mobile": "+8613900000001"})
+                       **contact)
     assert saved.status_code == 303, saved.text
     listed = {d.code: d.district for d in await _listed(runtime)}
     assert listed["XZ-EMB"] == "XZ" and listed["EMB"] == "default"
