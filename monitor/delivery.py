@@ -36,7 +36,7 @@ from monitor.relevance import Recheck
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
 from rules import vocabulary
-from rules.vocabulary import NotificationState, Outcome, TimelineKind
+from rules.vocabulary import ContactRole, NotificationState, Outcome, TimelineKind
 
 log = structlog.get_logger("sunclock.delivery")
 
@@ -283,7 +283,9 @@ class Deliverer:
             Notification.step_id == row.step_id, Notification.contact_id == row.contact_id,
             Notification.channel == channel))).first()
         contact = await session.get(Contact, row.contact_id)
-        if exists or contact is None or contact.retired_at is not None or not address(contact, channel):
+        # A stand-in is kept retired (no roster lists them) but is reachable (SPEC §14.3).
+        gone = contact is None or (contact.retired_at is not None and contact.role != ContactRole.STANDIN)
+        if exists or gone or not address(contact, channel):
             return None
         step = await session.get(EscalationStep, row.step_id)
         directory = await self.load_directory(session, [row.incident_id])

@@ -131,3 +131,21 @@ async def test_an_admin_or_the_departments_head_may_set_a_stand_in(client, runti
     # Another department's head reads the periods with the stand-in's addresses masked.
     listed = (await client.get("/api/v1/departments/EMB/standins", headers=bearer(health_head))).json()
     assert listed[0]["standin"]["mobile"] == "+86138****0077"
+
+
+async def test_a_stand_ins_sms_that_fails_for_good_falls_back_to_their_email(client, runtime, tmp_path):
+    from support import sms_only_rules
+    from test_engine import FlakyChannel
+
+    runtime.rules = runtime.dispatcher.rules = sms_only_rules(tmp_path)
+    await seed_departments(client)
+    assert (await client.post("/api/v1/departments/EMB/standins",
+                              json=period(START - hours(1), START + hours(5)))).status_code == 201
+    runtime.channels["sms"] = FlakyChannel("sms", permanent=True)
+    incident = await register(client, START)
+    while await runtime.scheduler.run_once():
+        pass
+    sent = {(n["channel"], n["to"], n["state"]) for n in (await client.get(
+        f"/api/v1/notifications?incident_id={incident['id']}")).json()}
+    assert ("sms", "+8613800000077", "failed") in sent
+    assert ("email", "zhao@emb.example.org", "sent") in sent
