@@ -36,6 +36,15 @@ def _district_column() -> sa.Column:
     return sa.Column('district_id', sa.Integer(), sa.ForeignKey('district.id'), nullable=True)
 
 
+def _drop_district_column(table: str) -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # In place (SQLite 3.35+), unlike a batch table copy, which would lose
+        # the department's expression index.
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN district_id')
+    else:
+        op.drop_column(table, 'district_id')
+
+
 def upgrade() -> None:
     district = op.create_table(
         'district',
@@ -73,10 +82,8 @@ def downgrade() -> None:
     op.drop_index('ix_standin_contact_period', table_name='standin')
     op.drop_index('ix_standin_department_id', table_name='standin')
     op.drop_table('standin')
-    with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.drop_column('district_id')
     op.drop_index('ix_department_district_id', table_name='department')
-    with op.batch_alter_table('department', schema=None) as batch_op:
-        batch_op.drop_column('district_id')
+    for table in ('user', 'department'):
+        _drop_district_column(table)
     op.drop_index('uq_district_code_upper', table_name='district')
     op.drop_table('district')
