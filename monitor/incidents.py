@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor import planning, prepared, timeline, waivers
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid, NotFound
-from monitor.models import Department, Incident, Obligation
+from monitor.models import Department, District, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
 from rules.deadlines import fulfilment_state
@@ -174,10 +174,14 @@ async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[In
         obligations.setdefault(row.incident_id, []).append(row)
     codes = dict((await session.execute(select(Department.id, Department.code).where(
         Department.id.in_({i.department_id for i in incidents})))).all())
+    district_of = dict((await session.execute(
+        select(Department.id, District.code).join(District, District.id == Department.district_id)
+        .where(Department.id.in_({i.department_id for i in incidents})))).all())
     return [
         IncidentPublic(
             **incident.model_dump(exclude={"department_id", "registered_by"}),
             department=codes[incident.department_id],
+            district=district_of.get(incident.department_id, "default"),
             obligations=[ObligationPublic.model_validate(o, from_attributes=True)
                          for o in obligations.get(incident.id, [])],
         )

@@ -113,17 +113,15 @@ OBLIGATION_COLUMNS = tuple(getattr(Obligation, name) for name in (
     if hasattr(Obligation, name))
 
 
-async def compliance(session: AsyncSession, start: datetime, end: datetime, *, district: District | None = None,
-                     departments_seen: frozenset[int] | None = None) -> ComplianceReport:
+async def compliance(session: AsyncSession, start: datetime, end: datetime, *,
+                     district: District | None = None) -> ComplianceReport:
     """Incidents that occurred in [start, end), per department (of ``district`` if
-    given, of ``departments_seen`` for a user scoped to a district), grouped by
-    district, with the state of each deadline."""
+    given), grouped by district, with the state of each deadline."""
     district_rows = {d.id: d for d in (await session.exec(select(District))).scalars()}
     query = select(Department)
     if district is not None:
         query = query.where(Department.district_id == district.id)
-    departments = [d for d in (await session.exec(query)).scalars()
-                   if departments_seen is None or d.id in departments_seen]
+    departments = list((await session.exec(query)).scalars())
     code_of = {d.id: district_rows[d.district_id].code if d.district_id in district_rows else DEFAULT_DISTRICT
                for d in departments}
     departments.sort(key=lambda d: (code_of[d.id] != DEFAULT_DISTRICT, code_of[d.id], d.code))

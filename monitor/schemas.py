@@ -244,6 +244,7 @@ class IncidentPublic(IncidentBase):
     closed_at: datetime | None
     close_reason: str | None
     obligations: list[ObligationPublic]
+    district: str = "default"  # its department's (SPEC §14.1)
 
 
 class TimelineEntryPublic(BaseModel):

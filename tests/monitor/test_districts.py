@@ -90,7 +90,8 @@ async def test_a_scoped_user_sees_and_acts_on_their_district_only(client, runtim
     supervisor = await token(runtime, "xz-supervisor", "supervisor", district="XZ")
 
     listed = (await client.get("/api/v1/incidents", headers=duty)).json()
-    assert [i["id"] for i in listed] == [ours["id"]]
+    assert [(i["id"], i["district"]) for i in listed] == [(ours["id"], "XZ")]
+    assert theirs["district"] == "default"
     # Another district's incident is as unknown as a missing one: its id says nothing.
     for path in (f"/api/v1/incidents/{theirs['id']}", f"/api/v1/incidents/{theirs['id']}/timeline"):
         assert (await client.get(path, headers=duty)).status_code == 404, path
