@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from alerts.masking import mask
 from monitor import districts
 from monitor.actors import Actor
-from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
+from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid, NotFound
 from monitor.incidents import department_by_code
 from monitor.models import ApiToken, User
 from monitor.page_sessions import end_sessions_of
@@ -148,6 +148,9 @@ async def revoke(session: AsyncSession, name: str, actor: Actor) -> tuple[int, i
     """End every API token and page session of the user ``name`` (SPEC §12.2): how many
     of each. The account stays: its password signs in again. The caller commits."""
     user = await user_named(session, name)
+    if actor.district_id is not None and user.district_id != actor.district_id:
+        raise Forbidden(f"user {name!r} is not of your district", field="name", code=ErrorCode.DISTRICT_FORBIDDEN,
+                        params={"code": name})
     tokens = (await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))).rowcount
     sessions = await end_sessions_of(session, user.id)
     # Not on a timeline: those belong to incidents, and a revocation to none.

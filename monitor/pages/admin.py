@@ -134,8 +134,11 @@ async def create_user(page: Posted, session: SessionDep) -> Response:
         errors["password"] = page.t("err.required")
     else:
         try:
+            # An admin scoped to a district creates users of that district only (SPEC §14.1).
+            scope = (await districts.codes(session)).get(page.actor.district_id) if page.actor else None
             _, token = await auth.create_user(session, values["name"], values["role"], page.runtime.clock.now(),
-                                              department=values["department"] or None, password=password)
+                                              department=values["department"] or None, password=password,
+                                              district=scope)
             await session.commit()
         except SunclockError as exc:
             errors = service_errors(exc, page.t)

@@ -193,3 +193,14 @@ async def test_a_user_cannot_be_put_in_an_unknown_district_or_outside_their_depa
         await token(runtime, "x", "supervisor", district="NOPE")
     with pytest.raises(Exception, match="not in district"):
         await token(runtime, "y", "department_head", district="XZ", department="EMB")
+
+
+async def test_a_scoped_admin_revokes_users_of_their_own_district_only(client, runtime):
+    await two_districts(client)
+    admin = await token(runtime, "xz-admin", "admin", district="XZ")
+    await token(runtime, "xz-duty", "duty_officer", district="XZ")
+    await token(runtime, "city-duty", "duty_officer")
+    refused = await client.post("/api/v1/users/city-duty/revoke", headers=admin)
+    assert refused.status_code == 403 and fields(refused) == ["name"]
+    assert (await client.post("/api/v1/users/xz-duty/revoke", headers=admin)).status_code == 200
+    assert (await client.post("/api/v1/users/xz-duty/revoke")).status_code == 200  # the city's admin: anyone

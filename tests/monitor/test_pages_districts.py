@@ -101,3 +101,17 @@ async def test_the_head_sets_a_stand_in_on_the_department_page(pages, runtime):
     assert "赵代理" in shown and "2026-11-28 12:00" in shown
     csrf = await signed_in(pages, "health-head")
     assert (await post(pages, "/admin/departments/EMB/standins", csrf, **fields)).status_code == 403
+
+
+async def test_a_scoped_admins_new_users_are_scoped_to_their_district(pages, runtime):
+    await _second_district(runtime)
+    async with transaction(runtime.sessions) as session:
+        await auth.create_user(session, "xz-admin", "admin", runtime.clock.now(), district="XZ", password=PASSWORD)
+    csrf = await signed_in(pages, "xz-admin")
+    created = await post(pages, "/admin/users", csrf, name="xz-new", role="admin", department="",
+                         password="long-enough-1")
+    assert created.status_code == 200, created.text
+    async with runtime.sessions() as session:
+        user = await auth.user_named(session, "xz-new")
+        actor = await districts.actor_for(session, user)
+    assert actor.district_id is not None and actor.district_departments is not None
