@@ -106,8 +106,10 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
 
 async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, values: dict[str, str] | None = None,
                       errors: dict[str, str] | None = None, token: str | None = None) -> Response:
-    users = (await session.execute(select(User, Department.code).outerjoin(
-        Department, Department.id == User.department_id).order_by(User.name))).all()
+    query = select(User, Department.code).outerjoin(Department, Department.id == User.department_id)
+    if page.actor is not None and page.actor.district_id is not None:
+        query = query.where(User.district_id == page.actor.district_id)
+    users = (await session.execute(query.order_by(User.name))).all()
     codes = list((await session.exec(select(Department.code).order_by(Department.code))).scalars())
     held = await throttle.blocked_names(session, page.runtime.clock.now())
     blocked = {u.name: until for u, _ in users if (until := held.get(throttle.name_key(u.name)))}
@@ -149,15 +151,18 @@ async def create_user(page: Posted, session: SessionDep) -> Response:
     return await _users_page(page, session, token=token)
 
 
-async def _user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+async def _user(session: AsyncSession, user_id: int, page: Page | None = None) -> User | None:
+    """The user, unless another district's, for an admin scoped to one (SPEC §14.1)."""
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    scope = page.actor.district_id if page is not None and page.actor is not None else None
+    return None if user is None or (scope is not None and user.district_id != scope) else user
 
 
 @router.post("/admin/users/{user_id}/active")
 async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Switch a user off (no more sign-in or API token) or on again."""
     _allowed(page, "manage")
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     if page.user is not None and user.id == page.user.id:  # an admin never locks themselves out
@@ -173,7 +178,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     """End the user's API tokens and page sessions (a lost phone, a leaked token)."""
     _allowed(page, "manage")
     assert page.actor is not None
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await auth.revoke(session, user.name, page.actor)
@@ -185,7 +190,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
 async def unlock_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Let a user whose name was being guessed sign in again, from anywhere."""
     _allowed(page, "manage")
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await throttle.unlock(session, user.name)

@@ -115,3 +115,8 @@ async def test_a_scoped_admins_new_users_are_scoped_to_their_district(pages, run
         user = await auth.user_named(session, "xz-new")
         actor = await districts.actor_for(session, user)
     assert actor.district_id is not None and actor.district_departments is not None
+    listed = (await pages.get("/admin/users")).text
+    assert "<td>xz-new</td>" in listed and "<td>xz-duty</td>" in listed and "<td>duty</td>" not in listed
+    async with runtime.sessions() as session:
+        city_user = await auth.user_named(session, "duty")
+    assert (await post(pages, f"/admin/users/{city_user.id}/active", csrf)).status_code == 404
