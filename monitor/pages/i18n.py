@@ -107,7 +107,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "standins.hint": "联系人外出期间，发给他的提醒改发代理人（本人仍收到邮件）；以发送时为准。",
     "standins.contact": "外出的联系人", "standins.standin": "代理人", "standins.standin_name": "代理人姓名",
     "standins.from": "开始时间", "standins.to": "结束时间", "standins.reason": "事由", "standins.none": "尚未设置代理人。",
-    "saved.standin": "代理人已设置。", "report.all_districts": "全部辖区", "report.by_district": "各辖区统计",
+    "saved.standin": "代理人已设置。", "standins.for": "{standin}（代{contact}）", "report.all_districts": "全部辖区", "report.by_district": "各辖区统计",
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
 }
 
@@ -203,7 +203,7 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
                      "as of the time each is sent.",
     "standins.contact": "Contact away", "standins.standin": "Stand-in", "standins.standin_name": "Stand-in's name",
     "standins.from": "From", "standins.to": "To", "standins.reason": "Reason", "standins.none": "No stand-ins yet.",
-    "saved.standin": "Stand-in set.", "report.all_districts": "All districts", "report.by_district": "By district",
+    "saved.standin": "Stand-in set.", "standins.for": "{standin} (for {contact})", "report.all_districts": "All districts", "report.by_district": "By district",
 }
 
 CATALOGUE = {Language.ZH: ZH, Language.EN: EN}

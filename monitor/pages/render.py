@@ -68,6 +68,9 @@ class Page:
                     value = self.local(datetime.fromisoformat(value), seconds=True)
                 except ValueError:
                     pass
+            elif key == "stand_ins" and isinstance(value, list):  # who stood in for whom (SPEC §14.3)
+                value = "、".join(self.t("standins.for", standin=s.get("standin"), contact=s.get("contact"))
+                                 for s in value if isinstance(s, dict))
             elif isinstance(value, list) and value and isinstance(value[0], dict):
                 value = f"× {len(value)}"
             elif isinstance(value, list):

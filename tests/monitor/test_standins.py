@@ -149,3 +149,14 @@ async def test_a_stand_ins_sms_that_fails_for_good_falls_back_to_their_email(cli
         f"/api/v1/notifications?incident_id={incident['id']}")).json()}
     assert ("sms", "+8613800000077", "failed") in sent
     assert ("email", "zhao@emb.example.org", "sent") in sent
+
+
+async def test_the_incident_page_names_the_stand_in_and_the_absent_contact(client, runtime):
+    from pages_support import page_client, signed_in
+
+    async with page_client(runtime) as pages:
+        await client.post("/api/v1/departments/EMB/standins", json=period(START - hours(1), START + hours(5)))
+        incident = await register(client, START)
+        await runtime.scheduler.run_once()
+        await signed_in(pages, "supervisor")
+        assert "赵代理（代王局长）" in (await pages.get(f"/incidents/{incident['id']}")).text
