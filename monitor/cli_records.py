@@ -140,10 +140,11 @@ def _show(item, settings) -> None:  # noqa: ANN001
 
 @incident.command("list")
 @click.option("--state", type=click.Choice([s.value for s in IncidentState]), default=None)
-def incident_list(state: str | None) -> None:
+@click.option("--district", default=None, help="This district's incidents only.")
+def incident_list(state: str | None, district: str | None) -> None:
     """List incidents, newest first."""
-    from monitor import incidents
-    from monitor.models import Incident
+    from monitor import districts, incidents
+    from monitor.models import Department, Incident
 
     settings = _settings()
 
@@ -152,6 +153,10 @@ def incident_list(state: str | None) -> None:
         if state:
             query = query.where(Incident.state == state)
         async with rt.sessions() as session:
+            if district:
+                chosen = await districts.by_code(session, district)
+                query = query.where(Incident.department_id.in_(
+                    select(Department.id).where(Department.district_id == chosen.id)))
             return await incidents.to_public(session, list((await session.exec(query)).scalars()))
 
     rows = []

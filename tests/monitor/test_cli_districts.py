@@ -55,6 +55,12 @@ def test_districts_departments_and_the_report_by_district(cli, tmp_path):
     unknown = cli("department", "add", "--code", "N", "--name", "n", "--district", "NOPE",
                   "--contact", "x,head,+8613900000004,")
     assert unknown.exit_code == 1 and "district" in unknown.output
+    assert cli("incident", "add", "--title", "拱北事件", "--severity", "II", "--department", "XZ-EMB",
+               "--occurred-at", "now").exit_code == 0
+    assert cli("incident", "add", "--title", "斗门事件", "--severity", "II", "--department", "EMB",
+               "--occurred-at", "now").exit_code == 0
+    listed = cli("incident", "list", "--district", "XZ").output
+    assert "拱北事件" in listed and "斗门事件" not in listed
     report = cli("report", "compliance", "--from", "2026-11-01", "--to", "2026-12-01", "--district", "XZ")
     assert report.exit_code == 0, report.output
     assert "XZ-EMB" in report.output and "GOV " not in report.output.replace("XZ-GOV", "")
