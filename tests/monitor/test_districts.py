@@ -204,3 +204,19 @@ async def test_a_scoped_admin_revokes_users_of_their_own_district_only(client, r
     assert refused.status_code == 403 and fields(refused) == ["name"]
     assert (await client.post("/api/v1/users/xz-duty/revoke", headers=admin)).status_code == 200
     assert (await client.post("/api/v1/users/xz-duty/revoke")).status_code == 200  # the city's admin: anyone
+
+
+async def test_a_district_without_a_supervisory_office_is_a_recorded_gap_not_another_districts_business(client,
+                                                                                                        runtime):
+    await seed_departments(client)
+    assert (await client.post("/api/v1/districts", json={"code": "XZ", "name": "香洲区"})).status_code == 201
+    assert (await client.post("/api/v1/departments", json=XZ[1])).status_code == 201  # no XZ-GOV
+    incident = await register(client, START - hours(6), department="XZ-EMB")
+    while await runtime.scheduler.run_once():
+        pass
+    to = {n["to"] for n in (await client.get(f"/api/v1/notifications?incident_id={incident['id']}")).json()}
+    assert "+8613900000001" in to and "+8613800000009" not in to
+    client.headers.pop("Authorization")
+    metrics = (await client.get("/metrics")).text
+    assert ('sunclock_steps_undeliverable_total{department="XZ-EMB",district="XZ",'
+            'obligation="authoritative_release"} 1.0') in metrics
