@@ -98,7 +98,7 @@ async def list_public(session: AsyncSession, actor: Actor | None = None,
     contacts; for one scoped to a district, that district's departments only."""
     query = select(Department).order_by(Department.code)
     if district is not None:
-        query = query.where(Department.district_id == (await districts.by_code(session, district)).id)
+        query = query.where(Department.district_id == (await districts.by_code(session, district, where="query")).id)
     departments = [d for d in (await session.exec(query)).scalars() if actor is None or actor.in_district(d.id)]
     district_codes = await districts.codes(session)
     contacts: dict[int, list[ContactPublic]] = {}

@@ -43,11 +43,11 @@ async def default_district(session: AsyncSession, now: datetime) -> District:
     return found
 
 
-async def by_code(session: AsyncSession, code: str, field: str = "district") -> District:
+async def by_code(session: AsyncSession, code: str, field: str = "district", where: str = "body") -> District:
     found = (await session.exec(select(District).where(func.upper(District.code) == code.upper()))).scalars().first()
     if found is None:
         raise Invalid(f"no district with code {code!r}; list them with `sunclock district list`", field=field,
-                      code=ErrorCode.DISTRICT_UNKNOWN, params={"code": code})
+                      where=where, code=ErrorCode.DISTRICT_UNKNOWN, params={"code": code})
     return found
 
 
@@ -116,11 +116,7 @@ async def report_scope(session: AsyncSession, actor: Actor, code: str | None,
     """The district a report is asked for: ``code`` (422 if unknown, 403 for a
     scoped user naming another), else a scoped user's own, else all (None)."""
     if code:
-        try:
-            district = await by_code(session, code)
-        except Invalid as exc:
-            exc.where = where
-            raise
+        district = await by_code(session, code, where=where)
         check_district(actor, district)
         return district
     return await session.get(District, actor.district_id) if actor.district_id is not None else None

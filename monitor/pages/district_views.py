@@ -3,6 +3,7 @@ the department's head), SPEC §14."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,13 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import departments, districts, standins
 from monitor.deps import SessionDep
-from monitor.errors import NotFound
+from monitor.errors import ErrorCode, NotFound
 from monitor.models import Department
 from monitor.pages.auth import Posted, SignedIn
 from monitor.pages.forms import local_time, save, text, validate
 from monitor.pages.render import Page, PageExit, PageRoute, redirect, refusal, render
 
 router = APIRouter(route_class=PageRoute)
+CODE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # as monitor.schemas.Code
 STANDIN_FIELDS = ("contact", "standin_name", "standin_mobile", "standin_email", "from", "to", "reason")
 
 
@@ -55,7 +57,9 @@ async def add_district(page: Posted, session: SessionDep) -> Response:
 async def _department(page: Page, session: AsyncSession, code: str) -> Department:
     assert page.actor is not None
     try:
-        return await standins.department_named(session, code[:32], page.actor)
+        if not CODE.fullmatch(code):  # nothing a code cannot be reaches the database (a NUL, say)
+            raise NotFound(f"no department {code!r}", code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
+        return await standins.department_named(session, code, page.actor)
     except NotFound:
         raise PageExit(refusal(page, 404, "error.not_found")) from None
 

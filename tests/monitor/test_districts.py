@@ -104,6 +104,10 @@ async def test_a_scoped_user_sees_and_acts_on_their_district_only(client, runtim
     assert (await client.post("/api/v1/incidents", headers=duty, json={
         "title": "t", "severity": "I", "department": "XZ-EMB", "occurred_at": START.isoformat()})).status_code == 201
     assert {d["code"] for d in (await client.get("/api/v1/departments", headers=duty)).json()} == {"XZ-GOV", "XZ-EMB"}
+    assert {d["code"] for d in (await client.get("/api/v1/departments?district=default")).json()} == {
+        "GOV", "EMB", "HEALTH"}
+    unknown = await client.get("/api/v1/departments?district=NOPE")
+    assert unknown.status_code == 422 and fields(unknown) == ["query", "district"]
     notified = {n["incident_id"] for n in (await client.get("/api/v1/notifications", headers=duty)).json()}
     assert notified and theirs["id"] not in notified
 

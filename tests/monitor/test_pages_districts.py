@@ -122,3 +122,9 @@ async def test_a_scoped_admins_new_users_are_scoped_to_their_district(pages, run
     async with runtime.sessions() as session:
         city_user = await auth.user_named(session, "duty")
     assert (await post(pages, f"/admin/users/{city_user.id}/active", csrf)).status_code == 404
+
+
+async def test_a_department_page_that_cannot_exist_is_a_404(pages):
+    await signed_in(pages, "admin")
+    for code in ("NOPE", "%00", "x" * 40, "a'b"):
+        assert (await pages.get(f"/admin/departments/{code}")).status_code == 404, code
