@@ -91,8 +91,10 @@ class Directory:
     def addressed(self, contacts: Iterable[Contact], channels: Iterable[str],
                   at: datetime) -> list[tuple[Contact, str]]:
         """Who is told on which channel at ``at``: a contact away for a period is
-        replaced by their stand-in, and still gets the email (SPEC §14.3)."""
-        pairs = []
+        replaced by their stand-in, and still gets the email (SPEC §14.3). One
+        message per address and channel: a deputy standing in for the head and
+        told as a deputy too gets one."""
+        pairs: list[tuple[Contact, str]] = []
         for contact in contacts:
             standin = stand_in_at(self.standins.get(contact.id, ()), at)
             if standin is None:
@@ -101,7 +103,15 @@ class Directory:
             pairs += [(standin, channel) for channel in channels if address(standin, channel)]
             if Channel.EMAIL in channels and contact.email:
                 pairs.append((contact, Channel.EMAIL))
-        return pairs
+        if not self.standins:
+            return pairs
+        seen: set[tuple[str, str | None]] = set()
+        unique = []
+        for contact, channel in pairs:
+            if (channel, address(contact, channel)) not in seen:
+                seen.add((channel, address(contact, channel)))
+                unique.append((contact, channel))
+        return unique
 
 
 # How a batch's Directory is read: Directory.load, unless a test needs to step in.

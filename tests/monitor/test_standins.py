@@ -160,3 +160,18 @@ async def test_the_incident_page_names_the_stand_in_and_the_absent_contact(clien
         await runtime.scheduler.run_once()
         await signed_in(pages, "supervisor")
         assert "赵代理（代王局长）" in (await pages.get(f"/incidents/{incident['id']}")).text
+
+
+async def test_a_deputy_standing_in_for_the_head_is_told_once(client, runtime, clock):
+    await seed_departments(client)
+    deputy = {"name": "李副局长", "mobile": "+8613800000002", "email": "li@emb.example.org"}
+    assert (await client.post("/api/v1/departments/EMB/standins", json=period(
+        START - hours(1), START + hours(5)) | {"standin": deputy})).status_code == 201
+    incident = await register(client, START - hours(2.5))
+    clock.advance(hours(1.5))  # the warning: head and deputies
+    while await runtime.scheduler.run_once():
+        pass
+    sent = [(n["channel"], n["to"]) for n in (await client.get(
+        f"/api/v1/notifications?incident_id={incident['id']}")).json() if n["step"] == "warning"]
+    assert sorted(sent) == [("email", "li@emb.example.org"), ("email", "wang@emb.example.org"),
+                            ("sms", "+8613800000002")]
