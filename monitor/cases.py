@@ -19,7 +19,8 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
                  actor: Actor) -> AccountabilityCase:
     """Record the decision; a case already decided stays as it was (409). The caller commits."""
     case = await session.get(AccountabilityCase, case_id)
-    if case is None:
+    # Another district's case is as unknown to a scoped supervisor as a missing one.
+    if case is None or not actor.in_district(case.department_id):
         raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
     won = await session.execute(
         update(AccountabilityCase)

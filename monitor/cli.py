@@ -13,6 +13,7 @@ import click
 from alerts.aliyun_templates import SHIPPED_TEMPLATES, load_aliyun_templates
 from monitor.cli_audit import audit
 from monitor.cli_common import _actor, _run, _settings, fail
+from monitor.cli_districts import district
 from monitor.cli_obligations import obligation
 from monitor.cli_records import department, incident, milestone, report
 from monitor.cli_users import user_list, user_passwd
@@ -140,7 +141,8 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--department", default=None, help="Department code (required for department_head).")
 @click.option("--password-stdin", is_flag=True, help="Read a password for the pages from standard input.")
-def user_create(name: str, role: str, department: str | None, password_stdin: bool) -> None:
+@click.option("--district", default=None, help="Scope the user to this district: they see and act on it only.")
+def user_create(name: str, role: str, department: str | None, password_stdin: bool, district: str | None) -> None:
     """Create a user; prints the new API token alone on stdout."""
     from monitor import auth
     from monitor.db import transaction
@@ -150,7 +152,7 @@ def user_create(name: str, role: str, department: str | None, password_stdin: bo
     async def work(rt) -> str:  # noqa: ANN001
         async with transaction(rt.sessions) as session:
             _, token = await auth.create_user(session, name, role, rt.clock.now(), department=department,
-                                              password=password)
+                                              password=password, district=district)
         return token
 
     click.echo(_run(work))
@@ -207,3 +209,4 @@ main.add_command(milestone)
 main.add_command(obligation)
 main.add_command(report)
 main.add_command(audit)
+main.add_command(district)

@@ -30,9 +30,10 @@ def _contact(text: str):  # noqa: ANN202
 @department.command("add")
 @click.option("--code", required=True)
 @click.option("--name", required=True)
-@click.option("--supervisory", is_flag=True, help="This is the supervisory office (only one may be).")
+@click.option("--supervisory", is_flag=True, help="This is the supervisory office (one per district).")
 @click.option("--contact", "contacts", multiple=True, help="NAME,ROLE,MOBILE,EMAIL; repeat for each contact.")
-def department_add(code: str, name: str, supervisory: bool, contacts: tuple[str, ...]) -> None:
+@click.option("--district", default=None, help="Its district's code (default: the built-in district).")
+def department_add(code: str, name: str, supervisory: bool, contacts: tuple[str, ...], district: str | None) -> None:
     """Add a department."""
     from monitor import departments
     from monitor.db import transaction
@@ -40,7 +41,7 @@ def department_add(code: str, name: str, supervisory: bool, contacts: tuple[str,
 
     async def work(rt) -> DepartmentCreate:  # noqa: ANN001
         # Built here, so that a refusal (no head, say) is reported like any other error.
-        data = DepartmentCreate(code=code, name=name, supervisory=supervisory,
+        data = DepartmentCreate(code=code, name=name, supervisory=supervisory, district=district,
                                 contacts=[_contact(c) for c in contacts])
         async with transaction(rt.sessions) as session:
             await departments.save(session, data, rt.clock.now())
@@ -60,17 +61,22 @@ def department_list() -> None:
             return await departments.list_public(session)
 
     rows = []
-    for d in _run(work):
+    listed = _run(work)
+    # A one-district install never sees the word (SPEC §14.1).
+    several = len({d.district for d in listed}) > 1
+    for d in listed:
         people = "; ".join(f"{c.name}({c.role}) {c.mobile or ''} {c.email or ''}".strip() for c in d.contacts)
-        rows.append([d.code, d.name, "yes" if d.supervisory else "", people or "(no contacts)"])
-    print_table(["CODE", "NAME", "SUPERVISORY", "CONTACTS"], rows)
+        rows.append([d.code, d.name, *([d.district] if several else []), "yes" if d.supervisory else "",
+                     people or "(no contacts)"])
+    print_table(["CODE", "NAME", *(["DISTRICT"] if several else []), "SUPERVISORY", "CONTACTS"], rows)
 
 
 @department.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def department_import(file: Path) -> None:
     """Create or update departments from a CSV file
-    (code,name,supervisory,contact_name,contact_role,mobile,email; one row a contact)."""
+    (code,name,supervisory,contact_name,contact_role,mobile,email; one row a contact;
+    an optional district column names each department's district)."""
     from monitor import departments
     from monitor.db import transaction
 
@@ -145,10 +151,11 @@ def _show(item, settings) -> None:  # noqa: ANN001
 @incident.command("list")
 @click.option("--state", type=click.Choice([s.value for s in IncidentState]), default=None)
 @click.option("--kind", type=click.Choice([k.value for k in MatterKind]), default=None)
-def incident_list(state: str | None, kind: str | None) -> None:
+@click.option("--district", default=None, help="This district's incidents only.")
+def incident_list(state: str | None, kind: str | None, district: str | None) -> None:
     """List incidents, newest first."""
-    from monitor import incidents
-    from monitor.models import Incident
+    from monitor import districts, incidents
+    from monitor.models import Department, Incident
 
     settings = _settings()
 
@@ -159,6 +166,10 @@ def incident_list(state: str | None, kind: str | None) -> None:
         if kind:
             query = query.where(Incident.kind == kind)
         async with rt.sessions() as session:
+            if district:
+                chosen = await districts.by_code(session, district)
+                query = query.where(Incident.department_id.in_(
+                    select(Department.id).where(Department.district_id == chosen.id)))
             return await incidents.to_public(session, list((await session.exec(query)).scalars()))
 
     rows = []
@@ -240,11 +251,14 @@ def report() -> None:
 @click.option("--from", "start", required=True, help="Start of the period (ISO time, or local YYYY-MM-DD HH:MM).")
 @click.option("--to", "end", required=True, help="End of the period, exclusive.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
-def report_compliance(start: str, end: str, fmt: str) -> None:
+@click.option("--kind", type=click.Choice([k.value for k in MatterKind]), default=None,
+              help="This kind of matter only.")
+@click.option("--district", default=None, help="This district's departments only.")
+def report_compliance(start: str, end: str, fmt: str, kind: str | None, district: str | None) -> None:
     """Per department: incidents that occurred in the period, deadlines met / met late / breached /
     pending / waived, the on-time rate over settled deadlines and the median time to the
     authoritative release. The CSV starts with a byte-order mark, for Excel."""
-    from monitor import reports
+    from monitor import districts, reports
 
     settings = _settings()
 
@@ -254,7 +268,8 @@ def report_compliance(start: str, end: str, fmt: str) -> None:
         if begin >= finish:
             raise click.BadParameter("--from must be before --to")
         async with rt.sessions() as session:
-            return await reports.compliance(session, begin, finish)
+            chosen = await districts.by_code(session, district) if district else None
+            return await reports.compliance(session, begin, finish, kind, district=chosen)
 
     result = _run(work)
     if fmt == "csv":
@@ -265,12 +280,21 @@ def report_compliance(start: str, end: str, fmt: str) -> None:
         return "" if seconds is None else f"{seconds / 3600:.1f} h"
 
     click.echo(f"{_local(result.from_, settings)} – {_local(result.to, settings)} ({settings.timezone})")
-    print_table(["DEPT", "NAME", "INCIDENTS", "MET", "MET LATE", "BREACHED", "PENDING", "WAIVED", "ON TIME",
-                 "MEDIAN TO RELEASE"],
-                [[d.department, d.name, d.incidents, d.met, d.met_late, d.breached, d.pending, d.waived,
+    several = len(result.districts) > 1 or result.district is not None
+    print_table([*(["DISTRICT"] if several else []), "DEPT", "NAME", "INCIDENTS", "MET", "MET LATE", "BREACHED",
+                 "PENDING", "WAIVED", "ON TIME", "MEDIAN TO RELEASE"],
+                [[*([d.district] if several else []), d.department, d.name, d.incidents, d.met, d.met_late,
+                  d.breached, d.pending, d.waived,
                   "" if d.on_time_rate is None else f"{d.on_time_rate:.0%} of {d.rated}",
                   hours(d.median_time_to_release_seconds)]
                  for d in result.departments])
+    if several:
+        click.echo("")
+        print_table(["DISTRICT", "NAME", "DEPARTMENTS", "INCIDENTS", "MET", "MET LATE", "BREACHED", "PENDING",
+                     "WAIVED", "ON TIME", "MEDIAN TO RELEASE"],
+                    [[d.district, d.name, d.departments, d.incidents, d.met, d.met_late, d.breached, d.pending,
+                      d.waived, "" if d.on_time_rate is None else f"{d.on_time_rate:.0%} of {d.rated}",
+                      hours(d.median_time_to_release_seconds)] for d in result.districts])
     click.echo("ON TIME = met / settled deadlines (met, met late, breached, waived after a breach); "
                "PENDING and WAIVED before the deadline are not in it.")
 

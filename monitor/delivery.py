@@ -35,7 +35,7 @@ from monitor.planning import SCHEDULER
 from monitor.relevance import Recheck
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
-from rules.vocabulary import NotificationState, Outcome, TimelineKind
+from rules.vocabulary import ContactRole, NotificationState, Outcome, TimelineKind
 
 log = structlog.get_logger("sunclock.delivery")
 
@@ -278,7 +278,8 @@ class Deliverer:
         """The same step for the same contact on the first fallback channel (alerts.policy)
         it has an address for and the step did not already use; its id and channel."""
         contact = await session.get(Contact, row.contact_id)
-        if contact is None or contact.retired_at is not None:
+        # A stand-in is kept retired (no roster lists them) but is reachable (SPEC §14.3).
+        if contact is None or (contact.retired_at is not None and contact.role != ContactRole.STANDIN):
             return None, None
         used = set((await session.execute(select(Notification.channel).where(
             Notification.step_id == row.step_id, Notification.contact_id == row.contact_id))).scalars())

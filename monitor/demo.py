@@ -7,7 +7,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import select
 
-from monitor import auth, departments, incidents
+from monitor import auth, departments, districts, incidents
 from monitor.db import transaction
 from monitor.models import Department
 from monitor.runtime import Runtime
@@ -27,7 +27,14 @@ DEPARTMENTS = [
     DepartmentCreate(code="HEALTH", name="区卫生健康局", contacts=[
         ContactIn(name="张局长", role=ContactRole.HEAD, mobile="+8613800000003", email="zhang@health.example.org"),
         ContactIn(name="赵副局长", role=ContactRole.DEPUTY, mobile="+8613800000004", email="zhao@health.example.org")]),
+    # A second district with its own supervisory office (SPEC §14.1).
+    DepartmentCreate(code="XZ-GOV", name="香洲区政务公开办", supervisory=True, district="XZ", contacts=[
+        ContactIn(name="周主任", role=ContactRole.HEAD, mobile="+8613900000009", email="zhou@xz.example.org")]),
+    DepartmentCreate(code="XZ-EMB", name="香洲区应急管理局", district="XZ", contacts=[
+        ContactIn(name="吴局长", role=ContactRole.HEAD, mobile="+8613900000001", email="wu@xz.example.org"),
+        ContactIn(name="郑副局长", role=ContactRole.DEPUTY, mobile="+8613900000002", email="zheng@xz.example.org")]),
 ]
+DISTRICTS = [("XZ", "香洲区")]
 
 # (title, kind, severity, department, hours since it happened, location)
 INCIDENTS = [
@@ -37,10 +44,13 @@ INCIDENTS = [
     ("国道货车侧翻", MatterKind.EMERGENCY, Severity.III, "EMB", 0.5, "G105 国道"),
     ("网传医院拒收急诊病人", MatterKind.PUBLIC_OPINION, Severity.IV, "HEALTH", 30.0, None),
     ("申请公开化工园区环评报告", MatterKind.DISCLOSURE_REQUEST, Severity.IV, "EMB", 24 * 9.0, None),
+    ("拱北口岸人群踩踏", MatterKind.EMERGENCY, Severity.II, "XZ-EMB", 2.0, "拱北"),
 ]
 
 USERS = [("duty", Role.DUTY_OFFICER, None), ("emb-head", Role.DEPARTMENT_HEAD, "EMB"),
          ("supervisor", Role.SUPERVISOR, None), ("admin", Role.ADMIN, None)]
+# (name, role, district): users who see and act on one district only
+SCOPED_USERS = [("xz-duty", Role.DUTY_OFFICER, "XZ"), ("xz-supervisor", Role.SUPERVISOR, "XZ")]
 
 
 async def seed(runtime: Runtime) -> bool:
@@ -51,6 +61,8 @@ async def seed(runtime: Runtime) -> bool:
         if (await session.exec(select(Department.id).limit(1))).first() is not None:
             log.info("demo_skipped", reason="the database already has data")
             return False
+        for code, name in DISTRICTS:
+            await districts.create(session, code, name, now)
         for department in DEPARTMENTS:
             await departments.save(session, department, now)
         for title, kind, severity, code, hours, location in INCIDENTS:
@@ -61,6 +73,9 @@ async def seed(runtime: Runtime) -> bool:
         for name, role, department in USERS:
             _, tokens[name] = await auth.create_user(session, name, role, now, department=department,
                                                      password=DEMO_PASSWORD)
-    log.warning("demo_seeded", users=[u[0] for u in USERS], password=DEMO_PASSWORD, admin_token=tokens["admin"],
+        for name, role, district in SCOPED_USERS:
+            await auth.create_user(session, name, role, now, district=district, password=DEMO_PASSWORD)
+    log.warning("demo_seeded", users=[u[0] for u in USERS + SCOPED_USERS], password=DEMO_PASSWORD,
+                admin_token=tokens["admin"],
                 hint="sign in at / with one of the users, or call the API with the admin token")
     return True

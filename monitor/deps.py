@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from monitor.actors import Actor
 from monitor.auth import actor_for_token, may, sees_department
 from monitor.clock import Clock
-from monitor.errors import ErrorCode, Forbidden
+from monitor.errors import ErrorCode, Forbidden, NotFound
 from monitor.outage import is_connection_error
 from monitor.runtime import Runtime
 
@@ -81,6 +81,11 @@ def allowed(action: str):  # noqa: ANN201 - a dependency factory
     return Depends(check)
 
 
-def check_department(actor: Actor, department_id: int) -> None:
+def check_department(actor: Actor, department_id: int, incident_id: int | None = None) -> None:
+    """403 for another department's incident; 404 for another district's, as if
+    it did not exist, so that a scoped user learns nothing of the others' ids."""
+    if incident_id is not None and not actor.in_district(department_id):
+        raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN,
+                       params={"incident_id": incident_id})
     if not sees_department(actor, department_id):
         raise Forbidden("this incident belongs to another department", code=ErrorCode.INCIDENT_OTHER_DEPARTMENT)

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import planning, prepared, timeline
+from monitor import planning, prepared, standin_periods, timeline
 from monitor.bulk import among
 from monitor.db import SessionFactory, transaction
 from monitor.delivery import LATE_AFTER, leased
@@ -111,15 +111,20 @@ class Dispatcher:
             to_fire, to_skip = select_due(due, now)
             skipped = await _claim(session, [s.id for s in to_skip], StepState.SKIPPED, now)
             fired = await _claim(session, [s.id for s in to_fire], StepState.FIRED, now)
-            claimed = await prepared.take(session, fired, now, lease)
+            # A stand-in period that began or ended since the messages were prepared
+            # changes who is told: those are rendered again, for now (SPEC §14.3).
+            crossed = bool(fired) and await standin_periods.boundary_between(
+                session, min(s.planned_at for s in fired), now)
+            claimed = [] if crossed else await prepared.take(session, fired, now, lease)
             copied = {row.step_id for row in claimed}
             # Not prepared (late, just planned, invalidated, or with a recipient
             # group that reaches nobody): rendered now.
             rendered = await self._render(session, [s for s in fired if s.id not in copied], now, lease)
             claimed += rendered.claimed
             await prepared.forget(session, [s.id for s in due])
+            standing_in = await standin_periods.absent_names(session, {row.contact_id for row in claimed})
             await timeline.record_many(
-                session, _step_entries(skipped, fired, claimed, rendered.names, due, now)
+                session, _step_entries(skipped, fired, claimed, rendered.names, due, now, standing_in)
                 + _unreached_entries(fired, rendered.unreached, rendered.names, now))
         return Firing(due=len(due), claimed=claimed, token=token)
 
@@ -223,7 +228,8 @@ async def _record_gaps(session: AsyncSession, unreached: dict[int, list[str]]) -
 
 
 def _step_entries(skipped: list[StepRow], fired: list[StepRow], claimed: list[ClaimedNotification],
-                  names: dict[int, list[str]], due: list[DueStep], now: datetime) -> list[dict]:
+                  names: dict[int, list[str]], due: list[DueStep], now: datetime,
+                  standing_in: dict[int, str] | None = None) -> list[dict]:
     deadlines = {s.id: s.deadline for s in due}
     entries = []
     for step in skipped:
@@ -241,10 +247,14 @@ def _step_entries(skipped: list[StepRow], fired: list[StepRow], claimed: list[Cl
         recipients = names.get(step.id) or [row.recipient_name for row in rows]
         if not recipients:
             continue  # undeliverable: see _unreached_entries
+        # The timeline names both the stand-in and the contact they stand in for (SPEC §14.3).
+        pairs = sorted({(standing_in[r.contact_id], r.recipient_name) for r in rows
+                        if standing_in and r.contact_id in standing_in})
+        extra = {"stand_ins": [{"contact": absent, "standin": name} for absent, name in pairs]} if pairs else {}
         entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_FIRED, SCHEDULER, now,
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at, late=step.late,
-                                      notifications=len(rows), recipients=sorted(set(recipients))))
+                                      notifications=len(rows), recipients=sorted(set(recipients)), **extra))
         log.info("step_fired", incident_id=step.incident_id, obligation=step.obligation_key or None,
                  step=step.kind, occurrence=step.occurrence, late=step.late, notifications=len(rows),
                  prepared=step.id not in names)

@@ -78,6 +78,14 @@ class ErrorCode(StrEnum):
     EXTENSION_USED = "extension_used"
     EXTENSION_TOO_LONG = "extension_too_long"
     EXTENSION_WAIVER_PENDING = "extension_waiver_pending"
+    # districts and stand-ins (SPEC §14)
+    DISTRICT_UNKNOWN = "district_unknown"
+    DISTRICT_EXISTS = "district_exists"
+    DISTRICT_FORBIDDEN = "district_forbidden"
+    STANDIN_CONTACT_UNKNOWN = "standin_contact_unknown"
+    STANDIN_PERIOD_REVERSED = "standin_period_reversed"
+    STANDIN_OVERLAP = "standin_overlap"
+    STANDIN_FORBIDDEN = "standin_forbidden"
 
 
 class SunclockError(Exception):

@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, prepared, recurring, timeline, waivers
 from monitor.actors import Actor
-from monitor.errors import Conflict, ErrorCode, Invalid, NotFound
-from monitor.models import Department, Incident, Obligation
+from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid, NotFound
+from monitor.models import Department, District, Incident, Obligation
 from monitor.schemas import IncidentCreate, IncidentPatch, IncidentPublic, MilestoneCreate, ObligationPublic
 from rules import RuleSet
 from rules.deadlines import fulfilment_state
@@ -58,6 +58,9 @@ LATE_REGISTRATION = timedelta(hours=1)
 async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, now: datetime,
                    actor: Actor) -> Incident:
     department = await department_by_code(session, data.department)
+    if not actor.in_district(department.id):
+        raise Forbidden(f"department {department.code} is in another district than yours", field="department",
+                        code=ErrorCode.DISTRICT_FORBIDDEN, params={"code": department.code})
     _check_occurred_at(data.occurred_at, now)
     incident = Incident(
         title=data.title, kind=data.kind, severity=data.severity, occurred_at=data.occurred_at, registered_at=now,
@@ -185,10 +188,14 @@ async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[In
         obligations.setdefault(row.incident_id, []).append(row)
     codes = dict((await session.execute(select(Department.id, Department.code).where(
         Department.id.in_({i.department_id for i in incidents})))).all())
+    district_of = dict((await session.execute(
+        select(Department.id, District.code).join(District, District.id == Department.district_id)
+        .where(Department.id.in_({i.department_id for i in incidents})))).all())
     return [
         IncidentPublic(
             **incident.model_dump(exclude={"department_id", "registered_by"}),
             department=codes[incident.department_id],
+            district=district_of.get(incident.department_id, "default"),
             obligations=[ObligationPublic.model_validate(o, from_attributes=True)
                          for o in obligations.get(incident.id, [])],
         )

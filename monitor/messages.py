@@ -4,7 +4,7 @@ department's contacts, text rendered by the templates in ``alerts/``."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,8 +16,9 @@ from monitor.acks import ack_url
 from monitor.models import Contact, Department, EscalationStep, Incident, Obligation
 from monitor.rows import StepRow
 from monitor.settings import Settings
+from monitor.standin_periods import StandInPeriod, stand_in_at, standin_periods
 from rules.schema import read_channel_entry
-from rules.vocabulary import DEFAULT_CHANNELS, ContactRole, ObligationState, Recipient, StepKind, WaiverState
+from rules.vocabulary import DEFAULT_CHANNELS, Channel, ContactRole, ObligationState, Recipient, StepKind, WaiverState
 
 # The columns of a rendered message (a notification's content, without its delivery state).
 CONTENT = ("step_id", "incident_id", "obligation_key", "step", "contact_id", "recipient_name", "channel", "to",
@@ -32,8 +33,10 @@ class Directory:
     incidents: dict[int, Incident]
     departments: dict[int, Department]
     contacts: dict[int, list[Contact]]
-    supervisors: list[Contact]
+    supervisors: dict[int | None, list[Contact]]  # by district: its supervisory office's contacts (SPEC §14.1)
     obligations: dict[int, list[Obligation]]
+    # By absent contact: their stand-ins' periods, and the stand-in (SPEC §14.3).
+    standins: dict[int, list[StandInPeriod]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession, incident_ids: Iterable[int]) -> Directory:
@@ -47,13 +50,16 @@ class Directory:
                                                           Contact.retired_at.is_(None))
                                      .order_by(Contact.id))).scalars():
             contacts.setdefault(c.department_id, []).append(c)
-        supervisory = [d.id for d in departments.values() if d.supervisory]
+        supervisors: dict[int | None, list[Contact]] = {}
+        for d in sorted(departments.values(), key=lambda d: d.id):
+            if d.supervisory:
+                supervisors.setdefault(d.district_id, []).extend(contacts.get(d.id, []))
         obligations: dict[int, list[Obligation]] = {}
         for o in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
                                      .order_by(Obligation.due_at))).scalars():
             obligations.setdefault(o.incident_id, []).append(o)
-        return cls(incidents, departments, contacts,
-                   [c for d in supervisory for c in contacts.get(d, [])], obligations)
+        standins = await standin_periods(session, [c.id for group in contacts.values() for c in group])
+        return cls(incidents, departments, contacts, supervisors, obligations, standins)
 
     def recipients(self, incident: Incident, groups: Iterable[str],
                    channels: Iterable[str] = DEFAULT_CHANNELS) -> tuple[list[Contact], list[str]]:
@@ -64,12 +70,14 @@ class Directory:
         render_step sends it to those groups alone."""
         channels = [read_channel_entry(entry)[0] for entry in channels]
         own = self.contacts.get(incident.department_id, [])
+        department = self.departments.get(incident.department_id)
+        supervisors = self.supervisors.get(department.district_id if department else None, [])
         chosen: dict[int, Contact] = {}
         unreached = []
         for group in groups:
             members = {Recipient.HEAD: [c for c in own if c.role == ContactRole.HEAD],
                        Recipient.DEPUTIES: [c for c in own if c.role == ContactRole.DEPUTY],
-                       Recipient.SUPERVISORS: self.supervisors}.get(group, [])
+                       Recipient.SUPERVISORS: supervisors}.get(group, [])
             reachable = [c for c in members if any(address(c, channel) for channel in channels)]
             if not reachable:
                 unreached.append(group)
@@ -84,6 +92,31 @@ class Directory:
             rows = [o for o in self.obligations.get(incident_id, [])
                     if (o.key == obligation_key if obligation_key else o.state != ObligationState.WAIVED)]
         return tuple(DeadlineInfo(o.key, o.title, o.due_at, o.state, o.waiver_reason) for o in rows)
+
+    def addressed(self, contacts: Iterable[Contact], channels: Iterable[str],
+                  at: datetime) -> list[tuple[Contact, str]]:
+        """Who is told on which channel at ``at``: a contact away for a period is
+        replaced by their stand-in, and still gets the email (SPEC §14.3). One
+        message per address and channel: a deputy standing in for the head and
+        told as a deputy too gets one."""
+        pairs: list[tuple[Contact, str]] = []
+        for contact in contacts:
+            standin = stand_in_at(self.standins.get(contact.id, ()), at)
+            if standin is None:
+                pairs += [(contact, channel) for channel in channels if address(contact, channel)]
+                continue
+            pairs += [(standin, channel) for channel in channels if address(standin, channel)]
+            if Channel.EMAIL in channels and contact.email:
+                pairs.append((contact, Channel.EMAIL))
+        if not self.standins:
+            return pairs
+        seen: set[tuple[str, str | None]] = set()
+        unique = []
+        for contact, channel in pairs:
+            if (channel, address(contact, channel)) not in seen:
+                seen.add((channel, address(contact, channel)))
+                unique.append((contact, channel))
+        return unique
 
 
 # How a batch's Directory is read: Directory.load, unless a test needs to step in.
@@ -126,13 +159,21 @@ class Rendered:
 
 
 def render_step(directory: Directory, step: StepRow, now: datetime, settings: Settings) -> Rendered:
+    """A step's messages as of ``now``, the time it fires (or is prepared to fire):
+    stand-ins are resolved for that moment. A channel meant for some groups only
+    ("voice:head") goes to those groups' contacts alone."""
     incident = directory.incidents[step.incident_id]
     contacts, unreached = directory.recipients(incident, step.recipients, step.channels)
-    plan = []  # (channel, the ids of the contacts it goes to, or None: all of them)
+    pairs: list[tuple[Contact, str]] = []
     for entry in step.channels:
         channel, only = read_channel_entry(entry)
-        plan.append((channel, None if only is None else {c.id for c in directory.recipients(incident, only)[0]}))
-    return Rendered(contacts, [render_notification(directory, step, contact, channel, now, settings)
-                               for contact in contacts for channel, only in plan
-                               if (only is None or contact.id in only) and address(contact, channel)],
-                    unreached)
+        if only is not None:
+            chosen = {c.id for c in directory.recipients(incident, only)[0]}
+            members = [c for c in contacts if c.id in chosen]
+        else:
+            members = contacts
+        pairs += directory.addressed(members, [channel], now)
+    pairs = list({(channel, address(contact, channel)): (contact, channel) for contact, channel in pairs}.values())
+    told = list({contact.id: contact for contact, _ in pairs}.values())
+    return Rendered(told, [render_notification(directory, step, contact, channel, now, settings)
+                           for contact, channel in pairs], unreached)

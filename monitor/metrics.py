@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as CounterMetric
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.metric_names import name_families
-from monitor.models import AccountabilityCase, Department, EscalationStep, Incident, Obligation
+from monitor.models import AccountabilityCase, Department, District, EscalationStep, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.schema import series_key
 from rules.vocabulary import (
@@ -47,6 +49,8 @@ SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
 OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
 DECISIONS: tuple[Decision, ...] = tuple(Decision)
+DEFAULT_DISTRICT = "default"  # monitor.districts.DEFAULT_CODE
+UNKNOWN = ("?", "?")  # a department deleted behind the service's back
 
 
 class Metrics:
@@ -100,19 +104,54 @@ async def database_metrics(session: AsyncSession, now: datetime, obligation_keys
                            titles: Mapping[str, str] | None = None) -> bytes:
     """The database-derived metrics, in the Prometheus text format; ``titles``: the
     rules' obligation titles, for the info series that name the labels' codes."""
-    codes = dict((await session.execute(select(Department.id, Department.code))).all())
+    # By department id: its code and its district's (SPEC §14.2: every series
+    # that carries ``department`` carries ``district`` too).
+    codes = {row.id: (row.code, row.district or DEFAULT_DISTRICT) for row in (await session.execute(
+        select(Department.id, Department.code, District.code.label("district"))
+        .outerjoin(District, District.id == Department.district_id))).all()}
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families([
         await _incidents_open(session),
         await _obligations(session, obligation_keys),
-        await _remaining(session, now, codes),
-        await _breaches(session, codes, obligation_keys),
         await _time_to_fulfil(session, obligation_keys),
         await _cases(session),
-        await _undeliverable(session, codes, obligation_keys),
         *await name_families(session, titles or {}),
     ]))
-    return generate_latest(registry)
+    large = [await _remaining(session, now, codes), await _breaches(session, codes, obligation_keys),
+             await _undeliverable(session, codes, obligation_keys)]
+    return generate_latest(registry) + "".join(family.text() for family in large).encode()
+
+
+@dataclass
+class _Table:
+    """A family with a row per incident or department, written straight to the
+    text format: prometheus_client checks and escapes every label of every
+    sample, two thirds of a scrape at 20,000 deadlines (bench/bench_districts.py)."""
+
+    name: str
+    kind: str  # gauge | counter
+    documentation: str
+    labels: tuple[str, ...]  # in the order of each row's values
+    rows: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
+
+    def add_metric(self, values: list[str], value: float) -> None:
+        self.rows.append((tuple(values), value))
+
+    def text(self) -> str:
+        sample = self.name + ("_total" if self.kind == "counter" else "")
+        # Labels in name order, as prometheus_client writes them.
+        order = sorted(range(len(self.labels)), key=lambda i: self.labels[i])
+        line = sample + "{{" + ",".join(f'{self.labels[i]}="{{}}"' for i in order) + "}} {}\n"
+        help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out = [f"# HELP {sample} {help_text}\n# TYPE {sample} {self.kind}\n"]
+        out += [line.format(*(_label(values[i]) for i in order), floatToGoString(value)) for values, value in self.rows]
+        return "".join(out)
+
+
+def _label(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value
 
 
 async def _incidents_open(session: AsyncSession) -> GaugeMetricFamily:
@@ -141,35 +180,36 @@ async def _obligations(session: AsyncSession, obligation_keys: list[str]) -> Gau
     return obligations
 
 
-async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, str]) -> GaugeMetricFamily:
-    remaining = GaugeMetricFamily(
-        "sunclock_deadline_remaining_seconds", "Seconds left to each unmet deadline; negative once overdue. "
+async def _remaining(session: AsyncSession, now: datetime, codes: dict[int, tuple[str, str]]) -> _Table:
+    remaining = _Table(
+        "sunclock_deadline_remaining_seconds", "gauge", "Seconds left to each unmet deadline; negative once overdue. "
         "A closed incident's stay until met, waived, or (once breached) its case is decided.",
-        labels=["incident_id", "department", "obligation"])
+        ("incident_id", "department", "obligation", "district"))
     for incident_id, department_id, key, due in (await session.execute(
             select(Obligation.incident_id, Incident.department_id, Obligation.key, Obligation.due_at)
             .join(Incident, Incident.id == Obligation.incident_id).where(still_owed()))).all():
-        remaining.add_metric([str(incident_id), codes.get(department_id, "?"), series_key(key)],
-                             (due - now).total_seconds())
+        code, district = codes.get(department_id, UNKNOWN)
+        remaining.add_metric([str(incident_id), code, series_key(key), district], (due - now).total_seconds())
     return remaining
 
 
-async def _breaches(session: AsyncSession, codes: dict[int, str], obligation_keys: list[str]) -> CounterMetricFamily:
+async def _breaches(session: AsyncSession, codes: dict[int, tuple[str, str]],
+                    obligation_keys: list[str]) -> _Table:
     # From the cases, which are never deleted and one per obligation: a breach
     # withdrawn by a correction keeps its case, so the counter never goes down.
-    breached: Counter[tuple[str, str]] = Counter()
+    breached: Counter[tuple[str, str, str]] = Counter()
     for d, k, n in (await session.execute(
             select(AccountabilityCase.department_id, Obligation.key, func.count())
             .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
             .group_by(AccountabilityCase.department_id, Obligation.key))).all():
-        breached[(codes.get(d, "?"), series_key(k))] += n
-    breaches = CounterMetricFamily("sunclock_breaches", "Recorded breaches (from the database; never decreases).",
-                                   labels=["department", "obligation"])
-    for code in sorted(codes.values()):
+        breached[(*codes.get(d, UNKNOWN), series_key(k))] += n  # occurrences of a series count under its key
+    breaches = _Table("sunclock_breaches", "counter", "Recorded breaches (from the database; never decreases).",
+                      ("department", "obligation", "district"))
+    for code, district in sorted(codes.values()):
         for key in obligation_keys:
-            breached.setdefault((code, key), 0)
-    for (code, key), n in sorted(breached.items()):
-        breaches.add_metric([code, key], n)
+            breached.setdefault((code, district, key), 0)
+    for (code, district, key), n in sorted(breached.items()):
+        breaches.add_metric([code, key, district], n)
     return breaches
 
 
@@ -197,8 +237,8 @@ async def _cases(session: AsyncSession) -> GaugeMetricFamily:
     return cases
 
 
-async def _undeliverable(session: AsyncSession, codes: dict[int, str],
-                         obligation_keys: list[str]) -> CounterMetricFamily:
+async def _undeliverable(session: AsyncSession, codes: dict[int, tuple[str, str]],
+                         obligation_keys: list[str]) -> _Table:
     """Steps with a gap when they fell due: nobody reached at all, or a group
     other than the deputies (the head, the supervisors) reaching nobody. Stored,
     so it survives restarts; every department and obligation from 0, so that
@@ -208,12 +248,12 @@ async def _undeliverable(session: AsyncSession, codes: dict[int, str],
         .join(Incident, Incident.id == EscalationStep.incident_id)
         .where((EscalationStep.state == StepState.UNDELIVERABLE) | EscalationStep.unreached_groups.is_not(None))
         .group_by(Incident.department_id, EscalationStep.obligation_key))).all()
-    counts = Counter({(code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
+    counts = Counter({(*code, key): 0 for code in codes.values() for key in ["", *obligation_keys]})
     for department_id, key, n in found:
-        counts[(codes.get(department_id, "?"), series_key(key))] += n
-    family = CounterMetricFamily("sunclock_steps_undeliverable", "Escalation steps that reached nobody, or "
-                                 "whose head or supervisors group reached nobody (no contact with an address).",
-                                 labels=["department", "obligation"])
-    for (code, key), n in sorted(counts.items()):
-        family.add_metric([code, key], n)
+        counts[(*codes.get(department_id, UNKNOWN), series_key(key))] += n
+    family = _Table("sunclock_steps_undeliverable", "counter", "Escalation steps that reached nobody, or "
+                    "whose head or supervisors group reached nobody (no contact with an address).",
+                    ("department", "obligation", "district"))
+    for (code, district, key), n in sorted(counts.items()):
+        family.add_metric([code, key, district], n)
     return family

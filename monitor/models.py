@@ -29,6 +29,8 @@ class Department(SQLModel, table=True):
     name: str = Field(max_length=200)
     supervisory: bool = False
     created_at: datetime = _time()
+    # Its district (SPEC §14.1); a one-district install keeps them all in ``default``.
+    district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
 
 
 class Contact(SQLModel, table=True):
@@ -49,6 +51,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=256)
     active: bool = True
     created_at: datetime = _time()
+    # Scoped to one district: sees and acts on its departments only (SPEC §14.1).
+    district_id: int | None = Field(default=None, foreign_key="district.id")
 
 
 class ApiToken(SQLModel, table=True):
@@ -308,3 +312,35 @@ class SignInEvent(SQLModel, table=True):
     client: str = Field(max_length=64)
     success: bool
     outcome: str = Field(max_length=32)  # a SignInOutcome
+
+
+class District(SQLModel, table=True):
+    """A district (区/县) of a city's deployment (SPEC §14.1); ``default`` is built in."""
+
+    __table_args__ = (Index("uq_district_code_upper", text("upper(code)"), unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _time()
+
+
+class StandIn(SQLModel, table=True):
+    """While a contact is away, messages meant for them go to a stand-in (代理, SPEC §14.3).
+
+    The stand-in is a contact row of the department (``standin_contact_id``, role
+    ``standin``, retired from the start so that no recipient group and no roster
+    lists it): a notification, an acknowledgement and an SMS reply name it like
+    anyone else's."""
+
+    __table_args__ = (Index("ix_standin_contact_period", "contact_id", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    standin_contact_id: int = Field(foreign_key="contact.id")
+    starts_at: datetime = _time()
+    ends_at: datetime = _time()
+    reason: str = Field(sa_type=Text)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _time()

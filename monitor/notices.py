@@ -47,13 +47,15 @@ async def case_facts(session: AsyncSession, case_id: int, actor: Actor) -> CaseF
         .join(Department, Department.id == AccountabilityCase.department_id)
         .join(Obligation, Obligation.id == AccountabilityCase.obligation_id)
         .where(AccountabilityCase.id == case_id))).first()
-    if row is None:
+    if row is None or not actor.in_district(row[0].department_id):
         raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
     case, incident, department, obligation = row
     if not sees_department(actor, case.department_id):
         raise Forbidden("this case belongs to another department", code=ErrorCode.CASE_OTHER_DEPARTMENT)
-    issuer = (await session.execute(select(Department.name).where(Department.supervisory.is_(True))
-                                    .order_by(Department.id).limit(1))).scalar()
+    # The supervisory office of the case's district issues it (SPEC §14.1).
+    issuer = (await session.execute(select(Department.name).where(
+        Department.supervisory.is_(True), Department.district_id == department.district_id)
+        .order_by(Department.id).limit(1))).scalar()
     return CaseFacts(case, incident, department, obligation, issuer)
 
 

@@ -21,14 +21,15 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.models import Department, Incident, Obligation
+from monitor.models import Department, District, Incident, Obligation
 from rules.vocabulary import MatterKind, ObligationState
 
 RELEASE = "authoritative_release"
+DEFAULT_DISTRICT = "default"  # monitor.districts.DEFAULT_CODE
 CSV_BOM = "\ufeff"  # Excel on Chinese Windows reads a CSV without it as GBK
 
 
@@ -83,6 +84,7 @@ class KindCompliance(BaseModel):
 class DepartmentCompliance(BaseModel):
     department: str
     name: str
+    district: str = "default"  # SPEC §14.2: the report is grouped by district, then department
     incidents: int
     met: int
     met_late: int
@@ -96,11 +98,30 @@ class DepartmentCompliance(BaseModel):
     states: dict[str, int] = Field(default_factory=dict)  # every stored state, counted
     by_kind: dict[str, KindCompliance] = Field(default_factory=dict)  # the kinds it had in the period
     incident_list: list[IncidentCompliance] = Field(default_factory=list)
+    _release_times: list[float] = PrivateAttr(default_factory=list)
 
     @property
     def unmet(self) -> int:
         """Duties still owed: running, or breached and not yet done."""
         return self.pending + self.breached
+
+
+class DistrictCompliance(BaseModel):
+    """A district's departments added up (SPEC §14.2)."""
+
+    district: str
+    name: str
+    departments: int
+    incidents: int
+    met: int
+    met_late: int
+    breached: int
+    pending: int
+    waived: int
+    obligations: int
+    rated: int
+    on_time_rate: float | None
+    median_time_to_release_seconds: float | None
 
 
 class ComplianceReport(BaseModel):
@@ -109,8 +130,10 @@ class ComplianceReport(BaseModel):
     from_: datetime = Field(serialization_alias="from")
     to: datetime
     kind: str | None = None  # the one kind reported on, or None for all
-    departments: list[DepartmentCompliance]
+    departments: list[DepartmentCompliance]  # by district, then department
     kinds: list[KindCompliance] = Field(default_factory=list)  # every kind, over all departments
+    district: str | None = None  # the one district asked for, if any
+    districts: list[DistrictCompliance] = Field(default_factory=list)
 
 
 def settled_late(state: str, breached_at: datetime | None) -> bool:
@@ -127,12 +150,21 @@ OBLIGATION_COLUMNS = tuple(getattr(Obligation, name) for name in (
     if hasattr(Obligation, name))
 
 
-async def compliance(session: AsyncSession, start: datetime, end: datetime,
-                     kind: str | None = None) -> ComplianceReport:
+async def compliance(session: AsyncSession, start: datetime, end: datetime, kind: str | None = None, *,
+                     district: District | None = None) -> ComplianceReport:
     """Incidents that occurred in [start, end) (of ``kind`` only, when given), per
-    department, with the state of each deadline."""
-    departments = list((await session.exec(select(Department).order_by(Department.code))).scalars())
+    department (of ``district`` if given), grouped by district, with the state of
+    each deadline."""
+    district_rows = {d.id: d for d in (await session.exec(select(District))).scalars()}
+    query = select(Department)
+    if district is not None:
+        query = query.where(Department.district_id == district.id)
+    departments = list((await session.exec(query)).scalars())
+    code_of = {d.id: district_rows[d.district_id].code if d.district_id in district_rows else DEFAULT_DISTRICT
+               for d in departments}
+    departments.sort(key=lambda d: (code_of[d.id] != DEFAULT_DISTRICT, code_of[d.id], d.code))
     in_period = (Incident.occurred_at >= start, Incident.occurred_at < end,
+                 Incident.department_id.in_([d.id for d in departments] or [-1]),
                  *((Incident.kind == kind,) if kind is not None else ()))
     found = (await session.execute(select(*INCIDENT_COLUMNS).where(*in_period)
                                    .order_by(Incident.occurred_at, Incident.id))).mappings().all()
@@ -144,8 +176,10 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime,
     by_department: dict[int, list[Any]] = {d.id: [] for d in departments}
     for incident in found:
         by_department.setdefault(incident["department_id"], []).append(incident)
-    rows = [_department(d, by_department[d.id], by_incident) for d in departments]
-    return ComplianceReport(from_=start, to=end, kind=kind, departments=rows, kinds=_kinds(rows, kind))
+    rows = [_department(d, by_department[d.id], by_incident, code_of[d.id]) for d in departments]
+    names = {d.code: d.name for d in district_rows.values()}
+    return ComplianceReport(from_=start, to=end, kind=kind, departments=rows, kinds=_kinds(rows, kind),
+                            district=district.code if district else None, districts=_districts(rows, names))
 
 
 def _kinds(rows: list[DepartmentCompliance], only: str | None) -> list[KindCompliance]:
@@ -156,7 +190,24 @@ def _kinds(rows: list[DepartmentCompliance], only: str | None) -> list[KindCompl
     return list(totals.values())
 
 
-def _department(department: Department, found: list[Any], by_incident: dict[int, list[Any]]) -> DepartmentCompliance:
+def _districts(rows: list[DepartmentCompliance], names: dict[str, str]) -> list[DistrictCompliance]:
+    grouped: dict[str, list[DepartmentCompliance]] = {}
+    for row in rows:
+        grouped.setdefault(row.district, []).append(row)
+    summaries = []
+    for code, members in grouped.items():
+        totals = {key: sum(getattr(m, key) for m in members)
+                  for key in ("incidents", "met", "met_late", "breached", "pending", "waived", "obligations", "rated")}
+        releases = [t for m in members for t in m._release_times]
+        summaries.append(DistrictCompliance(
+            district=code, name=names.get(code, code), departments=len(members), **totals,
+            on_time_rate=round(totals["met"] / totals["rated"], 4) if totals["rated"] else None,
+            median_time_to_release_seconds=statistics.median(releases) if releases else None))
+    return summaries
+
+
+def _department(department: Department, found: list[Any], by_incident: dict[int, list[Any]],
+                district: str = "default") -> DepartmentCompliance:
     states: dict[str, int] = {}
     rated = met = 0
     release_times: list[float] = []
@@ -179,19 +230,21 @@ def _department(department: Department, found: list[Any], by_incident: dict[int,
                 release_times.append((o["fulfilled_at"] - incident["occurred_at"]).total_seconds())
             outcomes.append(ObligationOutcome.model_validate(dict(o)))
         listed.append(IncidentCompliance(**incident, obligations=outcomes))
-    return DepartmentCompliance(
-        department=department.code, name=department.name, incidents=len(found),
+    row = DepartmentCompliance(
+        department=department.code, name=department.name, district=district, incidents=len(found),
         met=states.get(ObligationState.MET, 0), met_late=states.get(ObligationState.MET_LATE, 0),
         breached=states.get(ObligationState.BREACHED, 0), pending=states.get(ObligationState.PENDING, 0),
         waived=states.get(ObligationState.WAIVED, 0), obligations=sum(states.values()),
         rated=rated, on_time_rate=round(met / rated, 4) if rated else None,
         median_time_to_release_seconds=statistics.median(release_times) if release_times else None,
         states=dict(sorted(states.items())), by_kind=dict(sorted(by_kind.items())), incident_list=listed)
+    row._release_times = release_times
+    return row
 
 
 # The first eight columns are those of earlier versions, in their order.
 CSV_HEADER = ("department", "name", "incidents", "met", "met_late", "breached", "on_time_rate",
-              "median_time_to_release_seconds", "pending", "waived", "obligations", "rated")
+              "median_time_to_release_seconds", "pending", "waived", "obligations", "rated", "district")
 
 
 def _cell(value: Any) -> Any:

@@ -108,7 +108,7 @@ class _Body(BaseModel):
 
 class ContactIn(_Body):
     name: Annotated[Text, StringConstraints(max_length=100)]
-    role: ContactRole
+    role: one_of(ContactRole.HEAD, ContactRole.DEPUTY)  # a stand-in is set for a period (monitor.standins)
     mobile: Mobile | None = None
     email: EmailStr | None = Field(default=None, max_length=254)
 
@@ -124,6 +124,7 @@ class DepartmentCreate(_Body):
     code: Code
     name: Annotated[Text, StringConstraints(max_length=200)]
     supervisory: bool = False
+    district: Code | None = None  # SPEC §14.1: the built-in ``default`` when not given
     contacts: list[ContactIn] = Field(default_factory=list, max_length=50, validate_default=True)
 
     @field_validator("contacts")
@@ -154,6 +155,7 @@ class DepartmentPublic(BaseModel):
     name: str
     supervisory: bool
     contacts: list[ContactPublic]
+    district: str = "default"
 
 
 # What the severity of a matter that is not an emergency says when none is
@@ -284,6 +286,7 @@ class IncidentPublic(IncidentBase):
     closed_at: datetime | None
     close_reason: str | None
     obligations: list[ObligationPublic]
+    district: str = "default"  # its department's (SPEC §14.1)
 
 
 class TimelineEntryPublic(BaseModel):

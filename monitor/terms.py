@@ -40,7 +40,8 @@ GROUP: Words = {
     Recipient.HEAD: ("主要负责人", "head"), Recipient.DEPUTIES: ("分管负责人", "deputies"),
     Recipient.SUPERVISORS: ("督查单位", "supervisory office"),
 }
-CONTACT_ROLE: Words = {ContactRole.HEAD: ("主要负责人", "head"), ContactRole.DEPUTY: ("分管负责人", "deputy")}
+CONTACT_ROLE: Words = {ContactRole.HEAD: ("主要负责人", "head"), ContactRole.DEPUTY: ("分管负责人", "deputy"),
+                       ContactRole.STANDIN: ("代理人", "stand-in")}
 SEVERITY: Words = {
     Severity.I: ("特别重大（I 级）", "Especially major (I)"), Severity.II: ("重大（II 级）", "Major (II)"),
     Severity.III: ("较大（III 级）", "Large (III)"), Severity.IV: ("一般（IV 级）", "General (IV)"),

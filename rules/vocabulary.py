@@ -125,6 +125,8 @@ class Recipient(StrEnum):
 class ContactRole(StrEnum):
     HEAD = "head"
     DEPUTY = "deputy"
+    # Stands in for an absent head or deputy for a period (SPEC §14.3); never set by hand.
+    STANDIN = "standin"
 
 
 class Role(StrEnum):

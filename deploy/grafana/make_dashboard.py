@@ -13,7 +13,9 @@ Two rules hold for every query below:
   so replicas are combined with ``sum``.
 
 Windows are fixed (no Grafana ``$__`` variables) so that the same expressions
-can be run against Prometheus directly by the end-to-end tests.
+can be run against Prometheus directly by the end-to-end tests. The one
+variable, ``$district`` (SPEC §14.2), is a regular expression that the tests
+replace by ``.*``, as Grafana does for "All".
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from pathlib import Path
 OUTPUT = Path(__file__).resolve().parent / "dashboards" / "sunclock.json"
 DATASOURCE = {"type": "prometheus", "uid": "sunclock-prometheus"}
 
+# The district selector (SPEC §14.2): every series that names a department names its district.
+DISTRICT = 'district=~"$district"'
 # Per unmet obligation of an open incident, one row, however many replicas.
-REMAINING = "max by (incident_id, department, obligation) (sunclock_deadline_remaining_seconds)"
+REMAINING = ("max by (incident_id, department, obligation, district) "
+             f"(sunclock_deadline_remaining_seconds{{{DISTRICT}}})")
 
 
 def named(expr: str, *labels: str) -> str:
@@ -112,9 +117,11 @@ def deadline_table(grid) -> dict:
         options={"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": left, "desc": False}]},
         transformations=[{"id": "organize", "options": {
             "excludeByName": {"Time": True, "incident_id": True, "department": True, "obligation": True},
-            "indexByName": {"incident_title": 0, "department_name": 1, "obligation_title": 2, "Value": 3},
-            "renameByName": {"incident_title": "事件 Incident", "department_name": "责任单位 Department",
-                             "obligation_title": "时限 Obligation", "Value": left},
+            "indexByName": {"incident_title": 0, "district": 1, "department_name": 2, "obligation_title": 3,
+                            "Value": 4},
+            "renameByName": {"incident_title": "事件 Incident", "district": "辖区 District",
+                             "department_name": "责任单位 Department", "obligation_title": "时限 Obligation",
+                             "Value": left},
         }}],
     )
 
@@ -136,6 +143,39 @@ def on_time_rate(grid) -> dict:
                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
         field={"min": 0, "max": 1},
     )
+
+
+def by_district(grid) -> dict:
+    """One row per district: its breaches so far and its deadlines overdue now."""
+    breaches = ("sum by (district) (max by (district, department, obligation) "
+                f"(sunclock_breaches_total{{{DISTRICT}}}))")
+    overdue = f"count by (district) ({REMAINING} < 0)"
+    return panel(
+        "table",
+        "各辖区 · By district",
+        grid,
+        [target(breaches, ref="A", instant=True) | {"format": "table"},
+         target(overdue, ref="B", instant=True) | {"format": "table"}],
+        description="各辖区累计超时次数与当前已超时未履行的时限。 / "
+                    "Each district's breaches so far and its deadlines overdue now.",
+        steps=thresholds(("green", None), ("red", 1)),
+        options={"showHeader": True, "cellHeight": "sm"},
+        transformations=[{"id": "merge", "options": {}}, {"id": "organize", "options": {
+            "excludeByName": {"Time": True},
+            "renameByName": {"district": "辖区 District", "Value #A": "超时次数 Breaches",
+                             "Value #B": "当前超时 Overdue now"},
+        }}],
+    )
+
+
+def district_variable() -> dict:
+    return {
+        "name": "district", "label": "辖区 District", "type": "query", "datasource": DATASOURCE,
+        "query": {"query": "label_values(sunclock_breaches_total, district)", "refId": "district"},
+        "definition": "label_values(sunclock_breaches_total, district)",
+        "includeAll": True, "allValue": ".*", "multi": True, "refresh": 2, "sort": 1,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    }
 
 
 def panels() -> list[dict]:
@@ -164,7 +204,8 @@ def panels() -> list[dict]:
 
         timeseries("每小时超时数（按单位） · Breaches per hour by department", (0, 15, 12, 8),
                    [target(named("sum by (department) (max by (department, obligation) "
-                                 "(increase(sunclock_breaches_total[1h])))", "department"), "{{department_name}}")],
+                                 f"(increase(sunclock_breaches_total{{{DISTRICT}}}[1h])))", "department"),
+                           "{{department_name}}")],
                    description="滚动一小时内记录的超时。 / Breaches recorded in the trailing hour.",
                    axis_label="breaches / h", custom={"fillOpacity": 30}),
         timeseries("通知（按通道与结果） · Notifications by outcome", (12, 15, 12, 8),
@@ -187,6 +228,8 @@ def panels() -> list[dict]:
                      "{{obligation_title}}", instant=True)],
              description="从事件发生到记录履行的用时。 / From occurred_at to the recorded milestone.",
              unit="dtdurations", steps=thresholds(("blue", None))),
+
+        by_district((0, 31, 24, 8)),
     ]
 
 
@@ -210,7 +253,7 @@ def dashboard() -> dict:
             "builtIn": 1, "type": "dashboard", "name": "Annotations & Alerts", "enable": True, "hide": True,
             "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "iconColor": "rgba(0, 211, 255, 1)",
         }]},
-        "templating": {"list": []},
+        "templating": {"list": [district_variable()]},
         "links": [],
         "panels": board_panels,
     }

@@ -17,7 +17,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from monitor import demo
-from monitor.api import accounts, ack, docs, incidents, records, reports, signins, users, voice, webhooks, withdrawals
+from monitor.api import (
+    accounts,
+    ack,
+    districts,
+    docs,
+    incidents,
+    records,
+    reports,
+    signins,
+    users,
+    voice,
+    webhooks,
+    withdrawals,
+)
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping, transaction
@@ -162,6 +175,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(accounts.router, prefix="/api/v1", responses=API_ERRORS)
+    app.include_router(districts.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(signins.router, prefix="/api/v1", responses=API_ERRORS)
     # Public routes: a signed link or a Twilio signature instead of a bearer token.
     app.include_router(ack.router)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from monitor import extension, incidents, waivers
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
+from monitor.auth import scoped
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.models import Incident, Obligation, TimelineEntry
 from monitor.runtime import Runtime
@@ -24,14 +25,14 @@ from monitor.schemas import (
     TimelineEntryPublic,
     WaiverDecision,
 )
-from rules.vocabulary import IncidentState, MatterKind, Role
+from rules.vocabulary import IncidentState, MatterKind
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
 async def _visible(session, incident_id: Id, actor: Actor) -> Incident:  # noqa: ANN001
     incident = await incidents.get_incident(session, incident_id)
-    check_department(actor, incident.department_id)
+    check_department(actor, incident.department_id, incident.id)
     return incident
 
 
@@ -71,8 +72,7 @@ async def list_incidents(session: SessionDep, actor: Annotated[Actor, allowed("r
         query = query.where(Incident.state == state)
     if kind is not None:
         query = query.where(Incident.kind == kind)
-    if actor.role == Role.DEPARTMENT_HEAD:
-        query = query.where(Incident.department_id == actor.department_id)
+    query = scoped(query, actor, Incident.department_id)
     return await incidents.to_public(session, await window.scalars(session, query))
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
-from monitor import cases, departments
+from monitor import cases, departments, districts
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
-from monitor.auth import shown_address
+from monitor.auth import scoped, shown_address
 from monitor.deps import ClockDep, Id, IdFilter, SessionDep, allowed
 from monitor.errors import ErrorCode, Invalid, NotFound
 from monitor.models import AccountabilityCase, Contact, Department, Incident, Notification, Obligation
@@ -23,10 +23,15 @@ router = APIRouter()
 @router.post("/departments", status_code=201, response_model=DepartmentPublic, tags=["departments"])
 async def create_department(body: DepartmentCreate, session: SessionDep, clock: ClockDep,
                             actor: Annotated[Actor, allowed("manage")]) -> DepartmentPublic:
-    await departments.save(session, body, clock.now())
+    saved = await departments.save(session, body, clock.now(), actor=actor)
+    return await _saved(session, saved, body)
+
+
+async def _saved(session, saved: Department, body: DepartmentCreate) -> DepartmentPublic:  # noqa: ANN001
+    district = (await districts.codes(session)).get(saved.district_id, districts.DEFAULT_CODE)
     await session.commit()
     return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,
-                            contacts=[c.model_dump() for c in body.contacts])
+                            contacts=[c.model_dump() for c in body.contacts], district=district)
 
 
 @router.put("/departments/{code}", response_model=DepartmentPublic, tags=["departments"])
@@ -38,16 +43,16 @@ async def replace_department(code: Annotated[Code, Path()], body: DepartmentCrea
                       code=ErrorCode.DEPARTMENT_CODE_MISMATCH, params={"body_code": body.code, "code": code})
     if (await session.exec(select(Department.id).where(Department.code == code))).first() is None:
         raise NotFound(f"no department {code!r}", code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
-    await departments.save(session, body, clock.now(), replace=True)
-    await session.commit()
-    return DepartmentPublic(code=body.code, name=body.name, supervisory=body.supervisory,
-                            contacts=[c.model_dump() for c in body.contacts])
+    saved = await departments.save(session, body, clock.now(), replace=True, actor=actor)
+    return await _saved(session, saved, body)
 
 
 @router.get("/departments", response_model=list[DepartmentPublic], tags=["departments"], responses=LIST_RESPONSES)
 async def list_departments(session: SessionDep, actor: Annotated[Actor, allowed("read")],
-                           window: Annotated[Window, paging(1000)]) -> list[DepartmentPublic]:
-    return window.cut(await departments.list_public(session, actor))
+                           window: Annotated[Window, paging(1000)],
+                           district: Annotated[Code | None, Query()] = None) -> list[DepartmentPublic]:
+    """Every department (of ``district`` if named); a user scoped to a district sees its own only."""
+    return window.cut(await departments.list_public(session, actor, district))
 
 
 def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
@@ -56,9 +61,8 @@ def _notification_query(actor: Actor, incident_id: int | None):  # noqa: ANN202
         Notification.id)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
-    if actor.role == Role.DEPARTMENT_HEAD:
-        query = query.join(Incident, Incident.id == Notification.incident_id).where(
-            Incident.department_id == actor.department_id)
+    if actor.role == Role.DEPARTMENT_HEAD or actor.district_departments is not None:
+        query = scoped(query.join(Incident, Incident.id == Notification.incident_id), actor, Incident.department_id)
     return query
 
 
@@ -111,9 +115,7 @@ async def list_cases(session: SessionDep, actor: Annotated[Actor, allowed("cases
         query = query.where(AccountabilityCase.decision == Decision.PENDING)
     elif state == "decided":
         query = query.where(AccountabilityCase.decision != Decision.PENDING)
-    if actor.role == Role.DEPARTMENT_HEAD:
-        query = query.where(AccountabilityCase.department_id == actor.department_id)
-    return await _cases(session, query, window)
+    return await _cases(session, scoped(query, actor, AccountabilityCase.department_id), window)
 
 
 @router.post("/cases/{case_id}/decision", response_model=CasePublic, tags=["cases"])

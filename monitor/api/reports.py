@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from monitor import notices, reports
+from monitor import districts, notices, reports
 from monitor.actors import Actor
 from monitor.api.responses import json_errors_of_html_route
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed
 from monitor.errors import ErrorCode, Invalid
-from monitor.schemas import UtcTime
+from monitor.schemas import Code, UtcTime
 from rules.vocabulary import MatterKind
 
 router = APIRouter()
@@ -28,8 +28,10 @@ async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
                      start: Annotated[UtcTime | None, Query(alias="from")] = None,
                      end: Annotated[UtcTime | None, Query(alias="to")] = None,
                      kind: MatterKind | None = None,
-                     format: Literal["json", "csv"] = "json") -> Response | reports.ComplianceReport:  # noqa: A002
-    """Per department: incidents that occurred in [from, to) (default: the last 30 days), their
+                     format: Literal["json", "csv"] = "json",  # noqa: A002
+                     district: Annotated[Code | None, Query()] = None) -> Response | reports.ComplianceReport:
+    """By district, then department (of ``district`` only, if named; a user scoped to a district
+    gets theirs): incidents that occurred in [from, to) (default: the last 30 days), their
     deadlines met / met late / breached / pending / waived, the on-time rate (met over settled
     deadlines), the median time to the release, and each incident with its deadlines' states;
     the same figures per kind of matter (``by_kind``, and ``kinds`` over all departments), or
@@ -38,7 +40,8 @@ async def compliance(session: SessionDep, clock: ClockDep, runtime: RuntimeDep,
     start = start or end - DEFAULT_PERIOD
     if start >= end:
         raise Invalid("'from' must be before 'to'", field="from", where="query", code=ErrorCode.PERIOD_REVERSED)
-    report = await reports.compliance(session, start, end, kind)
+    chosen = await districts.report_scope(session, actor, district)
+    report = await reports.compliance(session, start, end, kind, district=chosen)
     if format == "csv":
         filename = reports.csv_filename(report, runtime.settings.zone)
         return Response(reports.to_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
-from monitor import auth, departments, throttle
+from monitor import auth, departments, districts, throttle
 from monitor import waivers as waiver_service
 from monitor.cases import decide as decide_case
 from monitor.deps import MAX_ID, SessionDep
@@ -36,7 +36,7 @@ def _allowed(page: Page, action: str) -> None:
 
 
 def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
-    return {"code": "", "name": "", "supervisory": False,
+    return {"code": "", "name": "", "supervisory": False, "district": "",
             "contacts": [dict.fromkeys(CONTACT_FIELDS, "")
                          | {"role": ContactRole.HEAD if i == 0 else ContactRole.DEPUTY}
                          for i in range(rows)]}
@@ -45,19 +45,25 @@ def _empty_department(rows: int = EMPTY_ROWS) -> dict[str, Any]:
 async def _departments_page(page: Page, session: AsyncSession, *, status: int = 200,
                             values: dict[str, Any] | None = None,
                             errors: dict[str, str] | None = None, editing: str | None = None) -> Response:
-    return render(page, "departments.html", status=status, departments=await departments.list_public(session),
+    # Districts are named only where there are several (SPEC §14.1).
+    several = await districts.many(session)
+    return render(page, "departments.html", status=status,
+                  departments=await departments.list_public(session, page.actor),
                   values=values or _empty_department(), errors=errors or {}, editing=editing,
-                  saved=page.request.query_params.get("saved") == "1")
+                  saved=page.request.query_params.get("saved") == "1",
+                  districts=[(d.code, d.name) for d in await districts.list_public(session, page.actor)]
+                  if several else [])
 
 
 @router.get("/admin/departments")
 async def department_list(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "manage")
     edit = page.request.query_params.get("edit")
-    found = next((d for d in await departments.list_public(session) if d.code == edit), None) if edit else None
+    listed = await departments.list_public(session, page.actor) if edit else []
+    found = next((d for d in listed if d.code == edit), None)
     if found is None:
         return await _departments_page(page, session)
-    values = {"code": found.code, "name": found.name, "supervisory": found.supervisory,
+    values = {"code": found.code, "name": found.name, "supervisory": found.supervisory, "district": found.district,
               "contacts": [{"name": c.name, "role": c.role, "mobile": c.mobile or "", "email": c.email or ""}
                            for c in found.contacts] + _empty_department(2)["contacts"]}
     return await _departments_page(page, session, values=values, editing=found.code)
@@ -68,7 +74,7 @@ def _department_form(form: FormData) -> tuple[dict[str, Any], dict[str, Any], li
     rows = sorted({int(m.group(1)) for key in form for m in [re.fullmatch(r"contacts-(\d{1,2})-\w+", key)] if m})
     typed = [{f: text(form, f"contacts-{i}-{f}") for f in CONTACT_FIELDS} for i in rows]
     values = {"code": text(form, "code"), "name": text(form, "name"), "supervisory": bool(form.get("supervisory")),
-              "contacts": typed}
+              "district": text(form, "district"), "contacts": typed}
     used = [i for i, c in zip(rows, typed, strict=True) if c["name"] or c["mobile"] or c["email"]]
     contacts = [{k: v for k, v in typed[rows.index(i)].items() if v} for i in used]
     body = {k: v for k, v in values.items() if k != "contacts" and v not in ("", None)} | {"contacts": contacts}
@@ -86,7 +92,8 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
         data = validate(DepartmentCreate, body, page.t)
         if editing is not None and data.code != editing:
             raise FormInvalid({"code": page.t("err.invalid")})
-        await departments.save(session, data, page.runtime.clock.now(), replace=editing is not None)
+        await departments.save(session, data, page.runtime.clock.now(), replace=editing is not None,
+                               actor=page.actor)
 
     _, errors = await save(page, session, action)
     if errors is None:
@@ -99,8 +106,10 @@ async def save_department(page: Posted, session: SessionDep) -> Response:
 
 async def _users_page(page: Page, session: AsyncSession, *, status: int = 200, values: dict[str, str] | None = None,
                       errors: dict[str, str] | None = None, token: str | None = None) -> Response:
-    users = (await session.execute(select(User, Department.code).outerjoin(
-        Department, Department.id == User.department_id).order_by(User.name))).all()
+    query = select(User, Department.code).outerjoin(Department, Department.id == User.department_id)
+    if page.actor is not None and page.actor.district_id is not None:
+        query = query.where(User.district_id == page.actor.district_id)
+    users = (await session.execute(query.order_by(User.name))).all()
     codes = list((await session.exec(select(Department.code).order_by(Department.code))).scalars())
     held = await throttle.blocked_names(session, page.runtime.clock.now())
     blocked = {u.name: until for u, _ in users if (until := held.get(throttle.name_key(u.name)))}
@@ -127,8 +136,11 @@ async def create_user(page: Posted, session: SessionDep) -> Response:
         errors["password"] = page.t("err.required")
     else:
         try:
+            # An admin scoped to a district creates users of that district only (SPEC §14.1).
+            scope = (await districts.codes(session)).get(page.actor.district_id) if page.actor else None
             _, token = await auth.create_user(session, values["name"], values["role"], page.runtime.clock.now(),
-                                              department=values["department"] or None, password=password)
+                                              department=values["department"] or None, password=password,
+                                              district=scope)
             await session.commit()
         except SunclockError as exc:
             errors = service_errors(exc, page.t)
@@ -139,15 +151,18 @@ async def create_user(page: Posted, session: SessionDep) -> Response:
     return await _users_page(page, session, token=token)
 
 
-async def _user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+async def _user(session: AsyncSession, user_id: int, page: Page | None = None) -> User | None:
+    """The user, unless another district's, for an admin scoped to one (SPEC §14.1)."""
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    scope = page.actor.district_id if page is not None and page.actor is not None else None
+    return None if user is None or (scope is not None and user.district_id != scope) else user
 
 
 @router.post("/admin/users/{user_id}/active")
 async def toggle_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Switch a user off (no more sign-in or API token) or on again."""
     _allowed(page, "manage")
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     if page.user is not None and user.id == page.user.id:  # an admin never locks themselves out
@@ -163,7 +178,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
     """End the user's API tokens and page sessions (a lost phone, a leaked token)."""
     _allowed(page, "manage")
     assert page.actor is not None
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await auth.revoke(session, user.name, page.actor)
@@ -175,7 +190,7 @@ async def revoke_user(user_id: int, page: Posted, session: SessionDep) -> Respon
 async def unlock_user(user_id: int, page: Posted, session: SessionDep) -> Response:
     """Let a user whose name was being guessed sign in again, from anywhere."""
     _allowed(page, "manage")
-    user = await _user(session, user_id)
+    user = await _user(session, user_id, page)
     if user is None:
         return refusal(page, 404, "error.not_found")
     await throttle.unlock(session, user.name)

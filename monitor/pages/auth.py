@@ -22,8 +22,7 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from monitor import accounts, page_sessions, throttle
-from monitor.actors import Actor
+from monitor import accounts, districts, page_sessions, throttle
 from monitor.auth import check_password, hash_password
 from monitor.deps import RuntimeDep, SessionDep
 from monitor.models import User
@@ -107,7 +106,7 @@ async def page_context(request: Request, runtime: RuntimeDep, session: SessionDe
             _issue(page, None)
             return page
         page.user = user
-        page.actor = Actor(name=user.name, role=user.role, department_id=user.department_id)
+        page.actor = await districts.actor_for(session, user)
     return page
 
 

@@ -132,6 +132,16 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
     "err.code": "以字母开头，只含字母、数字、- 或 _，最多 32 位。", "err.time": "请填写有效的日期和时间。",
     "err.email": "邮箱地址无效。",
     "err.invalid": "内容无效。",
+    # districts and stand-ins (SPEC §14)
+    "col.district": "辖区", "field.district": "所属辖区", "field.district_default": "（不变 / 默认辖区）",
+    "districts.link": "一个部署服务多个区县：管理辖区", "districts.title": "辖区", "districts.new": "新增辖区",
+    "districts.hint": "每个辖区有自己的责任单位和督查单位；只看本辖区的用户用 sunclock user create --district 创建。",
+    "saved.district": "辖区已保存。", "col.departments": "责任单位数",
+    "standins.link": "代理人", "standins.title": "代理人", "standins.new": "设置代理人",
+    "standins.hint": "联系人外出期间，发给他的提醒改发代理人（本人仍收到邮件）；以发送时为准。",
+    "standins.contact": "外出的联系人", "standins.standin": "代理人", "standins.standin_name": "代理人姓名",
+    "standins.from": "开始时间", "standins.to": "结束时间", "standins.reason": "事由", "standins.none": "尚未设置代理人。",
+    "saved.standin": "代理人已设置。", "standins.for": "{standin}（代{contact}）", "report.all_districts": "全部辖区", "report.by_district": "各辖区统计",
     "err.characters_in": "表单字段 {field} 含有无法保存的字符（如 NUL），请删除后重新提交。",
     # extension and keep publishing (SPEC §13.3, §13.4)
     "extend.title": "延长时限", "extend.submit": "延长", "field.working_days": "延长工作日数",
@@ -273,6 +283,18 @@ EN: dict[str, str] = terms.catalogue(Language.EN) | {
     "new.severity_hint": "required for an emergency; optional for public opinion and disclosure requests (default IV)",
     "incident.calendar_incomplete": "beyond the holiday calendar's last year: counted on weekends alone; "
                                     "add that year's calendar",
+    "col.district": "District", "field.district": "District", "field.district_default": "(unchanged / default)",
+    "districts.link": "One deployment for several districts: manage districts", "districts.title": "Districts",
+    "districts.new": "New district",
+    "districts.hint": "Each district has its own departments and supervisory office; create users who see one "
+                      "district only with sunclock user create --district.",
+    "saved.district": "District saved.", "col.departments": "Departments",
+    "standins.link": "Stand-ins", "standins.title": "Stand-ins", "standins.new": "Set a stand-in",
+    "standins.hint": "While a contact is away, their messages go to the stand-in (they still get the email), "
+                     "as of the time each is sent.",
+    "standins.contact": "Contact away", "standins.standin": "Stand-in", "standins.standin_name": "Stand-in's name",
+    "standins.from": "From", "standins.to": "To", "standins.reason": "Reason", "standins.none": "No stand-ins yet.",
+    "saved.standin": "Stand-in set.", "standins.for": "{standin} (for {contact})", "report.all_districts": "All districts", "report.by_district": "By district",
 }
 
 CATALOGUE = {Language.ZH: ZH, Language.EN: EN}

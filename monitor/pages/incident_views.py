@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import extension, incidents, withdrawals
+from monitor.actors import Actor
 from monitor.auth import sees_contacts, sees_department
 from monitor.deps import MAX_ID, SessionDep
 from monitor.errors import ErrorCode, NotFound
@@ -51,8 +52,10 @@ def _allowed(page: Page, action: str) -> None:
         raise PageExit(refusal(page, 403, "error.forbidden"))
 
 
-async def _departments(session: AsyncSession) -> list[Department]:
-    return list((await session.exec(select(Department).order_by(Department.supervisory, Department.code))).scalars())
+async def _departments(session: AsyncSession, actor: Actor | None) -> list[Department]:
+    """The departments an incident may be registered for: a scoped user's district's only."""
+    found = (await session.exec(select(Department).order_by(Department.supervisory, Department.code))).scalars()
+    return [d for d in found if actor is None or actor.in_district(d.id)]
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +69,9 @@ async def new_incident(page: SignedIn, session: SessionDep) -> Response:
     # No default time: "now" would quietly start the legal clock at the moment of reporting.
     values = {"title": "", "kind": MatterKind.EMERGENCY, "severity": "", "department": "", "description": "",
               "location": "", "occurred_at": "", "late_ok": ""}
-    return render(page, "incident_new.html", values=values, errors={}, departments=await _departments(session),
-                  severities=SEVERITIES, kinds=KINDS, late=False, **_clock_facts(page))
+    return render(page, "incident_new.html", values=values, errors={},
+                  departments=await _departments(session, page.actor), severities=SEVERITIES, kinds=KINDS,
+                  late=False, **_clock_facts(page))
 
 
 def _clock_facts(page: Page) -> dict[str, object]:
@@ -111,7 +115,7 @@ async def register(page: Posted, session: SessionDep) -> Response:
     if errors is None:
         return redirect(page, f"/incidents/{incident_id}?saved=registered")
     return render(page, "incident_new.html", status=422, values=values, errors=errors,
-                  departments=await _departments(session), severities=SEVERITIES, kinds=KINDS,
+                  departments=await _departments(session, page.actor), severities=SEVERITIES, kinds=KINDS,
                   late="occurred_at" in errors and values["late_ok"] != "1", **_clock_facts(page))
 
 
@@ -124,6 +128,8 @@ async def _visible_incident(page: Page, session: AsyncSession, incident_id: int)
         incident = await incidents.get_incident(session, incident_id)
     except NotFound:
         raise PageExit(refusal(page, 404, "error.not_found")) from None
+    if not page.actor.in_district(incident.department_id):  # another district's: as if it did not exist
+        raise PageExit(refusal(page, 404, "error.not_found"))
     if not sees_department(page.actor, incident.department_id):
         raise PageExit(refusal(page, 403, "error.other_department"))
     return incident

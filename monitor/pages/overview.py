@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import incidents
 from monitor.actors import Actor
-from monitor.auth import shown_address
+from monitor.auth import scoped, shown_address
 from monitor.models import (
     Acknowledgement,
     Contact,
@@ -79,8 +79,8 @@ def extendable(rules: RuleSet, incident: IncidentPublic) -> list[tuple[Obligatio
 
 
 def visible(query: Select, actor: Actor, column: Any = Incident.department_id) -> Select:
-    """A department head's queries see their own department only."""
-    return query.where(column == actor.department_id) if actor.role == Role.DEPARTMENT_HEAD else query
+    """A department head's queries see their own department only, a scoped user's their district's."""
+    return scoped(query, actor, column)
 
 
 def obligation_title(rules: RuleSet, key: str, fallback: str, lang: str) -> str:

@@ -9,10 +9,12 @@ from datetime import date, datetime, time, timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor import notices, reports
+from monitor import districts, notices, reports
 from monitor.deps import MAX_ID, SessionDep
-from monitor.errors import ErrorCode, Forbidden, NotFound
+from monitor.errors import ErrorCode, Forbidden, NotFound, SunclockError
+from monitor.models import District
 from monitor.pages import overview
 from monitor.pages.auth import SignedIn
 from monitor.pages.render import Page, PageExit, PageRoute, refusal, render
@@ -111,15 +113,33 @@ def chart(report: reports.ComplianceReport, page: Page) -> dict:
             "bar": CHART_BAR, "width": CHART_LABEL + CHART_BAR + 72 + 13 * longest, "row": CHART_ROW}
 
 
+async def _district(page: Page, session: AsyncSession) -> tuple[District | None, dict[str, str]]:
+    """The district picked (``?district=``), a scoped user's own, or all; an unknown one is an error."""
+    assert page.actor is not None
+    try:
+        return await districts.report_scope(session, page.actor, page.request.query_params.get("district")), {}
+    except Forbidden:
+        raise PageExit(refusal(page, 403, "error.forbidden")) from None
+    except SunclockError as exc:
+        return await districts.report_scope(session, page.actor, None), {"district": page.t(exc.code, **exc.params)}
+
+
 @router.get("/reports")
 async def report_page(page: SignedIn, session: SessionDep) -> Response:
     _allowed(page, "report")
     period = _period(page)
     start, end = period.bounds(page)
-    report = await reports.compliance(session, start, end)
+    district, problems = await _district(page, session)
+    report = await reports.compliance(session, start, end, district=district)
     query = f"from={period.first.isoformat()}&to={period.last.isoformat()}"
-    return render(page, "reports.html", status=422 if period.errors else 200, report=report, period=period,
-                  errors=period.errors, chart=chart(report, page), csv_href=f"/reports/compliance.csv?{query}",
+    if district is not None:
+        query += f"&district={district.code}"
+    errors = period.errors | problems
+    several = await districts.many(session)
+    return render(page, "reports.html", status=422 if errors else 200, report=report, period=period,
+                  errors=errors, chart=chart(report, page), csv_href=f"/reports/compliance.csv?{query}",
+                  districts=[(d.code, d.name) for d in await districts.list_public(session, page.actor)]
+                  if several else [], district=district.code if district else "",
                   typed={k: page.request.query_params.get(k, "") for k in ("from", "to")},
                   title_of=lambda o: overview.obligation_title(page.runtime.rules, o.key, o.title, page.lang))
 
@@ -130,7 +150,10 @@ async def report_csv(page: SignedIn, session: SessionDep) -> Response:
     period = _period(page)
     if period.errors:
         return refusal(page, 422, "err.invalid")
-    report = await reports.compliance(session, *period.bounds(page))
+    district, problems = await _district(page, session)
+    if problems:
+        return refusal(page, 422, "err.invalid")
+    report = await reports.compliance(session, *period.bounds(page), district=district)
     filename = reports.csv_filename(report, page.runtime.settings.zone)
     return finish(page, Response(reports.to_csv(report).encode("utf-8"), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{filename}"',

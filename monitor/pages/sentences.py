@@ -84,6 +84,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "fallback": ("已改用{fallback}。", " Falling back to {fallback}."),
     "calendar_incomplete": ("（日历尚未覆盖该年份，暂按周末推算）",
                             " (the calendar does not cover that year yet; counted on weekends alone)"),
+    "stand_ins": ("代理接收：{stand_ins}。", " Stand-ins: {stand_ins}."),
     "steps_cancelled": ("取消 {steps_cancelled} 个待发提醒。", " {steps_cancelled} pending message(s) cancelled."),
 }
 
@@ -207,6 +208,10 @@ class Speaker:
         if "occurred_at" in detail and isinstance(detail["occurred_at"], dict) or "severity" in detail and isinstance(
                 detail["severity"], dict):
             values["changes"] = self._changes(detail)
+        if isinstance(detail.get("stand_ins"), list):  # who stood in for whom (SPEC §14.3)
+            values["stand_ins"] = self.sep.join(
+                self.t("standins.for", standin=s.get("standin"), contact=s.get("contact"))
+                for s in detail["stand_ins"] if isinstance(s, dict))
         if "late_by" in detail:
             values["late_by"] = _span(int(detail["late_by"]), self.column)
         return values

@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from monitor.pages import accounts, admin, auth, board, incident_views, papers, wall
+from monitor.pages import accounts, admin, auth, board, district_views, incident_views, papers, wall
 from monitor.pages.render import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, board, incident_views, admin, papers, wall, accounts):
+for _module in (auth, board, incident_views, admin, district_views, papers, wall, accounts):
     router.include_router(_module.router)
 
 

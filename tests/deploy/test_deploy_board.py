@@ -61,6 +61,7 @@ REQUIRED_PANELS = [
     "Time to fulfil p50",
     "Pending accountability cases",
     "Scheduler heartbeat age",
+    "By district",
 ]
 
 
@@ -174,3 +175,21 @@ def test_grafana_loads_the_board_from_where_compose_mounts_it():
     mounts = dict(volume.split(":")[:2] for volume in compose["services"]["grafana"]["volumes"])
     assert mounts.get("./grafana/dashboards") == entry["options"]["path"]
     assert mounts.get("./grafana/provisioning") == "/etc/grafana/provisioning"
+
+
+def test_the_board_selects_a_district_and_every_department_query_follows_it():
+    """SPEC §14.2: a district selector, and no panel about departments that ignores it."""
+    board = load_board()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["district"]["includeAll"] and variables["district"]["allValue"] == ".*"
+    assert "label_values(sunclock_breaches_total, district)" in variables["district"]["definition"]
+    for expr in board_exprs():
+        if "department" in expr:
+            assert 'district=~"$district"' in expr, expr
+
+
+def test_alerts_about_a_department_keep_its_district():
+    for expr in alert_exprs():
+        for grouping in re.findall(r"\b(?:by|on)\s*\(([^)]*)\)", expr):
+            if "department" in grouping:
+                assert "district" in grouping, expr

@@ -37,13 +37,15 @@ async def test_metrics_follow_the_database(client, seeded, runtime, clock):
     assert values[("sunclock_obligations", (("obligation", "authoritative_release"), ("state", "met")))] == 1
     assert values[("sunclock_obligations", (("obligation", "authoritative_release"), ("state", "breached")))] == 1
     remaining = {k[1]: v for k, v in values.items() if k[0] == "sunclock_deadline_remaining_seconds"}
-    assert remaining[(("department", "HEALTH"), ("incident_id", "2"), ("obligation", "authoritative_release"))] \
-        == -3600
-    assert remaining[(("department", "EMB"), ("incident_id", "1"), ("obligation", "press_conference"))] \
-        == 23 * 3600
+    assert remaining[(("department", "HEALTH"), ("district", "default"), ("incident_id", "2"),
+                      ("obligation", "authoritative_release"))] == -3600
+    assert remaining[(("department", "EMB"), ("district", "default"), ("incident_id", "1"),
+                      ("obligation", "press_conference"))] == 23 * 3600
     assert not any(("obligation", "authoritative_release") in k and ("incident_id", "1") in k for k in remaining)
-    assert values[("sunclock_breaches_total", (("department", "HEALTH"), ("obligation", "authoritative_release")))] == 1
-    assert values[("sunclock_breaches_total", (("department", "EMB"), ("obligation", "authoritative_release")))] == 0
+    assert values[("sunclock_breaches_total", (("department", "HEALTH"), ("district", "default"),
+                                               ("obligation", "authoritative_release")))] == 1
+    assert values[("sunclock_breaches_total", (("department", "EMB"), ("district", "default"),
+                                               ("obligation", "authoritative_release")))] == 0
     assert values[("sunclock_cases", (("decision", "pending"),))] == 1
     assert values[("sunclock_time_to_fulfil_seconds_count", (("obligation", "authoritative_release"),))] == 1
     assert values[("sunclock_time_to_fulfil_seconds_sum", (("obligation", "authoritative_release"),))] == 3600
@@ -54,7 +56,8 @@ async def test_metrics_follow_the_database(client, seeded, runtime, clock):
 
     clock.advance(hours(1))
     later = samples(await scrape(client))
-    assert later[("sunclock_deadline_remaining_seconds", (("department", "EMB"), ("incident_id", "1"),
+    assert later[("sunclock_deadline_remaining_seconds", (("department", "EMB"), ("district", "default"),
+                                                          ("incident_id", "1"),
                                                           ("obligation", "press_conference")))] == 22 * 3600
 
 

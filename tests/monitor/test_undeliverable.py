@@ -93,7 +93,8 @@ async def test_without_a_supervisory_office_the_final_warning_records_whom_it_mi
     assert "<strong>无人可送达</strong>: 最后预警 · 发布权威信息 · 督查单位" in shown
     assert "最新提醒: 最后预警" in shown  # the others were told
     metrics = (await pages.get("/metrics")).text
-    assert 'sunclock_steps_undeliverable_total{department="EMB",obligation="authoritative_release"} 1.0' in metrics
+    assert ('sunclock_steps_undeliverable_total{department="EMB",district="default",'
+            'obligation="authoritative_release"} 1.0') in metrics
 
 
 async def test_a_department_without_deputies_is_noted_but_not_flagged_in_red(pages, runtime, clock):
@@ -104,4 +105,5 @@ async def test_a_department_without_deputies_is_noted_but_not_flagged_in_red(pag
     await signed_in(pages, "duty")
     assert "无人可送达" not in card((await pages.get("/")).text, incident_id)
     metrics = (await pages.get("/metrics")).text
-    assert 'sunclock_steps_undeliverable_total{department="HEALTH",obligation="authoritative_release"} 0.0' in metrics
+    assert ('sunclock_steps_undeliverable_total{department="HEALTH",district="default",'
+            'obligation="authoritative_release"} 0.0') in metrics

@@ -72,7 +72,8 @@ async def test_a_closed_incident_still_breaches_and_tells_the_supervisors(client
     assert await sample(client, "sunclock_deadline_remaining_seconds", incident_id=str(incident["id"]),
                         obligation="authoritative_release") == 0.0
     board = (await client.get("/metrics")).text
-    assert 'sunclock_breaches_total{department="EMB",obligation="authoritative_release"} 1.0' in board
+    assert ('sunclock_breaches_total{department="EMB",district="default",obligation="authoritative_release"} 1.0'
+            in board)
 
 
 async def test_only_a_supervisor_decides_a_waiver(client, seeded, runtime):
