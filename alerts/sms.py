@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from alerts.base import ChannelName, DeliveryError, Message, Receipt
+from alerts.base import ChannelName, DeliveryError, Message, Receipt, SentMessage
 from alerts.twilio_errors import classify_twilio_error
 
 
@@ -95,6 +96,9 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):
             timeout=timeout if timeout is not None else self.timeout,
             allow_redirects=allow_redirects,
         )
+
+
+LOG_PAGE = 1000  # messages per page of the log, Twilio's maximum
 
 
 class TwilioSmsChannel:
@@ -165,6 +169,24 @@ class TwilioSmsChannel:
             # retrying risks a duplicate; still, a duplicate beats a lost alert.
             raise DeliveryError("Twilio accepted the request but returned no SID", permanent=False, code="no_sid")
         return Receipt(provider=self.provider, provider_id=created.sid)
+
+    async def sent_since(self, to: str, since: datetime) -> list[SentMessage]:
+        """What Twilio's message log holds for ``to`` sent at or after ``since``
+        (``GET …/Messages.json?To=…&DateSent>=…``, every page). Raises
+        DeliveryError when the log cannot be read."""
+        try:
+            found = await self._twilio().messages.list_async(to=to, date_sent_after=since, page_size=LOG_PAGE)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _error_from_twilio(exc) from exc
+        except TwilioException as exc:  # a page it could not fetch (the client raises no status there)
+            raise DeliveryError(f"cannot read Twilio's message log: {exc}", permanent=False, code="log") from exc
+        except TimeoutError as exc:
+            raise DeliveryError(f"no answer from Twilio within {self._timeout:g} s", permanent=False,
+                                code="timeout") from exc
+        except (aiohttp.ClientError, json.JSONDecodeError) as exc:
+            raise DeliveryError(f"cannot read Twilio's message log: {exc.__class__.__name__}", permanent=False,
+                                code="connection") from exc
+        return [SentMessage(provider_id=m.sid, body=m.body or "", sent_at=m.date_sent) for m in found if m.sid]
 
     async def aclose(self) -> None:
         if self._http is not None:

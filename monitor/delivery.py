@@ -32,7 +32,9 @@ from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
 from monitor.outage import Outage, is_connection_error
 from monitor.planning import SCHEDULER
+from monitor.reconcile import Reconciler
 from monitor.relevance import Recheck
+from monitor.retry import retrying
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
 from rules import vocabulary
@@ -45,6 +47,8 @@ LATE_AFTER = timedelta(seconds=1)
 # While a burst is being sent, how often the lease is looked at (seconds of
 # real time: the provider may not answer for a while).
 LEASE_CHECK = 1.0
+RECORD_SLOTS = 4  # transactions recording sends at once
+RECORD_BATCH = 100  # sends in one of them at most
 
 
 def pending(content: dict, now: datetime) -> dict:
@@ -57,6 +61,37 @@ def leased(content: dict, now: datetime, token: str, lease: datetime) -> dict:
     that will send it, it needs no separate claim."""
     return content | {"state": NotificationState.SENDING, "attempts": 1, "next_attempt_at": now, "late": False,
                       "claim_token": token, "claimed_until": lease}
+
+
+class _Recorder:
+    """Records finished sends at once: up to RECORD_SLOTS transactions at a time,
+    each taking the sends that finished while the others were committing (at
+    most RECORD_BATCH), so that recording keeps up with a burst without any
+    send waiting for a large group to finish."""
+
+    def __init__(self, record: Callable[[list[Attempt]], Awaitable[None]]):
+        self.record = record
+        self.waiting: list[tuple[Attempt, asyncio.Future]] = []
+        self.slots = asyncio.Semaphore(RECORD_SLOTS)
+
+    async def add(self, attempt: Attempt) -> None:
+        """Returns once ``attempt`` is recorded (by this call or another's commit)."""
+        recorded = asyncio.get_running_loop().create_future()
+        self.waiting.append((attempt, recorded))
+        while not recorded.done():
+            async with self.slots:
+                batch, self.waiting = self.waiting[:RECORD_BATCH], self.waiting[RECORD_BATCH:]
+                if not batch:
+                    break  # taken by a commit under way: wait for it below
+                try:
+                    await self.record([a for a, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        future.set_result(None)
+        await recorded
 
 
 @dataclass
@@ -83,9 +118,12 @@ class Deliverer:
     outage: Outage | None = None  # shared with the scheduler (monitor/runtime.py)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests pass one that moves their clock
     recheck: Recheck = field(init=False)
+    reconcile: Reconciler = field(init=False)
 
     def __post_init__(self) -> None:
         self.recheck = Recheck(settings=self.settings, metrics=self.metrics, load_directory=self.load_directory)
+        self.reconcile = Reconciler(sessions=self.sessions, channels=self.channels, metrics=self.metrics,
+                                    clock=self.clock, settings=self.settings)
         if self.outage is None:
             self.outage = Outage(clock=self.clock, metrics=self.metrics)
 
@@ -98,13 +136,28 @@ class Deliverer:
         notifications were claimed."""
         now = self.clock.now()
         token = uuid.uuid4().hex
-        async with transaction(self.sessions) as session:
-            claimed = await self._claim(session, now, token)
-            fresh = await self.recheck(session, claimed, now, token)
-        await self.send_claimed(fresh, token)
+        reclaimed: set[int] = set()
+
+        async def claim() -> list[ClaimedNotification]:
+            reclaimed.clear()
+            async with transaction(self.sessions) as session:
+                return await self._claim(session, now, token, reclaimed)
+
+        claimed = await retrying(claim, where="claim", metrics=self.metrics)
+        if not claimed:
+            return 0
+        # Reclaimed SMS that the provider's log shows as sent are recorded, not sent again.
+        to_send = await self.reconcile(claimed, reclaimed, token) if reclaimed else claimed
+
+        async def recheck() -> list[ClaimedNotification]:
+            async with transaction(self.sessions) as session:
+                return await self.recheck(session, to_send, now, token)
+
+        await self.send_claimed(await retrying(recheck, where="recheck", metrics=self.metrics), token)
         return len(claimed)
 
-    async def _claim(self, session: AsyncSession, now: datetime, token: str) -> list[ClaimedNotification]:
+    async def _claim(self, session: AsyncSession, now: datetime, token: str,
+                     reclaimed: set[int]) -> list[ClaimedNotification]:
         # On PostgreSQL, rows another replica is claiming or recording are skipped,
         # never waited for: replicas share the work without blocking each other
         # (SQLite has one writer and ignores the clause).
@@ -125,16 +178,17 @@ class Deliverer:
                                           Notification.claimed_until < now)
             .order_by(Notification.id).limit(self.batch).with_for_update(skip_locked=True))).scalars())
         if expired:
-            reclaimed = typed(ClaimedNotification, await session.execute(
+            again = typed(ClaimedNotification, await session.execute(
                 update(Notification).where(among(session, Notification.id, expired),
                                            Notification.state == NotificationState.SENDING,
                                            Notification.claimed_until < now)
                 .values(**claim).returning(*CLAIMED)))
-            for row in reclaimed:
+            for row in again:
                 self.metrics.reclaimed.labels(row.channel).inc()
                 log.warning("notification_lease_expired", notification_id=row.id, incident_id=row.incident_id,
                             channel=row.channel, duplicate_possible=True)
-            rows += reclaimed
+                reclaimed.add(row.id)
+            rows += again
         return rows
 
     async def send_claimed(self, claimed: list[ClaimedNotification], token: str) -> None:
@@ -144,27 +198,27 @@ class Deliverer:
             return
         pool = asyncio.Semaphore(self.settings.send_concurrency)
         lease = Lease(self.sessions, self.clock, self.lease_length, claimed, token)
+        recorder = _Recorder(lambda attempts: self._record_until_done(attempts, token, lease))
 
-        async def bounded(row: ClaimedNotification) -> Attempt | None:
+        async def one(row: ClaimedNotification) -> None:
             async with pool:
                 if not await lease.may_send(row):
-                    return None
-                return await self._send(row)
+                    return
+                attempt = await self._send(row)
+            # Recorded as soon as the provider answered, not with the rest of the
+            # burst: a crash leaves unrecorded only the sends in flight (accepted by
+            # the provider, not yet marked sent: for SMS, the provider's log tells
+            # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
+            await recorder.add(attempt)
+            lease.done([row.id])
 
-        # Outcomes are committed while the rest are still being sent, each commit
-        # taking every send that finished since the previous one began (a group
-        # commit): a burst is recorded in a few transactions, and a crash leaves
-        # unrecorded only what finished during one commit plus the sends in flight,
-        # accepted by the provider but not yet marked sent (the possible duplicates).
-        unfinished = {asyncio.ensure_future(bounded(row)) for row in claimed}
+        tasks = [asyncio.ensure_future(one(row)) for row in claimed]
+        unfinished = set(tasks)
         while unfinished:
-            finished, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK,
-                                                      return_when=asyncio.FIRST_COMPLETED)
-            attempts = [attempt for task in finished if (attempt := task.result()) is not None]
-            if attempts:
-                await self._record_until_done(attempts, token, lease)
-                lease.done(a.row.id for a in attempts)
+            _, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK)
             await lease.keep()
+        for task in tasks:
+            task.result()  # an error that is not the database's absence is a bug: raised, and logged by the caller
 
     async def _record_until_done(self, attempts: list[Attempt], token: str, lease: Lease) -> None:
         """Record what was sent, retried with backoff while the database is away:
@@ -173,7 +227,7 @@ class Deliverer:
         assert self.outage is not None
         while True:
             try:
-                await self._record_all(attempts, token)
+                await retrying(lambda: self._record_all(attempts, token), where="record", metrics=self.metrics)
             except Exception as exc:
                 if not is_connection_error(exc) or self.clock.now() >= lease.until:
                     raise
