@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,6 +62,18 @@ def leased(content: dict, now: datetime, token: str, lease: datetime) -> dict:
     that will send it, it needs no separate claim."""
     return content | {"state": NotificationState.SENDING, "attempts": 1, "next_attempt_at": now, "late": False,
                       "claim_token": token, "claimed_until": lease}
+
+
+def first_of_each_step_first(rows: list[ClaimedNotification]) -> list[ClaimedNotification]:
+    """The first message of every step, then the second of every step, …: with a
+    slow provider the send slots are taken in this order, so that each step of
+    a burst starts going out at once and none waits behind another's recipients."""
+    seen: Counter[int] = Counter()
+    ranked = []
+    for index, row in enumerate(rows):
+        ranked.append((seen[row.step_id], index, row))
+        seen[row.step_id] += 1
+    return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])]
 
 
 class _Recorder:
@@ -131,9 +144,20 @@ class Deliverer:
     def lease_length(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_seconds)
 
+    @property
+    def retry_cap(self) -> timedelta:
+        return timedelta(seconds=self.settings.retry_max_seconds)
+
     async def deliver_due(self) -> int:
         """Send what is due now (retries, fallbacks, expired leases); returns how many
         notifications were claimed."""
+        count, to_send, token = await self.claim_due()
+        await self.send_claimed(to_send, token)
+        return count
+
+    async def claim_due(self) -> tuple[int, list[ClaimedNotification], str]:
+        """Claim what is due now (retries, fallbacks, expired leases): how many were
+        claimed, those of them to send (under the token) and the token."""
         now = self.clock.now()
         token = uuid.uuid4().hex
         reclaimed: set[int] = set()
@@ -145,7 +169,7 @@ class Deliverer:
 
         claimed = await retrying(claim, where="claim", metrics=self.metrics)
         if not claimed:
-            return 0
+            return 0, [], token
         # Reclaimed SMS that the provider's log shows as sent are recorded, not sent again.
         to_send = await self.reconcile(claimed, reclaimed, token) if reclaimed else claimed
 
@@ -153,8 +177,7 @@ class Deliverer:
             async with transaction(self.sessions) as session:
                 return await self.recheck(session, to_send, now, token)
 
-        await self.send_claimed(await retrying(recheck, where="recheck", metrics=self.metrics), token)
-        return len(claimed)
+        return len(claimed), await retrying(recheck, where="recheck", metrics=self.metrics), token
 
     async def _claim(self, session: AsyncSession, now: datetime, token: str,
                      reclaimed: set[int]) -> list[ClaimedNotification]:
@@ -212,7 +235,7 @@ class Deliverer:
             await recorder.add(attempt)
             lease.done([row.id])
 
-        tasks = [asyncio.ensure_future(one(row)) for row in claimed]
+        tasks = [asyncio.ensure_future(one(row)) for row in first_of_each_step_first(claimed)]
         unfinished = set(tasks)
         while unfinished:
             _, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK)
@@ -298,7 +321,7 @@ class Deliverer:
         assert error is not None
         mine = (Notification.id == row.id, Notification.claim_token == token,
                 Notification.state == NotificationState.SENDING)
-        decision = decide(row.attempts, error, now)
+        decision = decide(row.attempts, error, now, max_delay=self.retry_cap)
         if decision.action == "retry":
             await session.execute(update(Notification).where(*mine).values(
                 state=NotificationState.PENDING, next_attempt_at=decision.retry_at, claimed_until=None,

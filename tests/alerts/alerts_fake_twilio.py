@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,7 +135,7 @@ class FakeTwilio:
             await self._release.wait()
             return web.Response(status=503)
         if resource is not None:
-            return web.json_response({k: v for k, v in resource.items() if k != "_sent"}, status=reply.status)
+            return web.json_response(_public(resource), status=reply.status)
         return _json(reply)
 
     async def _list_messages(self, request: web.Request) -> web.Response:
@@ -160,7 +161,7 @@ class FakeTwilio:
 
         more = (page + 1) * size < len(found)
         return web.json_response({
-            "messages": [{k: v for k, v in m.items() if k != "_sent"} for m in chunk],
+            "messages": [_public(m) for m in chunk],
             "page": page, "page_size": size, "start": page * size, "end": page * size + len(chunk) - 1,
             "uri": request.path_qs, "first_page_uri": uri(0), "previous_page_uri": uri(page - 1) if page else None,
             "next_page_uri": uri(page + 1) if more else None,
@@ -172,6 +173,7 @@ class FakeTwilio:
         sent = datetime.now(UTC).replace(microsecond=0)  # the peer's own clock, as Twilio's
         return {
             "_sent": sent,
+            "_at": time.time(),  # when it was accepted, for lag measured from outside
             "date_sent": format_datetime(sent),
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
@@ -193,6 +195,11 @@ class FakeTwilio:
             "to": form.get("To"),
             "uri": f"{base}.json",
         }
+
+
+def _public(resource: dict) -> dict:
+    """The resource as Twilio shows it, without the fake's own bookkeeping."""
+    return {k: v for k, v in resource.items() if not k.startswith("_")}
 
 
 def _when(value: str | None) -> datetime | None:
