@@ -186,10 +186,9 @@ def first_message_lag(pg_url: str, twilio, smtp) -> float:  # noqa: ANN001
     return max(first.get(step, float("inf")) - at for step, at in planned.items())
 
 
-def register_then_close(tmp: Path, pg_url: str, *, pairs: int = 60, workers: int = 8) -> dict:
+def register_then_close(tmp: Path, pg_url: str, *, pairs: int = 90, workers: int = 8) -> dict:
     """Many incidents registered and closed at once, in parallel over HTTP, with
-    the scheduler of the same process at work on them (the shipped rules; half
-    of them already past their deadline, so that registering breaches too)."""
+    the scheduler of the same process at work on them (the shipped rules)."""
     with peers() as (twilio, smtp):
         env = replica_env(tmp / "race", pg_url, twilio, smtp)
         del env["SUNCLOCK_RULES_DIR"]
@@ -199,8 +198,14 @@ def register_then_close(tmp: Path, pg_url: str, *, pairs: int = 60, workers: int
             with replica.api() as client:
                 seed(client)
 
+                start = now_plus(0)
+
                 def pair(n: int) -> tuple[int, int, int]:
-                    occurred = now_plus(-(5 * 3600 + 60) if n % 2 else -60).isoformat()
+                    # A third already past their release deadline, a third reaching it
+                    # while the pairs are being made (the scheduler breaches them as they
+                    # close), a third fresh.
+                    offset = (-5 * 3600 - 60, -5 * 3600 + n * 0.025, -60)[n % 3]
+                    occurred = (start + timedelta(seconds=offset)).isoformat()
                     made = client.post("/api/v1/incidents", json={
                         "title": f"竞态 {n}", "severity": "I", "department": "EMB", "occurred_at": occurred})
                     if made.status_code != 201:

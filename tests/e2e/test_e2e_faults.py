@@ -66,7 +66,7 @@ def test_a_slow_provider_does_not_hold_back_the_first_message_of_any_step(tmp_pa
 
 
 def test_closing_right_after_registering_never_deadlocks_and_the_registered_notice_goes(tmp_path, pg_url):
-    found = register_then_close(tmp_path, pg_url, pairs=60)
+    found = register_then_close(tmp_path, pg_url, pairs=90)
     assert all(made == 201 and closed == 200 for made, closed, _ in found["answers"]), found["answers"]
-    assert found["registered_sent"] == len(found["ids"]) == 60
+    assert found["registered_sent"] == len(found["ids"]) == 90
     print("transactions retried:", found["retried"])
