@@ -277,6 +277,7 @@ class Deliverer:
     async def _record_all(self, attempts: list[Attempt], token: str) -> None:
         done = self.clock.now()
         async with transaction(self.sessions) as session:
+            await bulk.lock_notifications(session, [a.row.id for a in attempts])  # in id order, as the lease does
             sent = [a for a in attempts if a.receipt is not None]
             if sent:
                 await self._record_sent(session, sent, token, done)

@@ -93,6 +93,7 @@ class Reconciler:
                                           step=row.step, recipient=row.recipient_name, channel=row.channel,
                                           late=late, reconciled=True, provider_id=message.provider_id))
         async with transaction(self.sessions) as session:
+            await bulk.lock_notifications(session, [mark["nid"] for mark in marks])
             await bulk.mark_sent(session, marks, token, now)
             await timeline.record_many(session, entries)
         for row in rows:
