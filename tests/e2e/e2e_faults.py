@@ -62,7 +62,15 @@ DEPARTMENTS = [
     {"code": "EMB", "name": "区应急管理局", "contacts": [
         {"name": "王局长", "role": "head", "mobile": "+8613800000001", "email": "wang@emb.example.org"}]},
 ]
-PG_CLUSTER = ("15", "main")
+
+
+def _cluster() -> tuple[str, str]:
+    """The local PostgreSQL cluster, as .ci/run finds it: the first version under /etc/postgresql."""
+    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*")) if Path("/etc/postgresql").is_dir() else []
+    return (versions[0] if versions else "15", "main")
+
+
+PG_CLUSTER = _cluster()
 
 
 @dataclass
