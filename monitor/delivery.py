@@ -221,7 +221,11 @@ class Deliverer:
             return
         pool = asyncio.Semaphore(self.settings.send_concurrency)
         lease = Lease(self.sessions, self.clock, self.lease_length, claimed, token)
-        recorder = _Recorder(lambda attempts: self._record_until_done(attempts, token, lease))
+        async def record(attempts: list[Attempt]) -> None:
+            await self._record_until_done(attempts, token, lease)
+            lease.done(a.row.id for a in attempts)  # recorded: no longer the lease's to renew
+
+        recorder = _Recorder(record)
 
         async def one(row: ClaimedNotification) -> None:
             async with pool:
@@ -233,7 +237,6 @@ class Deliverer:
             # the provider, not yet marked sent: for SMS, the provider's log tells
             # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
             await recorder.add(attempt)
-            lease.done([row.id])
 
         tasks = [asyncio.ensure_future(one(row)) for row in first_of_each_step_first(claimed)]
         unfinished = set(tasks)
