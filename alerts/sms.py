@@ -99,6 +99,7 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):
 
 
 LOG_PAGE = 1000  # messages per page of the log, Twilio's maximum
+LOG_PAGES = 20  # pages read at most: the messages to one number since one step's time
 
 
 class TwilioSmsChannel:
@@ -175,7 +176,7 @@ class TwilioSmsChannel:
         (``GET …/Messages.json?To=…&DateSent>=…``, every page). Raises
         DeliveryError when the log cannot be read."""
         try:
-            found = await self._twilio().messages.list_async(to=to, date_sent_after=since, page_size=LOG_PAGE)
+            found = await self._read_log(to, since)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _error_from_twilio(exc) from exc
         except TwilioException as exc:  # a page it could not fetch (the client raises no status there)
@@ -187,6 +188,17 @@ class TwilioSmsChannel:
             raise DeliveryError(f"cannot read Twilio's message log: {exc.__class__.__name__}", permanent=False,
                                 code="connection") from exc
         return [SentMessage(provider_id=m.sid, body=m.body or "", sent_at=m.date_sent) for m in found if m.sid]
+
+    async def _read_log(self, to: str, since: datetime) -> list:
+        """Page after page, as the log's next_page_uri leads, LOG_PAGES at most
+        (an endpoint that always offers a next page must not keep this reading)."""
+        page = await self._twilio().messages.page_async(to=to, date_sent_after=since, page_size=LOG_PAGE)
+        found = []
+        for _ in range(LOG_PAGES):
+            found += list(page)
+            if not page.next_page_url or (page := await page.next_page_async()) is None:
+                break
+        return found
 
     async def aclose(self) -> None:
         if self._http is not None:
