@@ -221,6 +221,7 @@ class Deliverer:
             return
         pool = asyncio.Semaphore(self.settings.send_concurrency)
         lease = Lease(self.sessions, self.clock, self.lease_length, claimed, token)
+
         async def record(attempts: list[Attempt]) -> None:
             await self._record_until_done(attempts, token, lease)
             lease.done(a.row.id for a in attempts)  # recorded: no longer the lease's to renew
@@ -243,8 +244,10 @@ class Deliverer:
         while unfinished:
             _, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK)
             await lease.keep()
-        for task in tasks:
-            task.result()  # an error that is not the database's absence is a bug: raised, and logged by the caller
+        # An error that is not the database's absence is a bug: raised (the first of
+        # them), and logged by the caller; the rest come back with their leases.
+        if errors := [task.exception() for task in tasks if task.exception() is not None]:
+            raise errors[0]
 
     async def _record_until_done(self, attempts: list[Attempt], token: str, lease: Lease) -> None:
         """Record what was sent, retried with backoff while the database is away:
