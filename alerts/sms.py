@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import aiohttp
@@ -172,9 +172,9 @@ class TwilioSmsChannel:
         return Receipt(provider=self.provider, provider_id=created.sid)
 
     async def sent_since(self, to: str, since: datetime) -> list[SentMessage]:
-        """What Twilio's message log holds for ``to`` sent at or after ``since``
-        (``GET …/Messages.json?To=…&DateSent>=…``, every page). Raises
-        DeliveryError when the log cannot be read."""
+        """What Twilio's message log holds for ``to`` sent on or after the day of
+        ``since`` (``GET …/Messages.json?To=…&DateSent>=…``, page after page).
+        Raises DeliveryError when the log cannot be read."""
         try:
             found = await self._read_log(to, since)
         except (TwilioRestException, TwilioServiceException) as exc:
@@ -192,7 +192,10 @@ class TwilioSmsChannel:
     async def _read_log(self, to: str, since: datetime) -> list:
         """Page after page, as the log's next_page_uri leads, LOG_PAGES at most
         (an endpoint that always offers a next page must not keep this reading)."""
-        page = await self._twilio().messages.page_async(to=to, date_sent_after=since, page_size=LOG_PAGE)
+        # By date (``DateSent>=YYYY-MM-DD``, GMT), the form Twilio documents: the day
+        # may hold more than asked for, and the caller picks by content anyway.
+        day = since.astimezone(UTC).date().isoformat()
+        page = await self._twilio().messages.page_async(to=to, date_sent_after=day, page_size=LOG_PAGE)
         found = []
         for _ in range(LOG_PAGES):
             found += list(page)
