@@ -15,6 +15,7 @@ is kept to the messages in flight by recording each send as it is accepted.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,7 @@ log = structlog.get_logger("sunclock.delivery")
 # while before the step's time.
 SKEW = timedelta(minutes=5)
 LATE_AFTER = timedelta(seconds=1)
+LOOKUPS = 8  # log reads at once
 
 
 @dataclass(kw_only=True)
@@ -57,8 +59,14 @@ class Reconciler:
             if row.id in reclaimed and isinstance(self.channels.get(row.channel), MessageLog):
                 by_address.setdefault((row.channel, row.to), []).append(row)
         found: dict[int, SentMessage] = {}
-        for (channel, to), same in by_address.items():
-            found |= await self._look_up(channel, to, same)
+        slots = asyncio.Semaphore(LOOKUPS)
+
+        async def look_up(channel: str, to: str, same: list[ClaimedNotification]) -> None:
+            async with slots:
+                found.update(await self._look_up(channel, to, same))
+
+        # A few numbers at a time: the claim's lease runs meanwhile.
+        await asyncio.gather(*(look_up(channel, to, same) for (channel, to), same in by_address.items()))
         if found:
             await self._record(rows, found, token)
         return [row for row in rows if row.id not in found]
