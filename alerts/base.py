@@ -9,7 +9,8 @@ those decisions are made once, in :mod:`alerts.policy`, by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from alerts.masking import mask
 from rules import vocabulary
@@ -70,6 +71,24 @@ class DeliveryError(Exception):
         self.reason = reason
         self.permanent = permanent
         self.code = code
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message as the provider's log shows it: its id and the text that went out."""
+
+    provider_id: str
+    body: str
+    sent_at: datetime | None = None
+
+
+@runtime_checkable
+class MessageLog(Protocol):
+    """A channel whose provider keeps a log of what it accepted (Twilio does;
+    SMTP does not): before a message whose send may have gone through is sent
+    again, the log is asked."""
+
+    async def sent_since(self, to: str, since: datetime) -> list[SentMessage]: ...
 
 
 class Channel(Protocol):

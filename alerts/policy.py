@@ -43,8 +43,9 @@ class Decision:
     reason: str
 
 
-def nominal_delay(retry_number: int) -> timedelta:
-    """Delay before retry ``retry_number`` (1-based), before jitter."""
+def nominal_delay(retry_number: int, max_delay: timedelta = MAX_DELAY) -> timedelta:
+    """Delay before retry ``retry_number`` (1-based), before jitter, at most ``max_delay``
+    (the first two keep their place: SPEC §5 wants them within 30 s)."""
     if retry_number < 1:
         raise ValueError(f"retry_number must be >= 1, got {retry_number}")
     if retry_number <= len(FIRST_DELAYS):
@@ -53,7 +54,7 @@ def nominal_delay(retry_number: int) -> timedelta:
     # Cap the exponent before multiplying so a large MAX_ATTEMPTS cannot
     # overflow timedelta; the result is capped at MAX_DELAY anyway.
     delay = FIRST_DELAYS[-1] * (2 ** min(doublings, 32))
-    return min(delay, MAX_DELAY)
+    return max(min(delay, max_delay), FIRST_DELAYS[-1])
 
 
 def decide(
@@ -62,11 +63,13 @@ def decide(
     now: datetime,
     *,
     rng: random.Random | None = None,
+    max_delay: timedelta = MAX_DELAY,
 ) -> Decision:
     """What to do after attempt number ``attempts`` failed with ``error`` at ``now``.
 
     ``rng`` makes the jitter reproducible in tests; by default the module
-    ``random`` functions are used.
+    ``random`` functions are used. ``max_delay`` caps the doubling delays
+    (``SUNCLOCK_RETRY_MAX_SECONDS``).
     """
     if attempts < 1:
         raise ValueError(f"attempts counts the failed send too, so it is >= 1, got {attempts}")
@@ -80,7 +83,7 @@ def decide(
         return Decision("fallback", None, f"gave up after {attempts} attempts ({label})")
 
     source = rng if rng is not None else random
-    delay = nominal_delay(attempts) * source.uniform(JITTER, 1.0)
+    delay = nominal_delay(attempts, max_delay) * source.uniform(JITTER, 1.0)
     return Decision(
         "retry",
         now + delay,

@@ -23,17 +23,18 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from alerts.base import ChannelName, DeliveryError, Message, Receipt
+from alerts.base import ChannelName, DeliveryError, Message, Receipt, SentMessage
 from alerts.twilio_errors import classify_twilio_error
 
 T = TypeVar("T")
@@ -101,6 +102,10 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):
         )
 
 
+LOG_PAGE = 1000  # messages per page of the log, Twilio's maximum
+LOG_PAGES = 20  # pages read at most: the messages to one number since one step's time
+
+
 class TwilioApi:
     """The official client for one account, built on first use, and what its
     failures mean: shared by the SMS and the voice channel."""
@@ -150,6 +155,38 @@ class TwilioApi:
                 "Twilio's answer was not JSON", permanent=False, code="bad_response"
             ) from exc
 
+    async def sent_since(self, to: str, since: datetime) -> list[SentMessage]:
+        """What Twilio's message log holds for ``to`` sent on or after the day of
+        ``since`` (``GET …/Messages.json?To=…&DateSent>=…``, page after page).
+        Raises DeliveryError when the log cannot be read."""
+        try:
+            found = await self._read_log(to, since)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _error_from_twilio(exc) from exc
+        except TwilioException as exc:  # a page it could not fetch (the client raises no status there)
+            raise DeliveryError(f"cannot read Twilio's message log: {exc}", permanent=False, code="log") from exc
+        except TimeoutError as exc:
+            raise DeliveryError(f"no answer from Twilio within {self._timeout:g} s", permanent=False,
+                                code="timeout") from exc
+        except (aiohttp.ClientError, json.JSONDecodeError) as exc:
+            raise DeliveryError(f"cannot read Twilio's message log: {exc.__class__.__name__}", permanent=False,
+                                code="connection") from exc
+        return [SentMessage(provider_id=m.sid, body=m.body or "", sent_at=m.date_sent) for m in found if m.sid]
+
+    async def _read_log(self, to: str, since: datetime) -> list:
+        """Page after page, as the log's next_page_uri leads, LOG_PAGES at most
+        (an endpoint that always offers a next page must not keep this reading)."""
+        # By date (``DateSent>=YYYY-MM-DD``, GMT), the form Twilio documents: the day
+        # may hold more than asked for, and the caller picks by content anyway.
+        day = since.astimezone(UTC).date().isoformat()
+        page = await self._twilio().messages.page_async(to=to, date_sent_after=day, page_size=LOG_PAGE)
+        found = []
+        for _ in range(LOG_PAGES):
+            found += list(page)
+            if not page.next_page_url or (page := await page.next_page_async()) is None:
+                break
+        return found
+
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
@@ -190,6 +227,31 @@ class TwilioSmsChannel:
             status_callback=message.status_callback or values.unset,
         ))
         return receipt_for(created.sid, self.provider)
+
+    async def sent_since(self, to: str, since: datetime) -> list[SentMessage]:
+        """What Twilio's message log holds for ``to`` sent on or after the day of
+        ``since`` (``GET …/Messages.json?To=…&DateSent>=…``, page after page).
+        Raises DeliveryError when the log cannot be read."""
+        try:
+            found = await self._api.create(lambda client: self._read_log(client, to, since))
+        except TwilioException as exc:  # a page it could not fetch (the client raises no status there)
+            raise DeliveryError(f"cannot read Twilio's message log: {exc}", permanent=False, code="log") from exc
+        return [SentMessage(provider_id=m.sid, body=m.body or "", sent_at=m.date_sent) for m in found if m.sid]
+
+    @staticmethod
+    async def _read_log(client: Client, to: str, since: datetime) -> list:
+        """Page after page, as the log's next_page_uri leads, LOG_PAGES at most
+        (an endpoint that always offers a next page must not keep this reading)."""
+        # By date (``DateSent>=YYYY-MM-DD``, GMT), the form Twilio documents: the day
+        # may hold more than asked for, and the caller picks by content anyway.
+        day = since.astimezone(UTC).date().isoformat()
+        page = await client.messages.page_async(to=to, date_sent_after=day, page_size=LOG_PAGE)
+        found = []
+        for _ in range(LOG_PAGES):
+            found += list(page)
+            if not page.next_page_url or (page := await page.next_page_async()) is None:
+                break
+        return found
 
     @property
     def timeout(self) -> float:

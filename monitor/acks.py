@@ -4,8 +4,9 @@ by SMS reply. An acknowledgement never touches an obligation or a step."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
@@ -72,6 +73,25 @@ def read_token(key: bytes, token: str, now: datetime, *, max_age: int = ACK_VALI
     if (now - signed_at).total_seconds() > max_age:
         raise AckLinkInvalid("this acknowledgement link has expired", code=ErrorCode.ACK_LINK_EXPIRED)
     return link
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_LINK = re.compile(r"/ack/([A-Za-z0-9_\-.]+)")
+
+
+def links_in(key: bytes, text: str) -> set[AckLink]:
+    """The (step, contact) pairs that the acknowledgement links in ``text`` were
+    signed for, however old: what a message found in a provider's log was about.
+    A link signed with another key is not counted."""
+    found = set()
+    for token in _LINK.findall(text):
+        try:
+            # No max_age: the age of a link does not matter here, so no clock either.
+            step_id, contact_id = _serializer(key, _EPOCH).loads(token)
+            found.add(AckLink(int(step_id), int(contact_id)))
+        except (BadSignature, ValueError, TypeError):
+            continue
+    return found
 
 
 def ack_url(public_url: str, key: bytes, step_id: int, contact_id: int, now: datetime) -> str:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, insert, text, update
+from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -102,3 +102,13 @@ async def mark_sent(session: AsyncSession, rows: list[dict], token: str, done: d
     else:
         result = await session.execute(_SENT, [row | {"tok": token, "done": done} for row in rows])
     return result.rowcount
+
+
+async def lock_notifications(session: AsyncSession, ids: Iterable[int]) -> None:
+    """Lock these notifications' rows in id order before updating them: an UPDATE
+    over many rows locks them in whatever order its plan visits them, and two
+    such statements over overlapping rows (recording sends, renewing their
+    lease) could then deadlock. SQLite has one writer and needs none."""
+    if on_postgresql(session):
+        await session.execute(select(Notification.id).where(among(session, Notification.id, sorted(ids)))
+                              .order_by(Notification.id).with_for_update())

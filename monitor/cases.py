@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, timeline
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, NotFound
-from monitor.models import AccountabilityCase, Obligation
+from monitor.models import AccountabilityCase, Incident, Obligation
 from monitor.schemas import CaseDecision
 from rules.vocabulary import Decision, TimelineKind
 
@@ -22,6 +22,8 @@ async def decide(session: AsyncSession, case_id: int, body: CaseDecision, now: d
     # Another district's case is as unknown to a scoped supervisor as a missing one.
     if case is None or not actor.in_district(case.department_id):
         raise NotFound(f"no case {case_id}", code=ErrorCode.CASE_UNKNOWN, params={"case_id": case_id})
+    # The incident's row first, as every change to an incident (monitor/incidents.py).
+    await session.execute(select(Incident.id).where(Incident.id == case.incident_id).with_for_update(key_share=True))
     won = await session.execute(
         update(AccountabilityCase)
         .where(AccountabilityCase.id == case_id, AccountabilityCase.decision == Decision.PENDING)

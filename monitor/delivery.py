@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,9 @@ from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
 from monitor.outage import Outage, is_connection_error
 from monitor.planning import SCHEDULER
+from monitor.reconcile import Reconciler
 from monitor.relevance import Recheck
+from monitor.retry import retrying
 from monitor.rows import CLAIMED, ClaimedNotification, typed
 from monitor.settings import Settings
 from rules.vocabulary import ContactRole, NotificationState, Outcome, TimelineKind
@@ -44,6 +47,8 @@ LATE_AFTER = timedelta(seconds=1)
 # While a burst is being sent, how often the lease is looked at (seconds of
 # real time: the provider may not answer for a while).
 LEASE_CHECK = 1.0
+RECORD_SLOTS = 4  # transactions recording sends at once
+RECORD_BATCH = 100  # sends in one of them at most
 
 
 def pending(content: dict, now: datetime) -> dict:
@@ -56,6 +61,49 @@ def leased(content: dict, now: datetime, token: str, lease: datetime) -> dict:
     that will send it, it needs no separate claim."""
     return content | {"state": NotificationState.SENDING, "attempts": 1, "next_attempt_at": now, "late": False,
                       "claim_token": token, "claimed_until": lease}
+
+
+def first_of_each_step_first(rows: list[ClaimedNotification]) -> list[ClaimedNotification]:
+    """The first message of every step, then the second of every step, …: with a
+    slow provider the send slots are taken in this order, so that each step of
+    a burst starts going out at once and none waits behind another's recipients."""
+    seen: Counter[int] = Counter()
+    ranked = []
+    for index, row in enumerate(rows):
+        ranked.append((seen[row.step_id], index, row))
+        seen[row.step_id] += 1
+    return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])]
+
+
+class _Recorder:
+    """Records finished sends at once: up to RECORD_SLOTS transactions at a time,
+    each taking the sends that finished while the others were committing (at
+    most RECORD_BATCH), so that recording keeps up with a burst without any
+    send waiting for a large group to finish."""
+
+    def __init__(self, record: Callable[[list[Attempt]], Awaitable[None]]):
+        self.record = record
+        self.waiting: list[tuple[Attempt, asyncio.Future]] = []
+        self.slots = asyncio.Semaphore(RECORD_SLOTS)
+
+    async def add(self, attempt: Attempt) -> None:
+        """Returns once ``attempt`` is recorded (by this call or another's commit)."""
+        recorded = asyncio.get_running_loop().create_future()
+        self.waiting.append((attempt, recorded))
+        while not recorded.done():
+            async with self.slots:
+                batch, self.waiting = self.waiting[:RECORD_BATCH], self.waiting[RECORD_BATCH:]
+                if not batch:
+                    break  # taken by a commit under way: wait for it below
+                try:
+                    await self.record([a for a, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        future.set_result(None)
+        await recorded
 
 
 @dataclass
@@ -82,9 +130,12 @@ class Deliverer:
     outage: Outage | None = None  # shared with the scheduler (monitor/runtime.py)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests pass one that moves their clock
     recheck: Recheck = field(init=False)
+    reconcile: Reconciler = field(init=False)
 
     def __post_init__(self) -> None:
         self.recheck = Recheck(settings=self.settings, metrics=self.metrics, load_directory=self.load_directory)
+        self.reconcile = Reconciler(sessions=self.sessions, channels=self.channels, metrics=self.metrics,
+                                    clock=self.clock, settings=self.settings)
         if self.outage is None:
             self.outage = Outage(clock=self.clock, metrics=self.metrics)
 
@@ -92,18 +143,43 @@ class Deliverer:
     def lease_length(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_seconds)
 
+    @property
+    def retry_cap(self) -> timedelta:
+        return timedelta(seconds=self.settings.retry_max_seconds)
+
     async def deliver_due(self) -> int:
         """Send what is due now (retries, fallbacks, expired leases); returns how many
         notifications were claimed."""
+        count, to_send, token = await self.claim_due()
+        await self.send_claimed(to_send, token)
+        return count
+
+    async def claim_due(self) -> tuple[int, list[ClaimedNotification], str]:
+        """Claim what is due now (retries, fallbacks, expired leases): how many were
+        claimed, those of them to send (under the token) and the token."""
         now = self.clock.now()
         token = uuid.uuid4().hex
-        async with transaction(self.sessions) as session:
-            claimed = await self._claim(session, now, token)
-            fresh = await self.recheck(session, claimed, now, token)
-        await self.send_claimed(fresh, token)
-        return len(claimed)
+        reclaimed: set[int] = set()
 
-    async def _claim(self, session: AsyncSession, now: datetime, token: str) -> list[ClaimedNotification]:
+        async def claim() -> list[ClaimedNotification]:
+            reclaimed.clear()
+            async with transaction(self.sessions) as session:
+                return await self._claim(session, now, token, reclaimed)
+
+        claimed = await retrying(claim, where="claim", metrics=self.metrics)
+        if not claimed:
+            return 0, [], token
+        # Reclaimed SMS that the provider's log shows as sent are recorded, not sent again.
+        to_send = await self.reconcile(claimed, reclaimed, token) if reclaimed else claimed
+
+        async def recheck() -> list[ClaimedNotification]:
+            async with transaction(self.sessions) as session:
+                return await self.recheck(session, to_send, now, token)
+
+        return len(claimed), await retrying(recheck, where="recheck", metrics=self.metrics), token
+
+    async def _claim(self, session: AsyncSession, now: datetime, token: str,
+                     reclaimed: set[int]) -> list[ClaimedNotification]:
         # On PostgreSQL, rows another replica is claiming or recording are skipped,
         # never waited for: replicas share the work without blocking each other
         # (SQLite has one writer and ignores the clause).
@@ -124,16 +200,17 @@ class Deliverer:
                                           Notification.claimed_until < now)
             .order_by(Notification.id).limit(self.batch).with_for_update(skip_locked=True))).scalars())
         if expired:
-            reclaimed = typed(ClaimedNotification, await session.execute(
+            again = typed(ClaimedNotification, await session.execute(
                 update(Notification).where(among(session, Notification.id, expired),
                                            Notification.state == NotificationState.SENDING,
                                            Notification.claimed_until < now)
                 .values(**claim).returning(*CLAIMED)))
-            for row in reclaimed:
+            for row in again:
                 self.metrics.reclaimed.labels(row.channel).inc()
                 log.warning("notification_lease_expired", notification_id=row.id, incident_id=row.incident_id,
                             channel=row.channel, duplicate_possible=True)
-            rows += reclaimed
+                reclaimed.add(row.id)
+            rows += again
         return rows
 
     async def send_claimed(self, claimed: list[ClaimedNotification], token: str) -> None:
@@ -144,26 +221,32 @@ class Deliverer:
         pool = asyncio.Semaphore(self.settings.send_concurrency)
         lease = Lease(self.sessions, self.clock, self.lease_length, claimed, token)
 
-        async def bounded(row: ClaimedNotification) -> Attempt | None:
+        async def record(attempts: list[Attempt]) -> None:
+            await self._record_until_done(attempts, token, lease)
+            lease.done(a.row.id for a in attempts)  # recorded: no longer the lease's to renew
+
+        recorder = _Recorder(record)
+
+        async def one(row: ClaimedNotification) -> None:
             async with pool:
                 if not await lease.may_send(row):
-                    return None
-                return await self._send(row)
+                    return
+                attempt = await self._send(row)
+            # Recorded as soon as the provider answered, not with the rest of the
+            # burst: a crash leaves unrecorded only the sends in flight (accepted by
+            # the provider, not yet marked sent: for SMS, the provider's log tells
+            # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
+            await recorder.add(attempt)
 
-        # Outcomes are committed while the rest are still being sent, each commit
-        # taking every send that finished since the previous one began (a group
-        # commit): a burst is recorded in a few transactions, and a crash leaves
-        # unrecorded only what finished during one commit plus the sends in flight,
-        # accepted by the provider but not yet marked sent (the possible duplicates).
-        unfinished = {asyncio.ensure_future(bounded(row)) for row in claimed}
+        tasks = [asyncio.ensure_future(one(row)) for row in first_of_each_step_first(claimed)]
+        unfinished = set(tasks)
         while unfinished:
-            finished, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK,
-                                                      return_when=asyncio.FIRST_COMPLETED)
-            attempts = [attempt for task in finished if (attempt := task.result()) is not None]
-            if attempts:
-                await self._record_until_done(attempts, token, lease)
-                lease.done(a.row.id for a in attempts)
+            _, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK)
             await lease.keep()
+        # An error that is not the database's absence is a bug: raised (the first of
+        # them), and logged by the caller; the rest come back with their leases.
+        if errors := [task.exception() for task in tasks if task.exception() is not None]:
+            raise errors[0]
 
     async def _record_until_done(self, attempts: list[Attempt], token: str, lease: Lease) -> None:
         """Record what was sent, retried with backoff while the database is away:
@@ -172,7 +255,7 @@ class Deliverer:
         assert self.outage is not None
         while True:
             try:
-                await self._record_all(attempts, token)
+                await retrying(lambda: self._record_all(attempts, token), where="record", metrics=self.metrics)
             except Exception as exc:
                 if not is_connection_error(exc) or self.clock.now() >= lease.until:
                     raise
@@ -199,6 +282,7 @@ class Deliverer:
     async def _record_all(self, attempts: list[Attempt], token: str) -> None:
         done = self.clock.now()
         async with transaction(self.sessions) as session:
+            await bulk.lock_notifications(session, [a.row.id for a in attempts])  # in id order, as the lease does
             sent = [a for a in attempts if a.receipt is not None]
             if sent:
                 await self._record_sent(session, sent, token, done)
@@ -243,7 +327,7 @@ class Deliverer:
         assert error is not None
         mine = (Notification.id == row.id, Notification.claim_token == token,
                 Notification.state == NotificationState.SENDING)
-        decision = decide(row.attempts, error, now)
+        decision = decide(row.attempts, error, now, max_delay=self.retry_cap)
         if decision.action == "retry":
             await session.execute(update(Notification).where(*mine).values(
                 state=NotificationState.PENDING, next_attempt_at=decision.retry_at, claimed_until=None,

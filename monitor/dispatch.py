@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, prepared, standin_periods, timeline
-from monitor.bulk import among
+from monitor.bulk import among, on_postgresql
 from monitor.db import SessionFactory, transaction
 from monitor.delivery import LATE_AFTER, leased
 from monitor.messages import Directory, DirectoryLoader, render_step
@@ -87,10 +87,19 @@ class Dispatcher:
             # One table and its (state, due_at) index; the incidents are read by id
             # after. A join here can go badly wrong on tables PostgreSQL has not yet
             # analysed (seconds instead of milliseconds after a bulk import).
+            passed = (Obligation.state == ObligationState.PENDING,
+                      Obligation.due_at <= (now - FRESH_BREACH if stale else now))
+            candidates = set((await session.execute(
+                select(Obligation.incident_id).where(*passed).order_by(Obligation.due_at)
+                .limit(self.breach_batch))).scalars())
+            # Lock order (monitor/incidents.py): the incidents first, then their
+            # obligations. Incidents another transaction holds are left for the next run.
+            mine = await lock_incidents(session, candidates)
+            if not mine:
+                return 0
             due = list((await session.exec(
-                select(Obligation).where(Obligation.state == ObligationState.PENDING,
-                                         Obligation.due_at <= (now - FRESH_BREACH if stale else now))
-                .order_by(Obligation.due_at).limit(self.breach_batch).with_for_update(skip_locked=True))).scalars())
+                select(Obligation).where(*passed, among(session, Obligation.incident_id, mine))
+                .order_by(Obligation.id).with_for_update(skip_locked=True))).scalars())
             if not due:
                 return 0
             incidents = {i.id: i for i in (await session.exec(
@@ -191,6 +200,8 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
         select(EscalationStep.incident_id).outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
         .where(EscalationStep.state == StepState.PLANNED, EscalationStep.planned_at <= now, _not_held(now))
         .order_by(EscalationStep.planned_at).limit(limit))).scalars())
+    # Lock order (monitor/incidents.py): the incidents first, then their steps.
+    head = await lock_incidents(session, head)
     if not head:
         return []
     # Every due step of those incidents, so that catch-up sees whole obligations
@@ -205,6 +216,17 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
         .order_by(EscalationStep.id).with_for_update(of=EscalationStep, skip_locked=True))
     return [DueStep(r.id, (r.incident_id, r.obligation_key), r.kind, r.occurrence, r.planned_at, r.due_at)
             for r in rows]
+
+
+async def lock_incidents(session: AsyncSession, ids: set[int]) -> list[int]:
+    """Lock these incidents' rows (as the API and the timeline do, FOR NO KEY
+    UPDATE), in id order, skipping those another transaction holds: they are
+    left for the next run, which its commit pokes. Returns the locked ids."""
+    if not ids or not on_postgresql(session):
+        return sorted(ids)
+    return list((await session.execute(
+        select(Incident.id).where(among(session, Incident.id, ids)).order_by(Incident.id)
+        .with_for_update(key_share=True, skip_locked=True))).scalars())
 
 
 async def _claim(session: AsyncSession, ids: list[int], state: StepState, now: datetime) -> list[StepRow]:

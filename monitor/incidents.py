@@ -42,7 +42,12 @@ def _check_occurred_at(occurred_at: datetime, now: datetime) -> None:
 async def get_incident(session: AsyncSession, incident_id: int, *, for_update: bool = False) -> Incident:
     query = select(Incident).where(Incident.id == incident_id)
     if for_update:
-        query = query.with_for_update()
+        # The incident's row is the first lock of every change to it, in the API and
+        # in the scheduler alike (then obligations, then steps by id): one order, so
+        # that two of them wait for each other instead of deadlocking. NO KEY
+        # UPDATE, as the timeline takes it: it does not block the foreign-key
+        # checks of rows inserted for this incident meanwhile (a notification, a case).
+        query = query.with_for_update(key_share=True)
     incident = (await session.exec(query)).scalars().first()
     if incident is None:
         raise NotFound(f"no incident {incident_id}", code=ErrorCode.INCIDENT_UNKNOWN,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import update
 
-from monitor.bulk import among
+from monitor.bulk import among, lock_notifications
 from monitor.clock import Clock
 from monitor.db import SessionFactory, transaction
 from monitor.models import Notification
+from monitor.retry import retrying
 from monitor.rows import ClaimedNotification
 from rules.vocabulary import NotificationState
 
@@ -61,17 +62,27 @@ class Lease:
             renew = self._renewal_due()
             if not (renew or dropped):
                 return
-            mine = (Notification.claim_token == self.token, Notification.state == NotificationState.SENDING)
-            async with transaction(self.sessions) as session:
-                if dropped:  # due again at once, for whoever claims them (no attempt was made)
-                    await session.execute(update(Notification).where(among(session, Notification.id, dropped), *mine)
-                                          .values(state=NotificationState.PENDING, claimed_until=None,
-                                                  attempts=Notification.attempts - 1))
-                if renew:
-                    until = self.clock.now() + self.length
-                    kept = set((await session.execute(
-                        update(Notification).where(among(session, Notification.id, self.held), *mine)
-                        .values(claimed_until=until).returning(Notification.id))).scalars())
-                    if lost := self.held - kept:
-                        log.warning("notification_lease_lost", count=len(lost), duplicate_possible=True)
-                    self.held, self.until = kept, until
+            held = set(self.held)
+            until = self.clock.now() + self.length
+            kept = await retrying(lambda: self._write(dropped, held if renew else set(), until), where="lease",
+                                  metrics=None)
+            if renew:
+                # Rows recorded while this ran were let go of meanwhile (done()): not lost.
+                if lost := (held - kept) & self.held:
+                    log.warning("notification_lease_lost", count=len(lost), duplicate_possible=True)
+                self.held, self.until = self.held & kept, until
+
+    async def _write(self, dropped: list[int], renew: set[int], until: datetime) -> set[int]:
+        """Let ``dropped`` go and hold ``renew`` until ``until``; returns those still held."""
+        mine = (Notification.claim_token == self.token, Notification.state == NotificationState.SENDING)
+        async with transaction(self.sessions) as session:
+            await lock_notifications(session, [*dropped, *renew])
+            if dropped:  # due again at once, for whoever claims them (no attempt was made)
+                await session.execute(update(Notification).where(among(session, Notification.id, dropped), *mine)
+                                      .values(state=NotificationState.PENDING, claimed_until=None,
+                                              attempts=Notification.attempts - 1))
+            if not renew:
+                return set()
+            return set((await session.execute(
+                update(Notification).where(among(session, Notification.id, renew), *mine)
+                .values(claimed_until=until).returning(Notification.id))).scalars())

@@ -82,6 +82,14 @@ class Metrics:
         self.database_errors = CounterMetric(
             "sunclock_database_errors", "Scheduler and sender runs that could not reach the database.",
             registry=registry)
+        # A reclaimed SMS found in Twilio's message log: recorded as sent, not sent again.
+        self.reconciled = CounterMetric(
+            "sunclock_notifications_reconciled", "Reclaimed notifications the provider's log showed as already "
+            "sent: recorded, not sent again.", ["channel"], registry=registry)
+        # Transactions that lost a deadlock or a serialization failure and were run again (monitor/retry.py).
+        self.transaction_retries = CounterMetric(
+            "sunclock_transaction_retries", "Transactions run again after losing a deadlock or a serialization "
+            "failure.", ["where"], registry=registry)
 
 
 def covered_until_timestamp(calendar: WorkCalendar, zone: ZoneInfo) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 
 import structlog
@@ -59,14 +60,20 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._task: asyncio.Task | None = None
         self._again = False
+        self._sending: set[asyncio.Task] = set()
         self.last_run: datetime | None = None
 
     @property
     def running(self) -> bool:
         return self._aps is not None and self._aps.running
 
-    async def run_once(self) -> bool:
-        """One pass over everything due now; true when a batch was full and more may wait."""
+    async def run_once(self, *, wait: bool = True) -> bool:
+        """One pass over everything due now; true when a batch was full and more may wait.
+
+        ``wait``: return only when the messages it claimed are sent and recorded
+        (tests, and nothing else runs meanwhile). The service's own runs do not
+        wait: a slow provider holds its sends, never the next step's firing.
+        """
         dispatcher, deliverer = self.dispatcher, self.deliverer
         now = self.clock.now()
         # Breaches found late (after a stop) first: their overdue repeats may be
@@ -81,13 +88,18 @@ class Scheduler:
             for _ in range(FIRE_ROUNDS):
                 firing = await dispatcher.fire(now)
                 if firing.claimed:
-                    sending.append(asyncio.create_task(deliverer.send_claimed(firing.claimed, firing.token)))
+                    sending.append(self._send(deliverer.send_claimed(firing.claimed, firing.token)))
                 if firing.due < dispatcher.batch:
                     break
+            if wait:  # the sends are recorded (their incidents' rows free again) before breaches are looked at
+                await asyncio.gather(*sending)
+            breaches = max(stale, await dispatcher.detect_breaches(now))
+            sent, to_send, token = await deliverer.claim_due()
+            if to_send:
+                sending.append(self._send(deliverer.send_claimed(to_send, token)))
         finally:
-            await asyncio.gather(*sending)
-        breaches = max(stale, await dispatcher.detect_breaches(now))
-        sent = await deliverer.deliver_due()
+            if wait:
+                await asyncio.gather(*sending)
         busy = breaches >= dispatcher.breach_batch or firing.due >= dispatcher.batch or sent >= deliverer.batch
         if not busy:
             # What is due now comes first; preparing what is due soon fills the gaps.
@@ -95,6 +107,19 @@ class Scheduler:
         self.last_run = self.clock.now()
         self.metrics.heartbeat.set(self.last_run.timestamp())
         return busy
+
+    def _send(self, sending: Coroutine[None, None, None]) -> asyncio.Task:
+        """Messages sent beside the runs that claimed them, each burst under its own
+        lease; a failure is logged when it ends (the lease brings the rest back)."""
+        task = asyncio.get_running_loop().create_task(sending, context=contextvars.Context())
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+        return task
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed(exc, "sender")
 
     def poke(self) -> None:
         """Run as soon as possible; pokes during a run coalesce into one more run."""
@@ -109,7 +134,7 @@ class Scheduler:
             while self._again:
                 self._again = False
                 try:
-                    self._again = await self.run_once() or self._again
+                    self._again = await self.run_once(wait=False) or self._again
                 except Exception as exc:  # the heartbeat stays stale; a sweep after the backoff tries again
                     self._failed(exc, "scheduler_run")
                     return
@@ -142,7 +167,7 @@ class Scheduler:
         if is_connection_error(exc):
             self.outage.failed(exc, where)
         else:
-            log.exception(f"{where}_failed")
+            log.error(f"{where}_failed", exc_info=exc)
 
     async def _wake(self) -> None:
         # During an outage the sweep waits out the backoff; a poke from a request
@@ -166,3 +191,7 @@ class Scheduler:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=10)
             except (TimeoutError, Exception):  # noqa: BLE001 - shutting down; the run is logged
                 self._task.cancel()
+        if self._sending:  # sends under way finish and are recorded, or their leases bring them back
+            _, unfinished = await asyncio.wait(set(self._sending), timeout=10)
+            for task in unfinished:
+                task.cancel()

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # How long a claimed notification stays with the replica that claimed it.
     lease_seconds: float = Field(default=60.0, ge=5, le=3600)
     send_concurrency: int = Field(default=50, ge=1, le=1000)
+    # The longest wait between two tries of a failed send (the delays double up
+    # to it; 8 tries in all). Shorter: a provider outage is ridden out in fewer
+    # minutes, and given up (fallback to the other channel) sooner.
+    retry_max_seconds: float = Field(default=600.0, ge=15, le=3600)
     # How far ahead of its time a step's messages are rendered (0: at its time).
     prepare_seconds: float = Field(default=60.0, ge=0, le=3600)
 

@@ -86,6 +86,8 @@ async def decide(session: AsyncSession, incident_id: int, key: str, decision: st
     if decision not in DECISIONS:
         raise Invalid(f"decision must be one of {', '.join(DECISIONS)}", field="decision",
                       code=ErrorCode.WAIVER_DECISION_UNKNOWN, params={"decisions": ", ".join(DECISIONS)})
+    # The incident's row first, as every change to an incident (monitor/incidents.py).
+    await session.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update(key_share=True))
     obligation = (await session.exec(select(Obligation).where(
         Obligation.incident_id == incident_id, Obligation.key == key).with_for_update())).scalars().first()
     if obligation is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -13,6 +14,7 @@ from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.auth import scoped
 from monitor.deps import ClockDep, Id, RuntimeDep, SessionDep, allowed, check_department
 from monitor.models import Incident, Obligation, TimelineEntry
+from monitor.retry import retrying
 from monitor.runtime import Runtime
 from monitor.schemas import (
     CloseRequest,
@@ -48,18 +50,29 @@ async def _saved(session, runtime: Runtime, incident: Incident) -> IncidentPubli
     return result
 
 
-async def _obligation_saved(session, runtime: Runtime, obligation: Obligation) -> ObligationPublic:  # noqa: ANN001
-    """The same for a change to one obligation."""
-    result = ObligationPublic.model_validate(obligation, from_attributes=True)
-    await session.commit()
-    runtime.poke()
-    return result
+async def _changing(session, runtime: Runtime, change: Callable[[], Awaitable[Incident]]) -> IncidentPublic:  # noqa: ANN001
+    """A change and its commit, run again from the start if it lost a deadlock
+    with the scheduler or another request (monitor/retry.py)."""
+    async def attempt() -> IncidentPublic:
+        return await _saved(session, runtime, await change())
+    return await retrying(attempt, where="api", metrics=runtime.metrics, before_retry=session.rollback)
+
+
+async def _obligation_changing(session, runtime: Runtime,  # noqa: ANN001
+                               change: Callable[[], Awaitable[Obligation]]) -> ObligationPublic:
+    async def attempt() -> ObligationPublic:
+        result = ObligationPublic.model_validate(await change(), from_attributes=True)
+        await session.commit()
+        runtime.poke()
+        return result
+    return await retrying(attempt, where="api", metrics=runtime.metrics, before_retry=session.rollback)
 
 
 @router.post("", status_code=201, response_model=IncidentPublic)
 async def register(body: IncidentCreate, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                    actor: Annotated[Actor, allowed("register")]) -> IncidentPublic:
-    return await _saved(session, runtime, await incidents.register(session, body, runtime.rules, clock.now(), actor))
+    return await _changing(session, runtime, lambda: incidents.register(session, body, runtime.rules, clock.now(),
+                                                                        actor))
 
 
 @router.get("", response_model=list[IncidentPublic], responses=LIST_RESPONSES)
@@ -85,25 +98,24 @@ async def show(incident_id: Id, session: SessionDep, actor: Annotated[Actor, all
 async def correct(incident_id: Id, body: IncidentPatch, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                   actor: Annotated[Actor, allowed("correct")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    corrected = await incidents.correct(session, incident_id, body, runtime.rules, clock.now(), actor)
-    return await _saved(session, runtime, corrected)
+    return await _changing(session, runtime, lambda: incidents.correct(session, incident_id, body, runtime.rules,
+                                                                       clock.now(), actor))
 
 
 @router.post("/{incident_id}/milestones", status_code=201, response_model=ObligationPublic)
 async def milestone(incident_id: Id, body: MilestoneCreate, session: SessionDep, runtime: RuntimeDep,
                     clock: ClockDep, actor: Annotated[Actor, allowed("milestone")]) -> ObligationPublic:
     await _visible(session, incident_id, actor)
-    obligation = await incidents.record_milestone(session, incident_id, body, clock.now(), actor,
-                                                  rules=runtime.rules)
-    return await _obligation_saved(session, runtime, obligation)
+    return await _obligation_changing(session, runtime, lambda: incidents.record_milestone(
+        session, incident_id, body, clock.now(), actor, rules=runtime.rules))
 
 
 @router.post("/{incident_id}/close", response_model=IncidentPublic)
 async def close(incident_id: Id, body: CloseRequest, session: SessionDep, runtime: RuntimeDep, clock: ClockDep,
                 actor: Annotated[Actor, allowed("close")]) -> IncidentPublic:
     await _visible(session, incident_id, actor)
-    return await _saved(session, runtime, await incidents.close(session, incident_id, body.reason, runtime.rules,
-                                                                   clock.now(), actor))
+    return await _changing(session, runtime, lambda: incidents.close(session, incident_id, body.reason,
+                                                                     runtime.rules, clock.now(), actor))
 
 
 @router.post("/{incident_id}/obligations/{key}/waiver", response_model=ObligationPublic)
@@ -111,9 +123,8 @@ async def waiver(incident_id: Id, key: str, body: WaiverDecision, session: Sessi
                  clock: ClockDep, actor: Annotated[Actor, allowed("waive")]) -> ObligationPublic:
     """A supervisor grants or refuses the waiver of a duty (SPEC §11.2)."""
     await _visible(session, incident_id, actor)
-    obligation = await waivers.decide(session, incident_id, key, body.decision, body.reason, clock.now(), actor.name,
-                                      runtime.rules)
-    return await _obligation_saved(session, runtime, obligation)
+    return await _obligation_changing(session, runtime, lambda: waivers.decide(
+        session, incident_id, key, body.decision, body.reason, clock.now(), actor.name, runtime.rules))
 
 
 @router.post("/{incident_id}/obligations/{key}/extension", response_model=ObligationPublic)
@@ -121,9 +132,8 @@ async def extend(incident_id: Id, key: str, body: ExtensionRequest, session: Ses
                  clock: ClockDep, actor: Annotated[Actor, allowed("extend")]) -> ObligationPublic:
     """Extend a deadline once, by working days, with a reason (SPEC §13.3)."""
     await _visible(session, incident_id, actor)
-    obligation = await extension.extend(session, incident_id, key, body.working_days, body.reason, runtime.rules,
-                                        clock.now(), actor.name)
-    return await _obligation_saved(session, runtime, obligation)
+    return await _obligation_changing(session, runtime, lambda: extension.extend(
+        session, incident_id, key, body.working_days, body.reason, runtime.rules, clock.now(), actor.name))
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic], responses=LIST_RESPONSES)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from functools import cached_property
@@ -30,6 +31,7 @@ class Received:
     raw: bytes
     authenticated_as: str | None
     connection: int  # numbers the server's connections in the order they delivered
+    at: float = field(default_factory=time.time)  # when it arrived (wall clock), for lag measured from outside
 
     @cached_property
     def message(self) -> EmailMessage:

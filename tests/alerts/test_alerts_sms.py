@@ -218,3 +218,35 @@ def test_a_number_without_its_plus_is_masked_but_ids_and_timestamps_are_not(text
     from alerts.masking import mask
 
     assert mask(text) == masked
+
+
+async def test_the_message_log_lists_what_went_to_a_number_since_a_time_across_pages(
+        sms: TwilioSmsChannel, fake_twilio: FakeTwilio):
+    from datetime import UTC, datetime, timedelta
+
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    sent = [await sms.send(sms_message()) for _ in range(3)]
+    await sms.send(sms_message(to="+8613800000002"))
+    fake_twilio.log[0]["_sent"] = since - timedelta(days=1)  # the first went out the day before
+
+    import alerts.sms
+    alerts.sms.LOG_PAGE, page = 1, alerts.sms.LOG_PAGE  # one message a page: the client must follow next_page_uri
+    try:
+        found = await sms.sent_since("+8613800000001", since)
+    finally:
+        alerts.sms.LOG_PAGE = page
+
+    assert {m.provider_id for m in found} == {r.provider_id for r in sent[1:]}
+    assert all(m.body == sms_message().body and m.sent_at is not None for m in found)
+    first = fake_twilio.log_requests[0]
+    assert first["To"] == "+8613800000001" and first["DateSent>"] == since.date().isoformat()
+    assert len(fake_twilio.log_requests) == 2  # a page for each message, the last without a next page
+
+
+async def test_a_log_that_cannot_be_read_is_a_transient_error(sms: TwilioSmsChannel, fake_twilio: FakeTwilio):
+    from datetime import UTC, datetime
+
+    fake_twilio.outage = twilio_error(500, 20500, "Internal Server Error")
+    with pytest.raises(DeliveryError) as raised:
+        await sms.sent_since("+8613800000001", datetime.now(UTC))
+    assert not raised.value.permanent

@@ -186,3 +186,18 @@ async def test_prism_rejects_calls_that_break_the_contract(prism_url: str, accou
 
     assert caught.value.code == "422"
     assert caught.value.permanent
+
+
+async def test_reading_the_message_log_satisfies_the_twilio_contract(prism_url: str):
+    # The log read before a reclaimed SMS is sent again (monitor/reconcile.py):
+    # GET …/Messages.json with To and DateSent>, as the contract describes it.
+    from datetime import UTC, datetime
+
+    channel = TwilioSmsChannel(ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, api_base=prism_url, timeout=10.0)
+    try:
+        found = await channel.sent_since("+8613800000001", datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+    finally:
+        await channel.aclose()
+
+    # Prism answers a valid request with the contract's example page of messages.
+    assert found and all(m.provider_id[:2] in ("SM", "MM") for m in found)

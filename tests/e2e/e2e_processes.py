@@ -38,7 +38,8 @@ def start_sunclock(workdir: Path, *extra: str, env: dict[str, str] | None = None
     port = free_port()
     environment = os.environ | {"SUNCLOCK_DATABASE_URL": f"sqlite:///{workdir / 'sunclock.db'}",
                                 "SUNCLOCK_PORT": str(port), "SUNCLOCK_LOG_FORMAT": "json"} | (env or {})
-    log = open(workdir / "sunclock.log", "wb")  # noqa: SIM115 - closed with the process
+    # Appended: a process started again in place (after a kill) keeps the log of the one before.
+    log = open(workdir / "sunclock.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", *extra], cwd=workdir, env=environment,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
