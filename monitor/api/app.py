@@ -170,7 +170,6 @@ def _add_exception_handlers(app: FastAPI, runtime: Runtime) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     app.include_router(incidents.router, prefix="/api/v1", responses=API_ERRORS)
-    app.include_router(withdrawals.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(records.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(reports.router, prefix="/api/v1", responses=API_ERRORS)
     app.include_router(users.router, prefix="/api/v1", responses=API_ERRORS)

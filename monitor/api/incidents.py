@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from monitor import extension, incidents, waivers
+from monitor import extension, incidents, waivers, withdrawals
 from monitor.actors import Actor
 from monitor.api.paging import LIST_RESPONSES, Window, paging
 from monitor.auth import scoped
@@ -23,6 +23,7 @@ from monitor.schemas import (
     IncidentPatch,
     IncidentPublic,
     MilestoneCreate,
+    MilestoneWithdrawal,
     ObligationPublic,
     TimelineEntryPublic,
     WaiverDecision,
@@ -134,6 +135,19 @@ async def extend(incident_id: Id, key: str, body: ExtensionRequest, session: Ses
     await _visible(session, incident_id, actor)
     return await _obligation_changing(session, runtime, lambda: extension.extend(
         session, incident_id, key, body.working_days, body.reason, runtime.rules, clock.now(), actor.name))
+
+
+@router.post("/{incident_id}/obligations/{key}/milestone/withdrawal", response_model=ObligationPublic,
+             summary="Withdraw a milestone recorded by mistake",
+             responses={409: {"description": "No milestone of this obligation is recorded."}})
+async def withdraw(incident_id: Id, key: str, body: MilestoneWithdrawal, session: SessionDep, runtime: RuntimeDep,
+                   clock: ClockDep, actor: Annotated[Actor, allowed("withdraw")]) -> ObligationPublic:
+    """Supervisors only. The milestone stays on the timeline, with the withdrawal and its reason; the
+    obligation is owed again: `pending` with its steps planned anew, or `breached` at once (at its due
+    time, reusing its accountability case) when the deadline has passed."""
+    await _visible(session, incident_id, actor)
+    return await _obligation_changing(session, runtime, lambda: withdrawals.withdraw_milestone(
+        session, incident_id, key, body.reason, runtime.rules, clock.now(), actor))
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryPublic], responses=LIST_RESPONSES)
