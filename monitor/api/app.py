@@ -29,7 +29,6 @@ from monitor.api import (
     users,
     voice,
     webhooks,
-    withdrawals,
 )
 from monitor.api.limits import BodyLimit
 from monitor.api.responses import API_ERRORS
