@@ -13,7 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.models import Department, Incident, Obligation
+from monitor.districts import DEFAULT_CODE as DEFAULT_DISTRICT
+from monitor.models import Department, District, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.schema import series_key
 
@@ -28,9 +29,11 @@ async def name_families(session: AsyncSession, rule_titles: Mapping[str, str]) -
     for key, title in sorted(titles.items()):
         obligations.add_metric([key, title], 1)
     departments = GaugeMetricFamily("sunclock_department_info", "The name of each department code (value 1).",
-                                    labels=["department", "department_name"])
-    for code, name in (await session.execute(select(Department.code, Department.name).order_by(Department.code))).all():
-        departments.add_metric([code, name], 1)
+                                    labels=["department", "department_name", "district"])
+    for code, name, district in (await session.execute(
+            select(Department.code, Department.name, District.code)
+            .outerjoin(District, District.id == Department.district_id).order_by(Department.code))).all():
+        departments.add_metric([code, name, district or DEFAULT_DISTRICT], 1)
     incidents = GaugeMetricFamily("sunclock_incident_info", "The title of each incident with a duty still owed "
                                   "(the incidents of sunclock_deadline_remaining_seconds; value 1).",
                                   labels=["incident_id", "incident_title"])

@@ -180,7 +180,7 @@ async def speaker(page: Page, session: AsyncSession, obligations: list) -> Speak
     titles = {o.key: overview.obligation_title(rules, o.key, o.title, page.lang)
               for rule in rules.rules for o in rule.obligations}
     titles |= {o.key: overview.obligation_title(rules, o.key, o.title, page.lang) for o in obligations}
-    names = {d.code: d.name for d in await _departments(session)}
+    names = {d.code: d.name for d in await _departments(session, None)}
     return Speaker(page.lang, page.t, titles, names, page.local, page.short)
 
 

@@ -64,7 +64,7 @@ PHRASES: dict[str, tuple[str, str]] = {
                  "原因：{reason}",
                  "“{obligation}” extended by {working_days} working days, from {from_due_at} to {to_due_at}. "
                  "Reason: {reason}"),
-    K.SERIES_ENDED: ("事件结束，持续发布随之终止：{obligations}不再需要。原因：{reason}",
+    K.SERIES_ENDED: ("持续发布随事件结束而终止：{obligations}不再需要。原因：{reason}",
                      "The incident closed, so keep publishing ends: {obligations} no longer owed. Reason: {reason}"),
     K.MILESTONE_WITHDRAWN: ("撤回「{obligation}」于 {fulfilled_at} 的完成记录，恢复为{state}。原因：{reason}",
                             "Withdrew the milestone of “{obligation}” at {fulfilled_at}; it is {state} again. "
