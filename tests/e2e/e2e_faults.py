@@ -155,7 +155,9 @@ class Replica:
 
 
 def replica_env(workdir: Path, pg_url: str, twilio: ThreadedTwilio, smtp: SmtpPeer, **extra: str) -> dict[str, str]:
-    rules = workdir / "rules"
+    # Not "rules": the replicas run `python -m monitor` in workdir, and a folder
+    # named like a package there would shadow the installed `rules` package.
+    rules = workdir / "drill-rules"
     rules.mkdir(parents=True, exist_ok=True)
     (rules / "fault_drill.yaml").write_text(DRILL_RULE, encoding="utf-8")
     return {"SUNCLOCK_DATABASE_URL": pg_url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_RULES_DIR": str(rules),
