@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,6 +31,7 @@ from monitor.api import (
     withdrawals,
 )
 from monitor.api.limits import BodyLimit
+from monitor.api.request_id import RequestId
 from monitor.api.responses import API_ERRORS
 from monitor.db import ping, transaction
 from monitor.errors import ErrorCode, SunclockError, code_of
@@ -114,16 +114,7 @@ def _add_middleware(app: FastAPI, runtime: Runtime) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxy_list)
     app.add_middleware(BodyLimit)  # bodies over 1 MiB: 413 before anything reads them
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):  # noqa: ANN001, ANN202
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = rid
-        return response
+    app.add_middleware(RequestId)
 
 
 def _database_unavailable(runtime: Runtime, exc: DBAPIError) -> JSONResponse:
