@@ -46,6 +46,7 @@ PLANNED, CANCELLED = StepState.PLANNED, StepState.CANCELLED
 REPLANNABLE = (PLANNED, CANCELLED)
 
 SCHEDULER = "scheduler"
+_NEW_STEPS = "sunclock.planning.new_steps"
 log = structlog.get_logger("sunclock.planning")
 
 
@@ -54,18 +55,18 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
     """Store ``planned``; steps already fired or skipped stay as they were."""
     if not planned:
         return []
-    if timeline.is_new(session, incident_id):  # nothing stored yet: one multi-row insert
-        await insert_many(session, EscalationStep.__table__, [
-            {"incident_id": incident_id, "obligation_id": obligation_id, "obligation_key": p.obligation_key,
-             "kind": p.kind, "occurrence": p.occurrence, "planned_at": p.planned_at, "recipients": list(p.to),
-             "channels": list(p.channels), "state": PLANNED, "fired_at": None, "late": False} for p in planned])
+    if timeline.is_new(session, incident_id):  # nothing stored yet: no look-up, a multi-row insert
+        rows = [{"incident_id": incident_id, "obligation_id": obligation_id, "obligation_key": p.obligation_key,
+                 "kind": p.kind, "occurrence": p.occurrence, "planned_at": p.planned_at, "recipients": list(p.to),
+                 "channels": list(p.channels), "state": PLANNED, "fired_at": None, "late": False} for p in planned]
+        if _NEW_STEPS in session.info:  # planning a new incident: all its steps at the end, together
+            session.info[_NEW_STEPS].extend(rows)
+        else:
+            await insert_many(session, EscalationStep.__table__, rows)
         return list(planned)
     keys = {p.obligation_key for p in planned}
-    existing = {
-        (s.obligation_key, s.kind, s.occurrence): s
-        for s in (await session.exec(select(EscalationStep).where(
-            EscalationStep.incident_id == incident_id, EscalationStep.obligation_key.in_(keys)))).scalars()
-    }
+    existing = {(s.obligation_key, s.kind, s.occurrence): s for s in (await session.exec(select(EscalationStep).where(
+        EscalationStep.incident_id == incident_id, EscalationStep.obligation_key.in_(keys)))).scalars()}
     changed = []
     for p in planned:
         row = existing.get((p.obligation_key, p.kind, p.occurrence))
@@ -80,6 +81,14 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
             row.recipients, row.channels = list(p.to), list(p.channels)
             changed.append(p)
     return changed
+
+
+async def _insert_new_steps(session: AsyncSession, *, more: bool = False) -> None:
+    """A new incident's steps planned so far, in one insert; ``more``: gather the next ones again."""
+    rows = session.info.pop(_NEW_STEPS, None)
+    if more and rows is not None:
+        session.info[_NEW_STEPS] = []
+    await insert_many(session, EscalationStep.__table__, rows or [])
 
 
 async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: str | None = None,
@@ -112,7 +121,18 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
     severity change into their scope).
     """
     assert incident.id is not None
-    rows = {} if timeline.is_new(session, incident.id) else {o.key: o for o in (await session.exec(
+    if new := timeline.is_new(session, incident.id):
+        session.info[_NEW_STEPS] = []
+    try:
+        return await _plan_incident(session, incident, rules, now, actor, notify, new)
+    finally:
+        session.info.pop(_NEW_STEPS, None)
+
+
+async def _plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime, actor: str,
+                         notify: Iterable[Rule], new: bool) -> list[Obligation]:
+    assert incident.id is not None
+    rows = {} if new else {o.key: o for o in (await session.exec(
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
     planned: list[PlannedStep] = await _plan_notices(session, incident.id, list(notify), now)
     applicable = [(rule, spec) for rule in rules.applicable(incident.kind, incident.severity)
@@ -127,6 +147,7 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
         row = rows[spec.key]
         planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
         active.append(row)
+    await _insert_new_steps(session)
     if planned:
         await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
     return active
@@ -209,6 +230,7 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
     if row.state == PENDING:
         planned = await _upsert_steps(session, incident.id, row.id, ladder)
         if is_overdue(due, now):
+            await _insert_new_steps(session, more=True)  # a breach plans its overdue repeats after what is stored
             await breach(session, incident, row, rules, now, actor)
         return planned
     if row.state == BREACHED and moved:

@@ -21,7 +21,7 @@ from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics, covered_until_timestamp
 from monitor.outage import Outage
-from monitor.scheduler import Scheduler
+from monitor.scheduler import REQUEST_SETTLE_SECONDS, Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
@@ -118,7 +118,7 @@ class Runtime:
     def poke(self) -> None:
         """Tell the scheduler something changed; a no-op when it is not running."""
         if self.scheduler.running:
-            self.scheduler.poke()
+            self.scheduler.poke(settle=REQUEST_SETTLE_SECONDS)
 
     async def close(self) -> None:
         await self.scheduler.stop()

@@ -28,6 +28,9 @@ from rules.vocabulary import NotificationState, ObligationState, StepState
 
 log = structlog.get_logger("sunclock.scheduler")
 
+# A request's poke waits this long before its run (Scheduler.poke): one run
+# fires the notices of the registrations made meanwhile.
+REQUEST_SETTLE_SECONDS = 0.05
 FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries get their turn again
 
 
@@ -41,8 +44,8 @@ async def next_due(sessions: SessionFactory) -> datetime | None:
         select(func.min(Notification.next_attempt_at)).where(Notification.state == NotificationState.PENDING),
         select(func.min(Notification.claimed_until)).where(Notification.state == NotificationState.SENDING),
     ]
-    async with sessions() as session:
-        found = [(await session.execute(q)).scalar() for q in queries]
+    async with sessions() as session:  # one round trip, after every run
+        found = list((await session.execute(select(*(q.scalar_subquery() for q in queries)))).one())
     moments = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in found if m is not None]
     return min(moments, default=None)
 
@@ -96,15 +99,23 @@ class Scheduler:
         self.metrics.heartbeat.set(self.last_run.timestamp())
         return busy
 
-    def poke(self) -> None:
-        """Run as soon as possible; pokes during a run coalesce into one more run."""
+    def poke(self, settle: float = 0.0) -> None:
+        """Run as soon as possible; pokes during a run coalesce into one more run.
+
+        ``settle``: a request's poke starts a run that much later, so that the
+        request's answer goes out first and the work of requests made
+        meanwhile (a registration's notice) is fired in the same run, well
+        within the second a step has.
+        """
         self._again = True
         if self._task is None or self._task.done():
             # A fresh context: a run poked by an HTTP request must not log that
             # request's id on everything the scheduler does afterwards.
-            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
+            self._task = asyncio.get_running_loop().create_task(self._drain(settle), context=contextvars.Context())
 
-    async def _drain(self) -> None:
+    async def _drain(self, settle: float = 0.0) -> None:
+        if settle:
+            await asyncio.sleep(settle)
         while True:
             while self._again:
                 self._again = False
