@@ -106,7 +106,9 @@ def peak_rss_mb(pid: int) -> float:
 def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = os.environ | {"SUNCLOCK_DATABASE_URL": url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_PORT": str(port),
-                        "SUNCLOCK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "ERROR"), "SUNCLOCK_LOG_FORMAT": "json"}
+                        "SUNCLOCK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "ERROR"), "SUNCLOCK_LOG_FORMAT": "json",
+                        # this checkout's code, not whatever `monitor` the interpreter has installed
+                        "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     started = time.time()
     log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve"], env=env, cwd=workdir,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.base import Channel
 from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, VoiceConfig, build_channels
 from monitor.clock import Clock, SystemClock
-from monitor.db import SessionFactory, create_engine, migrate, session_factory
+from monitor.db import SessionFactory, create_engine, migrate_if_needed, session_factory
 from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics, covered_until_timestamp
@@ -100,7 +100,7 @@ class Runtime:
         rules = rules.counted_in(WorkTime(calendar, settings.zone))
         clock = clock or SystemClock()
         if migrate_schema:
-            migrate(settings.database_url)
+            migrate_if_needed(settings.database_url)
         if settings.secret_key is None:
             settings = settings.with_stored_key(stored_signing_key(settings.database_url, clock.now()))
         engine = create_engine(settings.database_url)

@@ -99,6 +99,16 @@ class Scheduler:
         self.metrics.heartbeat.set(self.last_run.timestamp())
         return busy
 
+    async def sweep_once(self) -> None:
+        """One run before the scheduler starts (``serve``, ahead of the HTTP
+        server); a database not there is the outage's to log, as in a run."""
+        try:
+            await self.run_once()
+        except Exception as exc:
+            self._failed(exc, "scheduler_run")
+        else:
+            self.outage.succeeded()
+
     def poke(self, settle: float = 0.0) -> None:
         """Run as soon as possible; pokes during a run coalesce into one more run.
 
