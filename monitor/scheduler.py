@@ -30,7 +30,7 @@ log = structlog.get_logger("sunclock.scheduler")
 
 # A request's poke waits this long before its run (Scheduler.poke): one run
 # fires the notices of the registrations made meanwhile.
-REQUEST_SETTLE_SECONDS = 0.05
+REQUEST_SETTLE_SECONDS = 0.2
 FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries get their turn again
 
 
