@@ -10,7 +10,8 @@ into a fresh database, starts the server and prints:
   steps due in the same second (each step goes to the head by SMS and email,
   both outbox channels here: this measures the engine, not a provider);
 - the same for --burst release deadlines breached in the same second (each
-  breach notice to the head and the supervisor, 4 messages), and the time
+  breach notice to the head and the supervisor, 4 messages, 5 with the
+  head's voice call), and the time
   until every breach and its accountability case is recorded;
 - time from process start to the first overdue step sent after a restart with
   deadlines that passed while it was down;
@@ -106,7 +107,9 @@ def peak_rss_mb(pid: int) -> float:
 def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = os.environ | {"SUNCLOCK_DATABASE_URL": url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_PORT": str(port),
-                        "SUNCLOCK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "ERROR"), "SUNCLOCK_LOG_FORMAT": "json"}
+                        "SUNCLOCK_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "ERROR"), "SUNCLOCK_LOG_FORMAT": "json",
+                        # this checkout's code, not whatever `monitor` the interpreter has installed
+                        "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     started = time.time()
     log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve"], env=env, cwd=workdir,
@@ -190,24 +193,25 @@ def breach_burst(url: str, count: int) -> tuple[float, float, float]:
     if os.environ.get("BENCH_LOG_LEVEL"):
         print(f"<!-- breach burst at {at.time()}, moved in {time.perf_counter() - moved:.2f} s, "
               f"committed {datetime.now(UTC).time()} -->", flush=True)
-    messages = 4 * len(ids)  # the breached step goes to the head and the supervisor, by SMS and email
+    # The breached step goes to the head and the supervisor, by SMS and email
+    # (and to the head by voice when the rules call: then 5 per breach).
+    least = 4 * len(ids)
 
-    def progress() -> tuple[int, int]:
+    def progress() -> tuple[int, int, int]:
         with engine.connect() as db:
-            sent = db.execute(select(func.count()).select_from(Notification).where(
-                Notification.planned_at == at, Notification.step == "breached",
-                Notification.state == "sent")).scalar_one()
+            made, sent = db.execute(select(func.count(), func.count().filter(Notification.state == "sent")).where(
+                Notification.planned_at == at, Notification.step == "breached")).one()
             cases = db.execute(select(func.count()).select_from(AccountabilityCase).where(
                 AccountabilityCase.breached_at == at)).scalar_one()
-        return sent, cases
+        return made, sent, cases
 
     recorded = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        sent, cases = progress()
+        made, sent, cases = progress()
         if cases == len(ids) and recorded is None:
             recorded = (datetime.now(UTC) - at).total_seconds()
-        if sent == messages and recorded is not None:
+        if made >= least and sent == made and recorded is not None:
             break
         time.sleep(0.2)  # polling the database for the server's work
     else:

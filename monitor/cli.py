@@ -52,8 +52,8 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
     """API, pages, scheduler and metrics in one process; applies migrations first."""
     import uvicorn
 
-    from monitor.api.app import create_app
     from monitor.runtime import Runtime
+    from monitor.startup import SweepFirst
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -61,7 +61,10 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
         runtime = Runtime.build(settings)
     except RulesInvalid as exc:
         fail(f"the rule, calendar or SMS template files are not valid:\n{exc}", 2)
-    app = create_app(runtime, seed_demo=demo)
+    # Deadlines passed while the service was down are swept in the server's
+    # start-up, before it listens; the application (pages, templates,
+    # OpenAPI) is imported and built after that sweep (monitor/startup.py).
+    app = SweepFirst(runtime, demo=demo, settle=_settle_start_up_objects)
     _settle_start_up_objects()
     _say_where(host or settings.host, port or settings.port, demo)
     # Its crash reports go through our (masking) log handler, not its own; and

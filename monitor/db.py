@@ -6,13 +6,16 @@ SQLite by default, PostgreSQL in production. Both are driven asynchronously
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -121,6 +124,45 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+_REVISION = re.compile(r"""^(revision|down_revision)\s*(?::[^=]*)?=\s*['"]([^'"]+)['"]""", re.MULTILINE)
+
+
+def _head_revision() -> str | None:
+    """The one head of the migrations, read from their files' text; None when
+    that cannot tell (a merge, two heads): Alembic then decides."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        parents.add(found.get("down_revision"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(url: str) -> bool:
+    """One query: the stored revision is the head. Loading Alembic to find
+    that out costs a start some hundreds of milliseconds."""
+    head = _head_revision()
+    if head is None:
+        return False
+    engine = create_sync_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            stored = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except DBAPIError:
+        return False  # no table yet, or no database: Alembic says what is wrong
+    finally:
+        engine.dispose()
+    return stored == [head]
+
+
+def migrate_if_needed(url: str) -> None:
+    if not schema_is_current(url):
+        migrate(url)
 
 
 def migrate(url: str, revision: str = "head") -> None:

@@ -24,13 +24,22 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 MAJOR = (Severity.I, Severity.II)
 
 
+_SHOWN = "sunclock.incidents.department_codes"
+_PLANNED = "sunclock.incidents.planned"  # a new incident's obligations, as registration planned them
+
+
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:
-    query = select(Department).where(func.upper(Department.code) == code.upper())
-    found = (await session.exec(query)).scalars().first()
+    """The department, with its district's code read in the same query and kept
+    for :func:`to_public` while the session lives."""
+    query = (select(Department, District.code).outerjoin(District, District.id == Department.district_id)
+             .where(func.upper(Department.code) == code.upper()))
+    found = (await session.execute(query)).first()
     if found is None:
         raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field,
                       code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
-    return found
+    department, district = found
+    session.info.setdefault(_SHOWN, {})[department.id] = (department.code, district or "default")
+    return department
 
 
 def _check_occurred_at(occurred_at: datetime, now: datetime) -> None:
@@ -75,13 +84,15 @@ async def register(session: AsyncSession, data: IncidentCreate, rules: RuleSet, 
     session.add(incident)
     await session.flush()
     assert incident.id is not None
+    timeline.mark_new(session, incident.id)
     late_by = now - data.occurred_at
     late = {"late_registration": True, "late_by": int(late_by.total_seconds())} if late_by > LATE_REGISTRATION else {}
     await timeline.record(session, incident.id, TimelineKind.REGISTERED, actor.name, now, title=incident.title,
                           matter=incident.kind, severity=incident.severity, occurred_at=incident.occurred_at,
                           department=department.code, **late)
-    await planning.plan_incident(session, incident, rules, now, actor.name,
-                                 notify=rules.applicable(incident.kind, incident.severity))
+    planned = await planning.plan_incident(session, incident, rules, now, actor.name,
+                                           notify=rules.applicable(incident.kind, incident.severity))
+    session.info.setdefault(_PLANNED, {})[incident.id] = planned
     return incident
 
 
@@ -182,25 +193,37 @@ async def close(session: AsyncSession, incident_id: int, reason: str, rules: Rul
     return incident
 
 
+async def _obligations_of(session: AsyncSession, ids: list[int | None]) -> dict[int, list[Obligation]]:
+    """By incident, ordered by deadline. An incident inserted by this
+    transaction has all its obligations in the session already: not read back."""
+    obligations: dict[int, list[Obligation]] = {}
+    planned = session.info.get(_PLANNED, {})
+    if all(timeline.is_new(session, i) and i in planned for i in ids):
+        for row in sorted((o for i in ids for o in planned[i]), key=lambda o: (o.due_at, o.id)):
+            obligations.setdefault(row.incident_id, []).append(row)
+        return obligations
+    for row in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
+                                   .order_by(Obligation.due_at, Obligation.id))).scalars():
+        obligations.setdefault(row.incident_id, []).append(row)
+    return obligations
+
+
 async def to_public(session: AsyncSession, incidents: list[Incident]) -> list[IncidentPublic]:
     """Incidents with their department code and obligations, in two queries."""
     if not incidents:
         return []
-    ids = [i.id for i in incidents]
-    obligations: dict[int, list[Obligation]] = {}
-    for row in (await session.exec(select(Obligation).where(Obligation.incident_id.in_(ids))
-                                   .order_by(Obligation.due_at, Obligation.id))).scalars():
-        obligations.setdefault(row.incident_id, []).append(row)
-    codes = dict((await session.execute(select(Department.id, Department.code).where(
-        Department.id.in_({i.department_id for i in incidents})))).all())
-    district_of = dict((await session.execute(
-        select(Department.id, District.code).join(District, District.id == Department.district_id)
-        .where(Department.id.in_({i.department_id for i in incidents})))).all())
+    obligations = await _obligations_of(session, [i.id for i in incidents])
+    shown: dict[int, tuple[str, str]] = session.info.get(_SHOWN, {})
+    wanted = {i.department_id for i in incidents} - set(shown)
+    if wanted:
+        shown = shown | {row.id: (row.code, row.district or "default") for row in (await session.execute(
+            select(Department.id, Department.code, District.code.label("district"))
+            .outerjoin(District, District.id == Department.district_id).where(Department.id.in_(wanted))))}
     return [
         IncidentPublic(
             **incident.model_dump(exclude={"department_id", "registered_by"}),
-            department=codes[incident.department_id],
-            district=district_of.get(incident.department_id, "default"),
+            department=shown[incident.department_id][0],
+            district=shown[incident.department_id][1],
             obligations=[ObligationPublic.model_validate(o, from_attributes=True)
                          for o in obligations.get(incident.id, [])],
         )

@@ -46,6 +46,7 @@ PLANNED, CANCELLED = StepState.PLANNED, StepState.CANCELLED
 REPLANNABLE = (PLANNED, CANCELLED)
 
 SCHEDULER = "scheduler"
+_NEW_STEPS = "sunclock.planning.new_steps"
 log = structlog.get_logger("sunclock.planning")
 
 
@@ -54,12 +55,18 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
     """Store ``planned``; steps already fired or skipped stay as they were."""
     if not planned:
         return []
+    if timeline.is_new(session, incident_id):  # nothing stored yet: no look-up, a multi-row insert
+        rows = [{"incident_id": incident_id, "obligation_id": obligation_id, "obligation_key": p.obligation_key,
+                 "kind": p.kind, "occurrence": p.occurrence, "planned_at": p.planned_at, "recipients": list(p.to),
+                 "channels": list(p.channels), "state": PLANNED, "fired_at": None, "late": False} for p in planned]
+        if _NEW_STEPS in session.info:  # planning a new incident: all its steps at the end, together
+            session.info[_NEW_STEPS].extend(rows)
+        else:
+            await insert_many(session, EscalationStep.__table__, rows)
+        return list(planned)
     keys = {p.obligation_key for p in planned}
-    existing = {
-        (s.obligation_key, s.kind, s.occurrence): s
-        for s in (await session.exec(select(EscalationStep).where(
-            EscalationStep.incident_id == incident_id, EscalationStep.obligation_key.in_(keys)))).scalars()
-    }
+    existing = {(s.obligation_key, s.kind, s.occurrence): s for s in (await session.exec(select(EscalationStep).where(
+        EscalationStep.incident_id == incident_id, EscalationStep.obligation_key.in_(keys)))).scalars()}
     changed = []
     for p in planned:
         row = existing.get((p.obligation_key, p.kind, p.occurrence))
@@ -74,6 +81,14 @@ async def _upsert_steps(session: AsyncSession, incident_id: int, obligation_id: 
             row.recipients, row.channels = list(p.to), list(p.channels)
             changed.append(p)
     return changed
+
+
+async def _insert_new_steps(session: AsyncSession, *, more: bool = False) -> None:
+    """A new incident's steps planned so far, in one insert; ``more``: gather the next ones again."""
+    rows = session.info.pop(_NEW_STEPS, None)
+    if more and rows is not None:
+        session.info[_NEW_STEPS] = []
+    await insert_many(session, EscalationStep.__table__, rows or [])
 
 
 async def cancel_steps(session: AsyncSession, incident_id: int, obligation_key: str | None = None,
@@ -106,17 +121,33 @@ async def plan_incident(session: AsyncSession, incident: Incident, rules: RuleSe
     severity change into their scope).
     """
     assert incident.id is not None
-    rows = {o.key: o for o in (await session.exec(
+    if new := timeline.is_new(session, incident.id):
+        session.info[_NEW_STEPS] = []
+    try:
+        return await _plan_incident(session, incident, rules, now, actor, notify, new)
+    finally:
+        session.info.pop(_NEW_STEPS, None)
+
+
+async def _plan_incident(session: AsyncSession, incident: Incident, rules: RuleSet, now: datetime, actor: str,
+                         notify: Iterable[Rule], new: bool) -> list[Obligation]:
+    assert incident.id is not None
+    rows = {} if new else {o.key: o for o in (await session.exec(
         select(Obligation).where(Obligation.incident_id == incident.id))).scalars()}
     planned: list[PlannedStep] = await _plan_notices(session, incident.id, list(notify), now)
+    applicable = [(rule, spec) for rule in rules.applicable(incident.kind, incident.severity)
+                  for spec in rule.obligations]
+    missing = [new_obligation(session, incident, rule, spec, incident.occurred_at, rules)
+               for rule, spec in applicable if spec.key not in rows]
+    if missing:
+        await session.flush()  # all new obligations in one statement
+        rows |= {row.key: row for row in missing}
     active: list[Obligation] = []
-    for rule in rules.applicable(incident.kind, incident.severity):
-        for spec in rule.obligations:
-            row = rows.get(spec.key)
-            if row is None:
-                row = await add_obligation(session, incident, rule, spec, incident.occurred_at, rules)
-            planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
-            active.append(row)
+    for rule, spec in applicable:
+        row = rows[spec.key]
+        planned += await _plan_obligation(session, incident, rule, spec, row, rules, now, actor)
+        active.append(row)
+    await _insert_new_steps(session)
     if planned:
         await timeline.record(session, incident.id, TimelineKind.STEPS_PLANNED, actor, now, steps=_summary(planned))
     return active
@@ -130,21 +161,29 @@ async def _plan_notices(session: AsyncSession, incident_id: int, notify: list[Ru
     notices = [n for rule in notify if (n := registered_step(rule, now)) is not None]
     if not notices:
         return []
-    sent = (await session.execute(select(func.max(EscalationStep.occurrence)).where(
-        EscalationStep.incident_id == incident_id, EscalationStep.obligation_key == INCIDENT_WIDE,
-        EscalationStep.kind == REGISTERED))).scalar() or 0
+    sent = 0 if timeline.is_new(session, incident_id) else (await session.execute(
+        select(func.max(EscalationStep.occurrence)).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.obligation_key == INCIDENT_WIDE,
+            EscalationStep.kind == REGISTERED))).scalar() or 0
     return await _upsert_steps(session, incident_id, None, [replace(notices[0], occurrence=sent + 1)])
 
 
 async def add_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
                          anchor: datetime, rules: RuleSet) -> Obligation:
     """A new obligation row, due ``spec.due`` after ``anchor``; the caller plans its steps."""
+    row = new_obligation(session, incident, rule, spec, anchor, rules)
+    await session.flush()
+    return row
+
+
+def new_obligation(session: AsyncSession, incident: Incident, rule: Rule, spec: ObligationSpec,
+                   anchor: datetime, rules: RuleSet) -> Obligation:
+    """The same, added to the session but not yet flushed: several go in one statement."""
     assert incident.id is not None
     counted = deadline(spec, anchor, rules.worktime)
     row = Obligation(incident_id=incident.id, rule_id=rule.id, key=spec.key, title=spec.title,
                      due_at=counted.at, calendar_incomplete=counted.calendar_incomplete)
     session.add(row)
-    await session.flush()
     return row
 
 
@@ -191,6 +230,7 @@ async def _plan_obligation(session: AsyncSession, incident: Incident, rule: Rule
     if row.state == PENDING:
         planned = await _upsert_steps(session, incident.id, row.id, ladder)
         if is_overdue(due, now):
+            await _insert_new_steps(session, more=True)  # a breach plans its overdue repeats after what is stored
             await breach(session, incident, row, rules, now, actor)
         return planned
     if row.state == BREACHED and moved:

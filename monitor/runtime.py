@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.base import Channel
 from alerts.channels import AliyunConfig, SmtpConfig, TwilioConfig, VoiceConfig, build_channels
 from monitor.clock import Clock, SystemClock
-from monitor.db import SessionFactory, create_engine, migrate, session_factory
+from monitor.db import SessionFactory, create_engine, migrate_if_needed, session_factory
 from monitor.delivery import Deliverer
 from monitor.dispatch import Dispatcher
 from monitor.metrics import Metrics, covered_until_timestamp
 from monitor.outage import Outage
-from monitor.scheduler import Scheduler
+from monitor.scheduler import REQUEST_SETTLE_SECONDS, Scheduler
 from monitor.secret import stored_signing_key
 from monitor.settings import Settings
 from rules import RuleSet, load_rules
@@ -100,7 +100,7 @@ class Runtime:
         rules = rules.counted_in(WorkTime(calendar, settings.zone))
         clock = clock or SystemClock()
         if migrate_schema:
-            migrate(settings.database_url)
+            migrate_if_needed(settings.database_url)
         if settings.secret_key is None:
             settings = settings.with_stored_key(stored_signing_key(settings.database_url, clock.now()))
         engine = create_engine(settings.database_url)
@@ -118,7 +118,7 @@ class Runtime:
     def poke(self) -> None:
         """Tell the scheduler something changed; a no-op when it is not running."""
         if self.scheduler.running:
-            self.scheduler.poke()
+            self.scheduler.poke(settle=REQUEST_SETTLE_SECONDS)
 
     async def close(self) -> None:
         await self.scheduler.stop()

@@ -29,6 +29,9 @@ from rules.vocabulary import NotificationState, ObligationState, StepState
 
 log = structlog.get_logger("sunclock.scheduler")
 
+# A request's poke waits this long before its run (Scheduler.poke): one run
+# fires the notices of the registrations made meanwhile.
+REQUEST_SETTLE_SECONDS = 0.2
 FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries get their turn again
 
 
@@ -42,8 +45,8 @@ async def next_due(sessions: SessionFactory) -> datetime | None:
         select(func.min(Notification.next_attempt_at)).where(Notification.state == NotificationState.PENDING),
         select(func.min(Notification.claimed_until)).where(Notification.state == NotificationState.SENDING),
     ]
-    async with sessions() as session:
-        found = [(await session.execute(q)).scalar() for q in queries]
+    async with sessions() as session:  # one round trip, after every run
+        found = list((await session.execute(select(*(q.scalar_subquery() for q in queries)))).one())
     moments = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in found if m is not None]
     return min(moments, default=None)
 
@@ -121,15 +124,33 @@ class Scheduler:
         if not task.cancelled() and (exc := task.exception()) is not None:
             self._failed(exc, "sender")
 
-    def poke(self) -> None:
-        """Run as soon as possible; pokes during a run coalesce into one more run."""
+    async def sweep_once(self) -> None:
+        """One run before the scheduler starts (``serve``, ahead of the HTTP
+        server); a database not there is the outage's to log, as in a run."""
+        try:
+            await self.run_once()
+        except Exception as exc:
+            self._failed(exc, "scheduler_run")
+        else:
+            self.outage.succeeded()
+
+    def poke(self, settle: float = 0.0) -> None:
+        """Run as soon as possible; pokes during a run coalesce into one more run.
+
+        ``settle``: a request's poke starts a run that much later, so that the
+        request's answer goes out first and the work of requests made
+        meanwhile (a registration's notice) is fired in the same run, well
+        within the second a step has.
+        """
         self._again = True
         if self._task is None or self._task.done():
             # A fresh context: a run poked by an HTTP request must not log that
             # request's id on everything the scheduler does afterwards.
-            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
+            self._task = asyncio.get_running_loop().create_task(self._drain(settle), context=contextvars.Context())
 
-    async def _drain(self) -> None:
+    async def _drain(self, settle: float = 0.0) -> None:
+        if settle:
+            await asyncio.sleep(settle)
         while True:
             while self._again:
                 self._again = False

@@ -33,6 +33,7 @@ from monitor.db import UTCDateTime
 from monitor.models import Incident, TimelineEntry
 
 _PENDING = "sunclock.timeline.pending"
+_NEW = "sunclock.timeline.new_incidents"
 # The columns as written: ``detail`` as the text it was hashed in, not re-encoded.
 _WRITE = table("timelineentry", column("incident_id", Integer), column("at", UTCDateTime()), column("kind", String),
                column("actor", String), column("detail", Text), column("prev_hash", String), column("hash", String))
@@ -76,6 +77,17 @@ def entry(incident_id: int, kind: str, actor: str, at: datetime, **detail: Any) 
     return {"incident_id": incident_id, "kind": kind, "actor": actor, "at": at, "detail": _jsonable(detail)}
 
 
+def mark_new(session: AsyncSession, incident_id: int) -> None:
+    """An incident inserted by this transaction: it has no timeline yet, no
+    other transaction sees it, and its planning has nothing stored to compare
+    with. Saves a registration its look-ups (forgotten when the transaction ends)."""
+    session.info.setdefault(_NEW, set()).add(incident_id)
+
+
+def is_new(session: AsyncSession | Session, incident_id: int) -> bool:
+    return incident_id in session.info.get(_NEW, ())
+
+
 def _pending(session: AsyncSession) -> list[dict[str, Any]]:
     return session.info.setdefault(_PENDING, [])
 
@@ -103,12 +115,14 @@ def _chain(session: Session, entries: list[dict[str, Any]]) -> list[dict[str, An
     for e in entries:
         if e["at"].utcoffset() is None:
             raise ValueError(f"naive time {e['at']!r} on the timeline: Sunclock stores aware UTC times only")
-    ids = sorted({e["incident_id"] for e in entries})
-    lock_incidents(session, ids)
-    latest = select(func.max(TimelineEntry.id)).where(among(session, TimelineEntry.incident_id, ids)) \
-        .group_by(TimelineEntry.incident_id)
-    heads: dict[int, str] = dict(session.execute(
-        select(TimelineEntry.incident_id, TimelineEntry.hash).where(TimelineEntry.id.in_(latest))).all())
+    ids = sorted({e["incident_id"] for e in entries if not is_new(session, e["incident_id"])})
+    heads: dict[int, str] = {}
+    if ids:  # incidents inserted by this transaction have no head, and no one else can write to them
+        lock_incidents(session, ids)
+        latest = select(func.max(TimelineEntry.id)).where(among(session, TimelineEntry.incident_id, ids)) \
+            .group_by(TimelineEntry.incident_id)
+        heads = dict(session.execute(
+            select(TimelineEntry.incident_id, TimelineEntry.hash).where(TimelineEntry.id.in_(latest))).all())
     rows = []
     for e in entries:
         prev, detail = heads.get(e["incident_id"], ""), detail_json(e["detail"])
@@ -145,3 +159,4 @@ def _forget_pending(session: Session, transaction) -> None:  # noqa: ANN001
     # used with the timeline: their entries would outlive a rollback to them.)
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_NEW, None)

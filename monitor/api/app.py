@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,15 +30,16 @@ from monitor.api import (
     webhooks,
 )
 from monitor.api.limits import BodyLimit
+from monitor.api.request_id import RequestId
 from monitor.api.responses import API_ERRORS
-from monitor.db import ping, transaction
+from monitor.db import ping
 from monitor.errors import ErrorCode, SunclockError, code_of
 from monitor.metrics import database_metrics
 from monitor.outage import RETRY_AFTER_SECONDS, is_connection_error
 from monitor.pages.site import router as pages_router
 from monitor.pages.site import static_files
-from monitor.recount import recount_incomplete
 from monitor.runtime import Runtime
+from monitor.startup import recount
 
 log = structlog.get_logger("sunclock.api")
 
@@ -64,8 +64,9 @@ def _validation_error(error: dict) -> dict:
     return shown
 
 
-def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False) -> FastAPI:
-    app = FastAPI(title="Sunclock", version="0.1.0", lifespan=_lifespan(runtime, run_scheduler, seed_demo),
+def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool = False,
+               swept: bool = False) -> FastAPI:
+    app = FastAPI(title="Sunclock", version="0.1.0", lifespan=_lifespan(runtime, run_scheduler, seed_demo, swept),
                   docs_url=None, redoc_url=None,  # monitor/api/docs.py serves them from local assets
                   description="Deadlines of major emergencies: authoritative release within 5 h, "
                               "press conference within 24 h, escalated until met.")
@@ -78,25 +79,14 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, seed_demo: bool 
     return app
 
 
-async def _recount(runtime: Runtime) -> None:
-    """A calendar year added since the last start: count flagged deadlines again.
-    Without a database the service still starts (SPEC §5); the next start recounts."""
-    try:
-        async with transaction(runtime.sessions) as session:
-            await recount_incomplete(session, runtime.rules, runtime.clock.now())
-    except (DBAPIError, OSError) as exc:
-        if not is_connection_error(exc):
-            raise
-        log.warning("recount_skipped", reason="database unavailable", error=type(exc).__name__)
-
-
-def _lifespan(runtime: Runtime, run_scheduler: bool, seed_demo: bool):  # noqa: ANN202 - a lifespan factory
+def _lifespan(runtime: Runtime, run_scheduler: bool, seed_demo: bool, swept: bool):  # noqa: ANN202 - a factory
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if seed_demo:
             await demo.seed(runtime)
         if run_scheduler:
-            await _recount(runtime)
+            if not swept:  # serve recounts and sweeps before the server starts (monitor/startup.py)
+                await recount(runtime)
             await runtime.scheduler.start()
         if runtime.outbox_channels:
             log.warning("outbox_mode", channels=runtime.outbox_channels,
@@ -113,16 +103,7 @@ def _add_middleware(app: FastAPI, runtime: Runtime) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=runtime.settings.trusted_proxy_list)
     app.add_middleware(BodyLimit)  # bodies over 1 MiB: 413 before anything reads them
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):  # noqa: ANN001, ANN202
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = rid
-        return response
+    app.add_middleware(RequestId)
 
 
 def _database_unavailable(runtime: Runtime, exc: DBAPIError) -> JSONResponse:

@@ -1,0 +1,89 @@
+"""What ``serve`` does before the HTTP server is up: recount, then one sweep.
+
+Deadlines that passed while the service was down are breached and their
+overdue messages sent before the pages, templates and OpenAPI machinery are
+even imported (SPEC §16: restart to the first overdue message within 2 s).
+Only the scheduler's own modules are needed for that. uvicorn runs the
+application's start-up before it opens its socket, so the sweep is done in
+the start-up of :class:`SweepFirst`, which then builds the application and
+hands everything on to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.db import transaction
+from monitor.outage import is_connection_error
+from monitor.recount import recount_incomplete
+from monitor.runtime import Runtime
+
+log = structlog.get_logger("sunclock.startup")
+
+
+async def recount(runtime: Runtime) -> None:
+    """A calendar year added since the last start: count flagged deadlines again.
+    Without a database the service still starts (SPEC §5); the next start recounts."""
+    try:
+        async with transaction(runtime.sessions) as session:
+            await recount_incomplete(session, runtime.rules, runtime.clock.now())
+    except (DBAPIError, OSError) as exc:
+        if not is_connection_error(exc):
+            raise
+        log.warning("recount_skipped", reason="database unavailable", error=type(exc).__name__)
+
+
+async def first_sweep(runtime: Runtime) -> None:
+    """The recount and one scheduler run, as the server's start would do them."""
+    await recount(runtime)
+    await runtime.scheduler.sweep_once()
+
+
+class SweepFirst:
+    """The ASGI application ``serve`` runs: its start-up sweeps (unless the
+    demo seeds first, in the application's own start-up), then imports and
+    builds the application, whose start-up follows at once."""
+
+    def __init__(self, runtime: Runtime, *, demo: bool, settle: Callable[[], None]) -> None:
+        self.runtime, self.demo, self.settle = runtime, demo, settle
+        self.app: ASGIApp | None = None
+
+    async def _build(self) -> ASGIApp:
+        if not self.demo:
+            await first_sweep(self.runtime)
+        from monitor.api.app import create_app
+
+        app = create_app(self.runtime, seed_demo=self.demo, swept=not self.demo)
+        self.settle()
+        return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            if scope["type"] != "lifespan":  # not started with lifespan="on": build at the first request
+                self.app = await self._build()
+            else:
+                startup = await receive()
+                try:
+                    self.app = await self._build()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    raise
+                receive = _replay(startup, receive)
+        await self.app(scope, receive, send)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return first
+        return await receive()
+
+    return again
