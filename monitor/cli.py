@@ -75,14 +75,15 @@ def serve(demo: bool, host: str | None, port: int | None) -> None:
 
 def _say_where(host: str, port: int, demo: bool) -> None:
     """The first thing a newcomer needs: the address to open (and, with --demo, who to sign in as)."""
-    from monitor.demo import DEMO_PASSWORD, USERS
+    from monitor.demo import DEMO_PASSWORD, SCOPED_USERS, USERS
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - reading the setting, not binding
     shown = f"[{shown}]" if ":" in shown else shown
     lines = [f"Sunclock is starting: open http://{shown}:{port}/ (API documents at http://{shown}:{port}/docs)"]
     if demo:
         lines.append(f"Demo users (password {DEMO_PASSWORD}, on an empty database): "
-                     + ", ".join(f"{name} ({role})" for name, role, _ in USERS))
+                     + ", ".join(f"{name} ({role})" for name, role, _ in USERS)
+                     + "; for district XZ only: " + ", ".join(f"{name} ({role})" for name, role, _ in SCOPED_USERS))
     click.echo("\n".join(lines), err=True)
 
 
