@@ -155,38 +155,6 @@ class TwilioApi:
                 "Twilio's answer was not JSON", permanent=False, code="bad_response"
             ) from exc
 
-    async def sent_since(self, to: str, since: datetime) -> list[SentMessage]:
-        """What Twilio's message log holds for ``to`` sent on or after the day of
-        ``since`` (``GET …/Messages.json?To=…&DateSent>=…``, page after page).
-        Raises DeliveryError when the log cannot be read."""
-        try:
-            found = await self._read_log(to, since)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise _error_from_twilio(exc) from exc
-        except TwilioException as exc:  # a page it could not fetch (the client raises no status there)
-            raise DeliveryError(f"cannot read Twilio's message log: {exc}", permanent=False, code="log") from exc
-        except TimeoutError as exc:
-            raise DeliveryError(f"no answer from Twilio within {self._timeout:g} s", permanent=False,
-                                code="timeout") from exc
-        except (aiohttp.ClientError, json.JSONDecodeError) as exc:
-            raise DeliveryError(f"cannot read Twilio's message log: {exc.__class__.__name__}", permanent=False,
-                                code="connection") from exc
-        return [SentMessage(provider_id=m.sid, body=m.body or "", sent_at=m.date_sent) for m in found if m.sid]
-
-    async def _read_log(self, to: str, since: datetime) -> list:
-        """Page after page, as the log's next_page_uri leads, LOG_PAGES at most
-        (an endpoint that always offers a next page must not keep this reading)."""
-        # By date (``DateSent>=YYYY-MM-DD``, GMT), the form Twilio documents: the day
-        # may hold more than asked for, and the caller picks by content anyway.
-        day = since.astimezone(UTC).date().isoformat()
-        page = await self._twilio().messages.page_async(to=to, date_sent_after=day, page_size=LOG_PAGE)
-        found = []
-        for _ in range(LOG_PAGES):
-            found += list(page)
-            if not page.next_page_url or (page := await page.next_page_async()) is None:
-                break
-        return found
-
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
