@@ -19,7 +19,7 @@ from rules.vocabulary import Language
 LANGUAGES: tuple[Language, ...] = tuple(Language)
 
 ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
-    "app": "阳光时钟", "tagline": "重特大突发事件信息发布时限", "skip": "跳到正文", "lang.switch": "English",
+    "app": "阳光时钟", "tagline": "政务公开法定时限", "skip": "跳到正文", "lang.switch": "English",
     "nav.label": "主菜单", "nav.board": "值班看板", "nav.new": "登记事件", "nav.outbox": "发件箱", "nav.cases": "问责案件",
     "nav.departments": "责任单位", "nav.users": "用户", "nav.signout": "退出登录", "nav.signed_in_as": "当前用户",
     # sign-in
@@ -155,7 +155,7 @@ ZH: dict[str, str] = terms.catalogue(Language.ZH) | {
 }
 
 EN: dict[str, str] = terms.catalogue(Language.EN) | {
-    "app": "Sunclock", "tagline": "Disclosure deadlines of major emergencies", "skip": "Skip to content",
+    "app": "Sunclock", "tagline": "Legal clocks of open government", "skip": "Skip to content",
     "lang.switch": "中文",
     "nav.label": "Main menu", "nav.board": "Board", "nav.new": "Register", "nav.outbox": "Outbox", "nav.cases": "Cases",
     "nav.departments": "Departments", "nav.users": "Users", "nav.signout": "Sign out", "nav.signed_in_as": "Signed in as",

@@ -280,6 +280,9 @@ class Speaker:
 
 def _span(seconds: int, column: int) -> str:
     hours, minutes = divmod(max(0, seconds) // 60, 60)
+    if hours >= 48:  # a disclosure request registered days after it came in
+        days, hours = divmod(hours, 24)
+        return f"{days} 天" + (f" {hours} 小时" if hours else "") if column == 0 else f"{days} d {hours} h"
     if column == 0:
         return " ".join(([f"{hours} 小时"] if hours else []) + ([f"{minutes} 分钟"] if minutes or not hours else []))
     return (f"{hours} h " if hours else "") + f"{minutes} min"
