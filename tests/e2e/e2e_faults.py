@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -246,15 +247,26 @@ def events(workdir: Path, name: str) -> int:
     return log.read_text(errors="replace").count(f'"event": "{name}"') if log.exists() else 0
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum} while PostgreSQL was stopped")
+
+
 @contextmanager
 def postgres_stopped() -> Iterator[None]:
     """The real PostgreSQL server stopped; started again on leaving, always
-    (an error, a failed assertion, Ctrl-C)."""
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *PG_CLUSTER, "stop", "-m", "fast"], check=True)
+    (an error, a failed assertion, Ctrl-C, and a SIGTERM or SIGHUP to the test
+    run, which are turned into Ctrl-C meanwhile; only SIGKILL escapes)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGTERM, signal.SIGHUP)} if main else {}
     try:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *PG_CLUSTER, "stop", "-m", "fast"], check=True)
         yield
     finally:
-        start_postgres()
+        try:
+            start_postgres()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def start_postgres() -> None:
