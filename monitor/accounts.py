@@ -7,10 +7,10 @@ to the password they were opened with (monitor/page_sessions.py)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,8 +49,12 @@ async def reset(session: AsyncSession, name: str) -> str:
     return password
 
 
-@dataclass
-class UserRow:
+class UserPublic(BaseModel):
+    """A user as the user list shows it: in the API, on the users page and in ``sunclock user list``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "duty", "role": "duty_officer", "department": None, "active": True, "has_password": True,
+         "created_at": "2026-11-28T02:00:00Z"}]})
     name: str
     role: str
     department: str | None
@@ -59,10 +63,11 @@ class UserRow:
     created_at: datetime
 
 
-async def users(session: AsyncSession) -> list[UserRow]:
+async def users(session: AsyncSession) -> list[UserPublic]:
     found = (await session.execute(select(User, Department.code).outerjoin(
         Department, Department.id == User.department_id).order_by(User.name))).all()
-    return [UserRow(u.name, u.role, code, u.active, u.password_hash is not None, u.created_at) for u, code in found]
+    return [UserPublic(name=u.name, role=u.role, department=code, active=u.active,
+                       has_password=u.password_hash is not None, created_at=u.created_at) for u, code in found]
 
 
 def record_sign_in(session: AsyncSession, name: str, client: str, now: datetime, outcome: SignInOutcome) -> None:

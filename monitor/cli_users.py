@@ -15,7 +15,7 @@ def user_list() -> None:
     """Every user: name, role, department, whether active, whether they have a password for the pages."""
     from monitor import accounts
 
-    async def work(rt) -> list[accounts.UserRow]:  # noqa: ANN001
+    async def work(rt) -> list[accounts.UserPublic]:  # noqa: ANN001
         async with rt.sessions() as session:
             return await accounts.users(session)
 

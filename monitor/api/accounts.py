@@ -17,18 +17,6 @@ router = APIRouter(tags=["users"])
 UserName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 
 
-class UserPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "duty", "role": "duty_officer", "department": None, "active": True, "has_password": True,
-         "created_at": "2026-11-28T02:00:00Z"}]})
-    name: str
-    role: str
-    department: str | None
-    active: bool
-    has_password: bool
-    created_at: datetime
-
-
 class PasswordReset(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "duty", "password": "7Yfk-3Cwm-JWpg-muqC"}]})
     name: str
@@ -46,10 +34,10 @@ class SignInEventPublic(BaseModel):
     outcome: str  # a SignInOutcome
 
 
-@router.get("/users", response_model=list[UserPublic])
-async def users(session: SessionDep, actor: Annotated[Actor, allowed("manage")]) -> list[UserPublic]:
+@router.get("/users", response_model=list[accounts.UserPublic])
+async def users(session: SessionDep, actor: Annotated[Actor, allowed("manage")]) -> list[accounts.UserPublic]:
     """Every user, by name (admins)."""
-    return [UserPublic(**vars(row)) for row in await accounts.users(session)]
+    return await accounts.users(session)
 
 
 @router.post("/users/{name}/password", response_model=PasswordReset, responses={404: {"description": "no such user"}})
