@@ -17,6 +17,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.models import Notification
@@ -34,6 +36,16 @@ def among(session: AsyncSession | Session, column: ColumnElement, values: Iterab
     if on_postgresql(session):
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
+
+
+def checked(session: AsyncSession | Session, column: ColumnElement) -> ColumnElement:
+    """``column`` in a condition that rows found by another (``among`` their ids)
+    must also meet. SQLite without statistics would use the column's index to
+    find them instead: ``state = 'planned'`` then walks every planned step (86 ms
+    instead of 3 ms to claim 500 of a million). ``+column`` keeps its index out."""
+    if on_postgresql(session):
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def _json_default(value: object) -> str:

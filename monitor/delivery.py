@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from alerts.base import STATUS_CALLBACK_PATH, Channel, DeliveryError, Message, Receipt
 from alerts.policy import decide, fallback_channels
 from monitor import bulk, timeline
-from monitor.bulk import among
+from monitor.bulk import among, checked
 from monitor.clock import Clock
 from monitor.db import SessionFactory, transaction
 from monitor.lease import Lease
@@ -193,7 +193,7 @@ class Deliverer:
         if due:
             rows += typed(ClaimedNotification, await session.execute(
                 update(Notification).where(among(session, Notification.id, due),
-                                           Notification.state == NotificationState.PENDING)
+                                           checked(session, Notification.state) == NotificationState.PENDING)
                 .values(**claim).returning(*CLAIMED)))
         expired = list((await session.execute(
             select(Notification.id).where(Notification.state == NotificationState.SENDING,
@@ -202,7 +202,7 @@ class Deliverer:
         if expired:
             again = typed(ClaimedNotification, await session.execute(
                 update(Notification).where(among(session, Notification.id, expired),
-                                           Notification.state == NotificationState.SENDING,
+                                           checked(session, Notification.state) == NotificationState.SENDING,
                                            Notification.claimed_until < now)
                 .values(**claim).returning(*CLAIMED)))
             for row in again:

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, prepared, standin_periods, timeline
-from monitor.bulk import among, on_postgresql
+from monitor.bulk import among, checked, on_postgresql
 from monitor.db import SessionFactory, transaction
 from monitor.delivery import LATE_AFTER, leased
 from monitor.messages import Directory, DirectoryLoader, render_step
@@ -234,7 +234,8 @@ async def _claim(session: AsyncSession, ids: list[int], state: StepState, now: d
     if not ids:
         return []
     return typed(StepRow, await session.execute(
-        update(EscalationStep).where(among(session, EscalationStep.id, ids), EscalationStep.state == StepState.PLANNED)
+        update(EscalationStep).where(among(session, EscalationStep.id, ids),
+                                     checked(session, EscalationStep.state) == StepState.PLANNED)
         .values(state=state, fired_at=now, late=EscalationStep.planned_at < now - LATE_AFTER)
         .returning(*STEP)))
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import update
 
-from monitor.bulk import among, lock_notifications
+from monitor.bulk import among, checked, lock_notifications
 from monitor.clock import Clock
 from monitor.db import SessionFactory, transaction
 from monitor.models import Notification
@@ -74,8 +74,9 @@ class Lease:
 
     async def _write(self, dropped: list[int], renew: set[int], until: datetime) -> set[int]:
         """Let ``dropped`` go and hold ``renew`` until ``until``; returns those still held."""
-        mine = (Notification.claim_token == self.token, Notification.state == NotificationState.SENDING)
         async with transaction(self.sessions) as session:
+            mine = (Notification.claim_token == self.token,
+                    checked(session, Notification.state) == NotificationState.SENDING)
             await lock_notifications(session, [*dropped, *renew])
             if dropped:  # due again at once, for whoever claims them (no attempt was made)
                 await session.execute(update(Notification).where(among(session, Notification.id, dropped), *mine)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import bulk
@@ -114,3 +114,23 @@ async def test_mark_sent_marks_the_same_rows(both):
     assert states == {1: ("sent", "SM1", False, None), 2: ("sent", None, True, None),
                       3: ("sending", None, False, START + timedelta(minutes=1)),
                       4: ("pending", None, False, START + timedelta(minutes=1))}
+
+
+async def test_a_claim_by_id_finds_its_rows_by_primary_key_on_sqlite(tmp_path, sqlite_template):
+    # Without statistics, SQLite would find "state = 'planned'" rows by the
+    # state index and walk every planned step to pick out the few claimed.
+    target = tmp_path / "plan.db"
+    shutil.copy(sqlite_template, target)
+    engine = create_engine(f"sqlite:///{target}")
+    try:
+        async with session_factory(engine)() as session:
+            claim = (update(EscalationStep)
+                     .where(bulk.among(session, EscalationStep.id, [1, 2, 3]),
+                            bulk.checked(session, EscalationStep.state) == "planned")
+                     .values(state="fired"))
+            compiled = claim.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            plan = " ".join(str(row[-1]) for row in (await session.execute(
+                text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
+    finally:
+        await engine.dispose()
+    assert "PRIMARY KEY" in plan and "ix_step_state_planned" not in plan, plan
