@@ -79,22 +79,29 @@ class _Recorder:
     """Records finished sends at once: up to RECORD_SLOTS transactions at a time,
     each taking the sends that finished while the others were committing (at
     most RECORD_BATCH), so that recording keeps up with a burst without any
-    send waiting for a large group to finish."""
+    send waiting for a large group to finish, or for its own recording."""
 
     def __init__(self, record: Callable[[list[Attempt]], Awaitable[None]]):
         self.record = record
         self.waiting: list[tuple[Attempt, asyncio.Future]] = []
-        self.slots = asyncio.Semaphore(RECORD_SLOTS)
+        self.writers: set[asyncio.Task] = set()
 
-    async def add(self, attempt: Attempt) -> None:
-        """Returns once ``attempt`` is recorded (by this call or another's commit)."""
-        recorded = asyncio.get_running_loop().create_future()
+    def add(self, attempt: Attempt) -> asyncio.Future:
+        """A future done once ``attempt`` is recorded (or failed with the error
+        that stopped its transaction)."""
+        loop = asyncio.get_running_loop()
+        recorded = loop.create_future()
         self.waiting.append((attempt, recorded))
-        while not recorded.done():
-            async with self.slots:
+        if len(self.writers) < RECORD_SLOTS:
+            self.writers.add(loop.create_task(self._write()))
+        return recorded
+
+    async def _write(self) -> None:
+        try:
+            while True:
                 batch, self.waiting = self.waiting[:RECORD_BATCH], self.waiting[RECORD_BATCH:]
                 if not batch:
-                    break  # taken by a commit under way: wait for it below
+                    return
                 try:
                     await self.record([a for a, _ in batch])
                 except Exception as exc:
@@ -103,7 +110,8 @@ class _Recorder:
                 else:
                     for _, future in batch:
                         future.set_result(None)
-        await recorded
+        finally:  # at once, not by a done callback: an attempt added next must find a free slot
+            self.writers.discard(asyncio.current_task())
 
 
 @dataclass
@@ -218,7 +226,6 @@ class Deliverer:
         ``send_concurrency`` at a time, and record every outcome."""
         if not claimed:
             return
-        pool = asyncio.Semaphore(self.settings.send_concurrency)
         lease = Lease(self.sessions, self.clock, self.lease_length, claimed, token)
 
         async def record(attempts: list[Attempt]) -> None:
@@ -226,26 +233,40 @@ class Deliverer:
             lease.done(a.row.id for a in attempts)  # recorded: no longer the lease's to renew
 
         recorder = _Recorder(record)
+        recordings: list[asyncio.Future] = []
+        errors: list[BaseException] = []
+        rows = iter(first_of_each_step_first(claimed))
 
-        async def one(row: ClaimedNotification) -> None:
-            async with pool:
-                if not await lease.may_send(row):
-                    return
-                attempt = await self._send(row)
-            # Recorded as soon as the provider answered, not with the rest of the
-            # burst: a crash leaves unrecorded only the sends in flight (accepted by
-            # the provider, not yet marked sent: for SMS, the provider's log tells
-            # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
-            await recorder.add(attempt)
+        # ``send_concurrency`` senders take the rows in turn: a semaphore with a thousand
+        # tasks queued scans them at every acquire (108 ms of a 2,000-message burst).
+        async def sender() -> None:
+            for row in rows:
+                try:
+                    if not await lease.may_send(row):
+                        continue
+                    attempt = await self._send(row)
+                except Exception as exc:  # the rest of the rows still go; their leases bring this one back
+                    errors.append(exc)
+                    continue
+                # Recorded as soon as the provider answered, not with the rest of the
+                # burst: a crash leaves unrecorded only the sends in flight (accepted by
+                # the provider, not yet marked sent: for SMS, the provider's log tells
+                # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
+                recordings.append(recorder.add(attempt))
 
-        tasks = [asyncio.ensure_future(one(row)) for row in first_of_each_step_first(claimed)]
-        unfinished = set(tasks)
-        while unfinished:
-            _, unfinished = await asyncio.wait(unfinished, timeout=LEASE_CHECK)
+        senders = {asyncio.ensure_future(sender())
+                   for _ in range(min(self.settings.send_concurrency, len(claimed)))}
+        while senders:
+            _, senders = await asyncio.wait(senders, timeout=LEASE_CHECK)
+            await lease.keep()
+        unrecorded = set(recordings)
+        while unrecorded:
+            _, unrecorded = await asyncio.wait(unrecorded, timeout=LEASE_CHECK)
             await lease.keep()
         # An error that is not the database's absence is a bug: raised (the first of
         # them), and logged by the caller; the rest come back with their leases.
-        if errors := [task.exception() for task in tasks if task.exception() is not None]:
+        errors += [future.exception() for future in recordings if future.exception() is not None]
+        if errors:
             raise errors[0]
 
     async def _record_until_done(self, attempts: list[Attempt], token: str, lease: Lease) -> None:

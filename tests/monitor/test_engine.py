@@ -289,3 +289,42 @@ async def test_an_expired_lease_is_claimed_again_and_logged_as_a_possible_duplic
     async with runtime.sessions() as session:
         rows = (await session.exec(select(Notification))).scalars().all()
     assert all(r.state == "sent" and r.attempts == 2 for r in rows)
+
+
+class CountingChannel:
+    """Counts the sends in flight at once; each send yields twice to the loop."""
+
+    provider = "counting"
+
+    def __init__(self, name: str, tally: dict) -> None:
+        self.name, self.tally = name, tally
+
+    async def send(self, message: Message) -> Receipt:
+        self.tally["now"] += 1
+        self.tally["most"] = max(self.tally["most"], self.tally["now"])
+        self.tally["sent"].append(message.to)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.tally["now"] -= 1
+        return Receipt(provider=self.provider, provider_id=f"c-{len(self.tally['sent'])}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_burst_is_sent_by_send_concurrency_senders_each_message_once(client, seeded, runtime, clock,
+                                                                             database_url):
+    for n in range(7):
+        await register(client, START, title=f"incident {n}")
+    tally = {"now": 0, "most": 0, "sent": []}
+    narrow = Runtime.build(make_settings(database_url, send_concurrency=3), clock=clock, migrate_schema=False)
+    narrow.channels.update({name: CountingChannel(name, tally) for name in ("sms", "email")})
+    try:
+        await narrow.scheduler.run_once()
+    finally:
+        await narrow.close()
+    assert tally["most"] == 3
+    assert len(tally["sent"]) == 14 and len(set(tally["sent"])) == 2  # seven notices, to the head on two channels
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(Notification))).scalars().all()
+    assert len(rows) == 14 and all(r.state == "sent" and r.attempts == 1 for r in rows)
