@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import prepared, timeline
-from monitor.bulk import insert_many
+from monitor.bulk import checked, insert_many
 from monitor.models import AccountabilityCase, EscalationStep, Incident, Obligation
 from rules import Rule, RuleSet
 from rules.deadlines import (
@@ -332,7 +332,7 @@ async def breach_many(session: AsyncSession, incidents: dict[int, Incident], obl
     """
     by_id = {o.id: o for o in obligations}
     won = (await session.execute(
-        update(Obligation).where(Obligation.id.in_(by_id), Obligation.state == PENDING)
+        update(Obligation).where(Obligation.id.in_(by_id), checked(session, Obligation.state) == PENDING)
         .values(state=BREACHED, breached_at=Obligation.due_at).returning(Obligation.id))).scalars().all()
     if not won:
         return []

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, literal, select, text, tuple_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.bulk import among, insert_many, on_postgresql
+from monitor.bulk import among, checked, insert_many, on_postgresql
 from monitor.messages import CONTENT
 from monitor.models import EscalationStep, Notification, PreparedNotification
 from monitor.rows import CLAIMED, ClaimedNotification, StepRow, typed
@@ -53,7 +53,7 @@ async def invalidate(session: AsyncSession, incident_id: int | None = None) -> N
     if incident_id is not None:
         prepared = prepared.where(PreparedNotification.incident_id == incident_id)
     await session.execute(update(EscalationStep).where(EscalationStep.id.in_(prepared),
-                                                       EscalationStep.state == StepState.PLANNED)
+                                                       checked(session, EscalationStep.state) == StepState.PLANNED)
                           .values(prepared_at=None))
     query = delete(PreparedNotification)
     if incident_id is not None:
