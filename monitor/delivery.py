@@ -254,15 +254,14 @@ class Deliverer:
                 # on reclaim, monitor/reconcile.py; for email they are the possible duplicates).
                 recordings.append(recorder.add(attempt))
 
-        senders = {asyncio.ensure_future(sender())
-                   for _ in range(min(self.settings.send_concurrency, len(claimed)))}
-        while senders:
-            _, senders = await asyncio.wait(senders, timeout=LEASE_CHECK)
-            await lease.keep()
-        unrecorded = set(recordings)
-        while unrecorded:
-            _, unrecorded = await asyncio.wait(unrecorded, timeout=LEASE_CHECK)
-            await lease.keep()
+        async def holding_lease_until_done(waiting: set[asyncio.Future]) -> None:
+            while waiting:
+                _, waiting = await asyncio.wait(waiting, timeout=LEASE_CHECK)
+                await lease.keep()
+
+        await holding_lease_until_done({asyncio.ensure_future(sender())
+                                        for _ in range(min(self.settings.send_concurrency, len(claimed)))})
+        await holding_lease_until_done(set(recordings))
         # An error that is not the database's absence is a bug: raised (the first of
         # them), and logged by the caller; the rest come back with their leases.
         errors += [future.exception() for future in recordings if future.exception() is not None]
