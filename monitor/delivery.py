@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from monitor.lease import Lease
 from monitor.messages import Directory, DirectoryLoader, address, render_notification
 from monitor.metrics import Metrics
 from monitor.models import Contact, EscalationStep, Notification
+from monitor.on_time import OnTime
 from monitor.outage import Outage, is_connection_error
 from monitor.planning import SCHEDULER
 from monitor.reconcile import Reconciler
@@ -61,18 +61,6 @@ def leased(content: dict, now: datetime, token: str, lease: datetime) -> dict:
     that will send it, it needs no separate claim."""
     return content | {"state": NotificationState.SENDING, "attempts": 1, "next_attempt_at": now, "late": False,
                       "claim_token": token, "claimed_until": lease}
-
-
-def first_of_each_step_first(rows: list[ClaimedNotification]) -> list[ClaimedNotification]:
-    """The first message of every step, then the second of every step, …: with a
-    slow provider the send slots are taken in this order, so that each step of
-    a burst starts going out at once and none waits behind another's recipients."""
-    seen: Counter[int] = Counter()
-    ranked = []
-    for index, row in enumerate(rows):
-        ranked.append((seen[row.step_id], index, row))
-        seen[row.step_id] += 1
-    return [row for _, _, row in sorted(ranked, key=lambda r: r[:2])]
 
 
 class _Recorder:
@@ -235,13 +223,18 @@ class Deliverer:
         recorder = _Recorder(record)
         recordings: list[asyncio.Future] = []
         errors: list[BaseException] = []
-        rows = iter(first_of_each_step_first(claimed))
+        on_time = OnTime(sessions=self.sessions, clock=self.clock, recheck=self.recheck, sleep=self.sleep,
+                         token=token, claimed=claimed)
+        rows = iter(on_time.in_order())
 
         # ``send_concurrency`` senders take the rows in turn: a semaphore with a thousand
         # tasks queued scans them at every acquire (108 ms of a 2,000-message burst).
         async def sender() -> None:
             for row in rows:
                 try:
+                    if not await on_time.still_true(row):
+                        lease.done([row.id])  # skipped, and recorded so
+                        continue
                     if not await lease.may_send(row):
                         continue
                     attempt = await self._send(row)

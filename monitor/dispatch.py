@@ -5,6 +5,12 @@ Shortly before they are due, steps have their messages prepared
 (:mod:`monitor.prepared`), so that a thousand steps due in the same second do
 not wait for a thousand renders.
 
+Steps due within ``fire_ahead_seconds`` are fired ahead, as of their planned
+time: the database work of a burst is done before its second, and the
+messages wait in this process for their moment (:mod:`monitor.delivery`
+checks them once more then). Only a step alone in its obligation's window is
+fired ahead; catch-up among several is decided when they are due.
+
 Every claim is a conditional UPDATE (``… WHERE state = 'planned'``): of
 several replicas only the one whose UPDATE changed the row goes on.
 """
@@ -12,6 +18,7 @@ several replicas only the one whose UPDATE changed the row goes on.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,7 +38,7 @@ from monitor.settings import Settings
 from rules import RuleSet
 from rules.deadlines import DueStep, select_due
 from rules.schema import MIN_OVERDUE_EVERY
-from rules.vocabulary import PRE_DEADLINE_KINDS, ObligationState, Recipient, StepState, TimelineKind
+from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationState, Recipient, StepState, TimelineKind
 
 log = structlog.get_logger("sunclock.dispatch")
 
@@ -109,28 +116,30 @@ class Dispatcher:
         return len(due)
 
     async def fire(self, now: datetime) -> Firing:
-        """Turn the steps whose time has come into notifications, leased to this
-        process for sending at once (no second claim, no wait for a delivery pass)."""
+        """Turn the steps whose time has come (or comes within ``fire_ahead_seconds``)
+        into notifications, leased to this process for sending at once, or at
+        their step's time (no second claim, no wait for a delivery pass)."""
         token = uuid.uuid4().hex
         lease = leased({}, now, token, now + timedelta(seconds=self.settings.lease_seconds))
         async with transaction(self.sessions) as session:
-            due = await _due_steps(session, now, self.batch)
+            due = await _due_steps(session, now, self.batch, now + timedelta(seconds=self.settings.fire_ahead_seconds))
             if not due:
                 return Firing()
             to_fire, to_skip = select_due(due, now)
             skipped = await _claim(session, [s.id for s in to_skip], StepState.SKIPPED, now)
             fired = await _claim(session, [s.id for s in to_fire], StepState.FIRED, now)
+            fired += await _claim(session, [s.id for s in fired_ahead(due, now)], StepState.FIRED, now, ahead=True)
             # A stand-in period that began or ended since the messages were prepared
             # changes who is told: those are rendered again, for now (SPEC §14.3).
             crossed = bool(fired) and await standin_periods.boundary_between(
-                session, min(s.planned_at for s in fired), now)
+                session, min(s.planned_at for s in fired), now)  # (none for steps fired ahead)
             claimed = [] if crossed else await prepared.take(session, fired, now, lease)
             copied = {row.step_id for row in claimed}
             # Not prepared (late, just planned, invalidated, or with a recipient
             # group that reaches nobody): rendered now.
             rendered = await self._render(session, [s for s in fired if s.id not in copied], now, lease)
             claimed += rendered.claimed
-            await prepared.forget(session, [s.id for s in due])
+            await prepared.forget(session, [s.id for s in skipped + fired])
             standing_in = await standin_periods.absent_names(session, {row.contact_id for row in claimed})
             await timeline.record_many(
                 session, _step_entries(skipped, fired, claimed, rendered.names, due, now, standing_in)
@@ -144,7 +153,7 @@ class Dispatcher:
         directory = await self.load_directory(session, {s.incident_id for s in steps})
         rows = []
         for step in steps:
-            rendered = render_step(directory, step, now, self.settings)
+            rendered = render_step(directory, step, max(now, step.planned_at), self.settings)
             done.names[step.id] = [c.name for c in rendered.contacts]
             if rendered.unreached:
                 done.unreached[step.id] = rendered.unreached
@@ -189,16 +198,32 @@ class Dispatcher:
         return len(steps)
 
 
+def fired_ahead(due: list[DueStep], now: datetime) -> list[DueStep]:
+    """Of the steps due soon, those fired ahead: each alone in its obligation
+    among ``due`` (with several, catch-up decides when they are due), and not
+    a warning its deadline will have passed."""
+    groups = Counter(s.group for s in due if s.kind not in INCIDENT_NOTICES)
+    return [s for s in due if s.planned_at > now and (s.kind in INCIDENT_NOTICES or (
+        groups[s.group] == 1 and not (s.kind in PRE_DEADLINE_KINDS and s.deadline is not None
+                                      and s.planned_at >= s.deadline)))]
+
+
+def as_of(step: StepRow, now: datetime) -> datetime:
+    """When a fired step counts as fired: now, or its planned time when fired ahead."""
+    return max(now, step.planned_at)
+
+
 def _not_held(now: datetime):  # noqa: ANN202 - an SQL condition
     """Steps of an obligation whose breach is stale and not yet recorded wait for it."""
     return or_(Obligation.id.is_(None), Obligation.state != ObligationState.PENDING,
                Obligation.due_at > now - FRESH_BREACH)
 
 
-async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[DueStep]:
+async def _due_steps(session: AsyncSession, now: datetime, limit: int, until: datetime) -> list[DueStep]:
+    """The planned steps due by ``until`` (now, or the end of the firing-ahead window)."""
     head = set((await session.execute(
         select(EscalationStep.incident_id).outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
-        .where(EscalationStep.state == StepState.PLANNED, EscalationStep.planned_at <= now, _not_held(now))
+        .where(EscalationStep.state == StepState.PLANNED, EscalationStep.planned_at <= until, _not_held(now))
         .order_by(EscalationStep.planned_at).limit(limit))).scalars())
     # Lock order (monitor/incidents.py): the incidents first, then their steps.
     head = await lock_incidents(session, head)
@@ -210,7 +235,7 @@ async def _due_steps(session: AsyncSession, now: datetime, limit: int) -> list[D
         select(EscalationStep.id, EscalationStep.incident_id, EscalationStep.obligation_key, EscalationStep.kind,
                EscalationStep.occurrence, EscalationStep.planned_at, Obligation.due_at)
         .outerjoin(Obligation, Obligation.id == EscalationStep.obligation_id)
-        .where(EscalationStep.state == StepState.PLANNED, EscalationStep.planned_at <= now,
+        .where(EscalationStep.state == StepState.PLANNED, EscalationStep.planned_at <= until,
                among(session, EscalationStep.incident_id, head), _not_held(now))
         # Steps another replica is firing are skipped, not waited for.
         .order_by(EscalationStep.id).with_for_update(of=EscalationStep, skip_locked=True))
@@ -229,15 +254,18 @@ async def lock_incidents(session: AsyncSession, ids: set[int]) -> list[int]:
         .with_for_update(key_share=True, skip_locked=True))).scalars())
 
 
-async def _claim(session: AsyncSession, ids: list[int], state: StepState, now: datetime) -> list[StepRow]:
-    """Move planned steps to ``state``; only the rows this UPDATE changed come back."""
+async def _claim(session: AsyncSession, ids: list[int], state: StepState, now: datetime,
+                 ahead: bool = False) -> list[StepRow]:
+    """Move planned steps to ``state`` (``ahead``: as of their planned time); only
+    the rows this UPDATE changed come back."""
     if not ids:
         return []
+    when = {"fired_at": EscalationStep.planned_at, "late": False} if ahead else {
+        "fired_at": now, "late": EscalationStep.planned_at < now - LATE_AFTER}
     return typed(StepRow, await session.execute(
         update(EscalationStep).where(among(session, EscalationStep.id, ids),
                                      checked(session, EscalationStep.state) == StepState.PLANNED)
-        .values(state=state, fired_at=now, late=EscalationStep.planned_at < now - LATE_AFTER)
-        .returning(*STEP)))
+        .values(state=state, **when).returning(*STEP)))
 
 
 async def _record_gaps(session: AsyncSession, unreached: dict[int, list[str]]) -> None:
@@ -274,7 +302,7 @@ def _step_entries(skipped: list[StepRow], fired: list[StepRow], claimed: list[Cl
         pairs = sorted({(standing_in[r.contact_id], r.recipient_name) for r in rows
                         if standing_in and r.contact_id in standing_in})
         extra = {"stand_ins": [{"contact": absent, "standin": name} for absent, name in pairs]} if pairs else {}
-        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_FIRED, SCHEDULER, now,
+        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_FIRED, SCHEDULER, as_of(step, now),
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at, late=step.late,
                                       notifications=len(rows), recipients=sorted(set(recipients)), **extra))
@@ -292,7 +320,7 @@ def _unreached_entries(fired: list[StepRow], unreached: dict[int, list[str]], na
     for step in fired:
         if step.id not in unreached:
             continue
-        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_UNDELIVERABLE, SCHEDULER, now,
+        entries.append(timeline.entry(step.incident_id, TimelineKind.STEP_UNDELIVERABLE, SCHEDULER, as_of(step, now),
                                       step=step.kind, obligation=step.obligation_key or None,
                                       occurrence=step.occurrence, planned_at=step.planned_at,
                                       groups=unreached[step.id], reached=sorted(set(names[step.id]))))

@@ -1,6 +1,7 @@
 """Whether a step's message still means something when it goes out late.
 
-A first send goes out the moment its step fires, so it is never checked here.
+A first send goes out the moment its step fires, so it is never checked here
+(one fired ahead is checked when its moment comes, monitor/on_time.py).
 A retry, a fallback to the other channel or a lease reclaimed after a crash
 can come minutes later: by then the duty may be done, waived or decided, and a
 "30 minutes left" would be a lie. Just before they are sent, :class:`Recheck`
@@ -113,10 +114,17 @@ class Recheck:
 
     async def __call__(self, session: AsyncSession, claimed: list[ClaimedNotification], now: datetime,
                        token: str) -> list[ClaimedNotification]:
+        return await self._render_again(session, await self.skip_stale(session, claimed, now, token), now)
+
+    async def skip_stale(self, session: AsyncSession, claimed: list[ClaimedNotification], now: datetime,
+                         token: str) -> list[ClaimedNotification]:
+        """The claimed rows still true at ``now``; the others are skipped. (Messages
+        fired ahead are checked so at their moment, monitor/on_time.py: their text
+        already reads as of it.)"""
         stale = await stale_steps(session, {(row.step_id, row.step) for row in claimed}, now)
         if stale:
             await self._skip(session, [row for row in claimed if row.step_id in stale], stale, token, now)
-        return await self._render_again(session, [row for row in claimed if row.step_id not in stale], now)
+        return [row for row in claimed if row.step_id not in stale]
 
     async def _skip(self, session: AsyncSession, rows: list[ClaimedNotification], stale: dict[int, str], token: str,
                     now: datetime) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -35,8 +35,12 @@ REQUEST_SETTLE_SECONDS = 0.2
 FIRE_ROUNDS = 10  # batches of steps fired per run before breaches and retries get their turn again
 
 
-async def next_due(sessions: SessionFactory) -> datetime | None:
-    """The earliest moment anything in the database falls due."""
+async def next_due(sessions: SessionFactory, ahead: timedelta = timedelta(0),
+                   looked: datetime | None = None) -> datetime | None:
+    """The earliest moment anything in the database falls due: a step ``ahead``
+    of its planned time, as it is fired that far ahead (monitor/dispatch.py),
+    unless a run at ``looked`` already saw it that far ahead and left it to be
+    fired at its time (catch-up among several steps of one obligation)."""
     queries = [
         select(func.min(EscalationStep.planned_at)).where(EscalationStep.state == StepState.PLANNED),
         # Pending obligations belong to open incidents (closing cancels them), so no
@@ -48,6 +52,8 @@ async def next_due(sessions: SessionFactory) -> datetime | None:
     async with sessions() as session:  # one round trip, after every run
         found = list((await session.execute(select(*(q.scalar_subquery() for q in queries)))).one())
     moments = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in found if m is not None]
+    if found[0] is not None and (looked is None or moments[0] - ahead > looked):
+        moments[0] -= ahead
     return min(moments, default=None)
 
 
@@ -65,6 +71,7 @@ class Scheduler:
         self._again = False
         self._sending: set[asyncio.Task] = set()
         self.last_run: datetime | None = None
+        self._looked: datetime | None = None  # the start of the last run: what it saw ahead
 
     @property
     def running(self) -> bool:
@@ -90,8 +97,12 @@ class Scheduler:
         try:
             for _ in range(FIRE_ROUNDS):
                 firing = await dispatcher.fire(now)
-                if firing.claimed:
-                    sending.append(self._send(deliverer.send_claimed(firing.claimed, firing.token)))
+                due_now = [row for row in firing.claimed if row.planned_at <= now]
+                if due_now:
+                    sending.append(self._send(deliverer.send_claimed(due_now, firing.token)))
+                if ahead := [row for row in firing.claimed if row.planned_at > now]:
+                    # Fired ahead: they wait for their moments, never waited for here.
+                    self._send(deliverer.send_claimed(ahead, firing.token))
                 if firing.due < dispatcher.batch:
                     break
             if wait:  # the sends are recorded (their incidents' rows free again) before breaches are looked at
@@ -107,7 +118,7 @@ class Scheduler:
         if not busy:
             # What is due now comes first; preparing what is due soon fills the gaps.
             busy = await dispatcher.prepare(self.clock.now()) >= dispatcher.batch
-        self.last_run = self.clock.now()
+        self.last_run, self._looked = self.clock.now(), now
         self.metrics.heartbeat.set(self.last_run.timestamp())
         return busy
 
@@ -170,7 +181,8 @@ class Scheduler:
         if self._aps is None or not self._aps.running:
             return
         try:
-            when = await next_due(self.sessions)
+            when = await next_due(self.sessions, timedelta(seconds=self.dispatcher.settings.fire_ahead_seconds),
+                                  self._looked)
         except Exception as exc:
             self._failed(exc, "scheduler_next_due")
             return

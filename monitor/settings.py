@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=600.0, ge=15, le=3600)
     # How far ahead of its time a step's messages are rendered (0: at its time).
     prepare_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # How far ahead of its time a step is fired: its messages are recorded and
+    # leased beforehand and wait here for their moment, when they are checked
+    # once more and sent (0: fired at its time). A burst of a thousand steps
+    # costs the database more than its second.
+    fire_ahead_seconds: float = Field(default=2.0, ge=0, le=10)
 
     # Generated at first start and kept in the database, when no key is set
     # (monitor.secret); put here by Runtime.build.

@@ -97,8 +97,11 @@ def clock() -> FrozenClock:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    # A frozen clock does not move while a message fired ahead waits for its
+    # moment: the engine is tested firing at its steps' times, and firing ahead
+    # by its own tests (tests/monitor/test_fire_ahead.py), whose sleep moves the clock.
     values = {"database_url": database_url, "admin_token": ADMIN_TOKEN, "public_url": "http://sunclock.test",
-              "secret_key": "test-secret-key-of-at-least-32-bytes"} | overrides
+              "secret_key": "test-secret-key-of-at-least-32-bytes", "fire_ahead_seconds": 0} | overrides
     return Settings(**values)
 
 
