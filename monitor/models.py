@@ -113,6 +113,10 @@ class Obligation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("incident_id", "key", name="uq_obligation_incident_key"),
         Index("ix_obligation_state_due", "state", "due_at"),
+        # The few deadlines counted past the calendar, found at every start
+        # (monitor/recount.py) without reading every obligation.
+        Index("ix_obligation_calendar_incomplete", "incident_id", sqlite_where=text("calendar_incomplete = 1"),
+              postgresql_where=text("calendar_incomplete")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -312,6 +316,9 @@ class SignInEvent(SQLModel, table=True):
     client: str = Field(max_length=64)
     success: bool
     outcome: str = Field(max_length=32)  # a SignInOutcome
+
+
+DEFAULT_DISTRICT = "default"  # the district of a single-district deployment (migration 0009)
 
 
 class District(SQLModel, table=True):
