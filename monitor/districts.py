@@ -16,10 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.actors import Actor
 from monitor.errors import Conflict, ErrorCode, Forbidden, Invalid
-from monitor.models import Department, District, User
+from monitor.models import DEFAULT_DISTRICT, Department, District, User
 from monitor.schemas import Code, Text, _Body
 
-DEFAULT_CODE = "default"
+DEFAULT_CODE = DEFAULT_DISTRICT
 DEFAULT_NAME = "本辖区"
 
 

@@ -13,8 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from monitor.districts import DEFAULT_CODE as DEFAULT_DISTRICT
-from monitor.models import Department, District, Incident, Obligation
+from monitor.models import DEFAULT_DISTRICT, Department, District, Incident, Obligation
 from monitor.waivers import still_owed
 from rules.schema import series_key
 

@@ -25,7 +25,15 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor.metric_names import name_families
-from monitor.models import AccountabilityCase, Department, District, EscalationStep, Incident, Obligation
+from monitor.models import (
+    DEFAULT_DISTRICT,
+    AccountabilityCase,
+    Department,
+    District,
+    EscalationStep,
+    Incident,
+    Obligation,
+)
 from monitor.waivers import still_owed
 from rules.schema import series_key
 from rules.vocabulary import (
@@ -49,7 +57,6 @@ SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 KINDS: tuple[MatterKind, ...] = tuple(MatterKind)
 OBLIGATION_STATES: tuple[ObligationState, ...] = tuple(ObligationState)
 DECISIONS: tuple[Decision, ...] = tuple(Decision)
-DEFAULT_DISTRICT = "default"  # monitor.districts.DEFAULT_CODE
 UNKNOWN = ("?", "?")  # a department deleted behind the service's back
 
 

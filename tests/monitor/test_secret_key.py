@@ -167,7 +167,7 @@ def test_serve_refuses_a_short_or_placeholder_key(key, tmp_path, monkeypatch):
 def test_serve_starts_with_a_long_key_or_with_none(tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(args))
-    monkeypatch.setattr("monitor.cli._settle_start_up_objects", lambda: None)
+    monkeypatch.setattr("monitor.cli._settle_start_up_objects", lambda collect=True: None)
     database = {"SUNCLOCK_DATABASE_URL": f"sqlite:///{tmp_path / 'sunclock.db'}"}
     for env in (database | {"SUNCLOCK_SECRET_KEY": "x7" * 20}, database | {"SUNCLOCK_SECRET_KEY": ""}, database):
         result = CliRunner().invoke(main, ["serve"], env=env)
