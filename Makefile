@@ -12,7 +12,11 @@ $(BIN)/sunclock: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# Bytecode for the checkout's own modules too: pip compiles the packages it
+# installs but not an editable project, and where PYTHONDONTWRITEBYTECODE is
+# set every start would compile them again before its first sweep.
 install: $(BIN)/sunclock
+	@$(BIN)/python -m compileall -q monitor alerts rules >/dev/null
 
 demo: install
 	$(BIN)/sunclock serve --demo
