@@ -117,39 +117,33 @@ async def test_mark_sent_marks_the_same_rows(both):
                       4: ("pending", None, False, START + timedelta(minutes=1))}
 
 
-async def test_a_claim_by_id_finds_its_rows_by_primary_key_on_sqlite(tmp_path, sqlite_template):
-    # Without statistics, SQLite would find "state = 'planned'" rows by the
-    # state index and walk every planned step to pick out the few claimed.
+async def sqlite_plan(tmp_path, sqlite_template, statement: Callable[[AsyncSession], object]) -> str:
+    """SQLite's EXPLAIN QUERY PLAN of the statement ``statement`` builds, on the empty schema."""
     target = tmp_path / "plan.db"
     shutil.copy(sqlite_template, target)
     engine = create_engine(f"sqlite:///{target}")
     try:
         async with session_factory(engine)() as session:
-            claim = (update(EscalationStep)
-                     .where(bulk.among(session, EscalationStep.id, [1, 2, 3]),
-                            bulk.checked(session, EscalationStep.state) == "planned")
-                     .values(state="fired"))
-            compiled = claim.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-            plan = " ".join(str(row[-1]) for row in (await session.execute(
+            compiled = statement(session).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            return " ".join(str(row[-1]) for row in (await session.execute(
                 text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
     finally:
         await engine.dispose()
+
+
+async def test_a_claim_by_id_finds_its_rows_by_primary_key_on_sqlite(tmp_path, sqlite_template):
+    # Without statistics, SQLite would find "state = 'planned'" rows by the
+    # state index and walk every planned step to pick out the few claimed.
+    plan = await sqlite_plan(tmp_path, sqlite_template, lambda session: (
+        update(EscalationStep).where(bulk.among(session, EscalationStep.id, [1, 2, 3]),
+                                     bulk.checked(session, EscalationStep.state) == "planned")
+        .values(state="fired")))
     assert "PRIMARY KEY" in plan and "ix_step_state_planned" not in plan, plan
 
 
 async def test_the_start_up_recount_finds_flagged_deadlines_by_their_partial_index_on_sqlite(tmp_path, sqlite_template):
     # Every start asks for them; without the index (or with SQLite free to pick
     # the state index) that read every obligation: 0.1-0.25 s at 100,000 incidents.
-    target = tmp_path / "plan.db"
-    shutil.copy(sqlite_template, target)
-    engine = create_engine(f"sqlite:///{target}")
-    try:
-        async with session_factory(engine)() as session:
-            query = flagged_incidents(session)
-            compiled = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-            plan = " ".join(str(row[-1]) for row in (await session.execute(
-                text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
-    finally:
-        await engine.dispose()
+    plan = await sqlite_plan(tmp_path, sqlite_template, flagged_incidents)
     assert "USING INDEX ix_obligation_calendar_incomplete" in plan, plan
     assert "SEARCH incident USING INTEGER PRIMARY KEY" in plan, plan
