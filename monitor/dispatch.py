@@ -7,7 +7,7 @@ not wait for a thousand renders.
 
 Steps due within ``fire_ahead_seconds`` are fired ahead, as of their planned
 time: the database work of a burst is done before its second, and the
-messages wait in this process for their moment (:mod:`monitor.delivery`
+messages wait in this process for their moment (:mod:`monitor.on_time`
 checks them once more then). Only a step alone in its obligation's window is
 fired ahead; catch-up among several is decided when they are due.
 
@@ -153,7 +153,7 @@ class Dispatcher:
         directory = await self.load_directory(session, {s.incident_id for s in steps})
         rows = []
         for step in steps:
-            rendered = render_step(directory, step, max(now, step.planned_at), self.settings)
+            rendered = render_step(directory, step, as_of(step, now), self.settings)
             done.names[step.id] = [c.name for c in rendered.contacts]
             if rendered.unreached:
                 done.unreached[step.id] = rendered.unreached
@@ -199,13 +199,12 @@ class Dispatcher:
 
 
 def fired_ahead(due: list[DueStep], now: datetime) -> list[DueStep]:
-    """Of the steps due soon, those fired ahead: each alone in its obligation
-    among ``due`` (with several, catch-up decides when they are due), and not
-    a warning its deadline will have passed."""
+    """Of the steps due soon, those fired ahead: each one catch-up would fire at
+    its planned time, alone in its obligation among ``due`` (with several,
+    catch-up decides when they are due)."""
     groups = Counter(s.group for s in due if s.kind not in INCIDENT_NOTICES)
-    return [s for s in due if s.planned_at > now and (s.kind in INCIDENT_NOTICES or (
-        groups[s.group] == 1 and not (s.kind in PRE_DEADLINE_KINDS and s.deadline is not None
-                                      and s.planned_at >= s.deadline)))]
+    return [s for s in due if s.planned_at > now and (s.kind in INCIDENT_NOTICES or groups[s.group] == 1)
+            and select_due([s], s.planned_at)[0]]
 
 
 def as_of(step: StepRow, now: datetime) -> datetime:

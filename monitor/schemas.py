@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -33,9 +34,6 @@ WaiverVerdict = one_of(WaiverState.GRANTED, WaiverState.REFUSED)
 
 
 def _e164(value: str) -> str:
-    # Imported at the first number checked: its tables cost the start-up sweep 30 ms.
-    import phonenumbers
-
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
