@@ -1,7 +1,8 @@
 """Database engines, the timezone-aware column type, and migrations.
 
 SQLite by default, PostgreSQL in production. Both are driven asynchronously
-(aiosqlite, psycopg 3) by the service and synchronously by Alembic.
+(SQLite through monitor/sqlite_async.py, PostgreSQL through psycopg 3) by
+the service and synchronously by Alembic.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from monitor import sqlite_async
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -69,21 +72,29 @@ def is_sqlite(url: str) -> bool:
     return make_url(_normalise(url)).get_backend_name() == "sqlite"
 
 
-def configure_sqlite(sync_engine) -> None:  # noqa: ANN001 - a sqlalchemy Engine
+# How long a writer waits for another process's lock (the command line beside ``serve``).
+SQLITE_BUSY_TIMEOUT = 15.0
+
+
+def configure_sqlite(sync_engine, *, busy_timeout: bool = True) -> None:  # noqa: ANN001 - a sqlalchemy Engine
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE.
 
     A deferred SQLite transaction that reads and then writes fails at once when
     another process (the command line beside ``serve``) holds the write lock;
     taking the lock at BEGIN lets the busy timeout do its work instead.
+    ``busy_timeout``: false for the asynchronous engine, whose connection
+    waits on a thread, never in the event loop (monitor/sqlite_async.py).
     """
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
-        dbapi_connection.isolation_level = None
+        if dbapi_connection.isolation_level is not None:  # (monitor/sqlite_async.py opens it so)
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        if busy_timeout:
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -96,8 +107,13 @@ def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         # One connection, queued in asyncio: SQLite has one writer anyway, and
         # waiting in the event loop is cheaper than SQLite's busy sleeps.
-        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=120)
-        configure_sqlite(engine.sync_engine)
+        # Its statements run in the event loop; only waits for another
+        # process's lock go to a thread (monitor/sqlite_async.py).
+        database = make_url(_normalise(url)).database or ":memory:"
+        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=120,
+                                     async_creator=lambda: sqlite_async.Connection.open(
+                                         database, busy_timeout=SQLITE_BUSY_TIMEOUT))
+        configure_sqlite(engine.sync_engine, busy_timeout=False)
         return engine
     # No server-side prepared statements: each statement is planned with its
     # values, so the plan for a batch of 2,000 rows knows it is 2,000 rows (a
