@@ -10,6 +10,7 @@ which asks the database "what is due at or before now?".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,12 @@ async def next_due(sessions: SessionFactory, ahead: timedelta = timedelta(0),
     return min(moments, default=None)
 
 
+async def settle_wait(hurry: asyncio.Event, seconds: float) -> None:
+    """A settle: ``seconds``, or until ``hurry`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(hurry.wait(), seconds)
+
+
 class Scheduler:
     """Runs the dispatcher and the deliverer whenever something may be due."""
 
@@ -69,6 +76,9 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._task: asyncio.Task | None = None
         self._again = False
+        self._settle: float | None = None  # the shortest settle asked for by the pokes since the last run began
+        self._hurry = asyncio.Event()  # set by a poke that does not wait
+        self.settle_wait = settle_wait  # (tests step in here: time is theirs)
         self._sending: set[asyncio.Task] = set()
         self.last_run: datetime | None = None
         self._looked: datetime | None = None  # the start of the last run: what it saw ahead
@@ -148,28 +158,41 @@ class Scheduler:
     def poke(self, settle: float = 0.0) -> None:
         """Run as soon as possible; pokes during a run coalesce into one more run.
 
-        ``settle``: a request's poke starts a run that much later, so that the
-        request's answer goes out first and the work of requests made
-        meanwhile (a registration's notice) is fired in the same run, well
-        within the second a step has.
+        ``settle``: a request's poke starts its run that much later, so that the
+        request's answer goes out first and the work of the requests made
+        meanwhile (their registrations' notices) is fired in one run, well
+        within the second a step has. A run poked only by requests waits so
+        even while registrations keep coming; a poke without it (a moment
+        falling due, a full batch) ends the wait.
         """
         self._again = True
+        self._settle = min(self._settle, settle) if self._settle is not None else settle
+        if not settle:
+            self._hurry.set()
         if self._task is None or self._task.done():
             # A fresh context: a run poked by an HTTP request must not log that
             # request's id on everything the scheduler does afterwards.
-            self._task = asyncio.get_running_loop().create_task(self._drain(settle), context=contextvars.Context())
+            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
 
-    async def _drain(self, settle: float = 0.0) -> None:
-        if settle:
-            await asyncio.sleep(settle)
+    async def _settled(self) -> None:
+        """Wait out the settle of the pokes since the last run began."""
+        if self._settle:
+            await self.settle_wait(self._hurry, self._settle)
+        self._settle = None
+        self._hurry.clear()
+
+    async def _drain(self) -> None:
         while True:
             while self._again:
+                await self._settled()
                 self._again = False
                 try:
-                    self._again = await self.run_once(wait=False) or self._again
+                    busy = await self.run_once(wait=False)
                 except Exception as exc:  # the heartbeat stays stale; a sweep after the backoff tries again
                     self._failed(exc, "scheduler_run")
                     return
+                if busy:
+                    self.poke()
                 self.outage.succeeded()
             await self._arm_wake()
             # A poke that came in while the wake-up was being armed (a registration
