@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import planning, prepared, recurring, timeline, waivers
@@ -28,12 +28,15 @@ _SHOWN = "sunclock.incidents.department_codes"
 _PLANNED = "sunclock.incidents.planned"  # a new incident's obligations, as registration planned them
 
 
+# Built once: building and keying this query cost as much as running it, at every registration.
+_DEPARTMENT_BY_CODE = (select(Department, District.code).outerjoin(District, District.id == Department.district_id)
+                       .where(func.upper(Department.code) == bindparam("code")))
+
+
 async def department_by_code(session: AsyncSession, code: str, field: str = "department") -> Department:
     """The department, with its district's code read in the same query and kept
     for :func:`to_public` while the session lives."""
-    query = (select(Department, District.code).outerjoin(District, District.id == Department.district_id)
-             .where(func.upper(Department.code) == code.upper()))
-    found = (await session.execute(query)).first()
+    found = (await session.execute(_DEPARTMENT_BY_CODE, {"code": code.upper()})).first()
     if found is None:
         raise Invalid(f"no department with code {code!r}; list them with `sunclock department list`", field=field,
                       code=ErrorCode.DEPARTMENT_UNKNOWN, params={"code": code})
