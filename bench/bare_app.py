@@ -7,6 +7,8 @@ one row through the same engine settings as ``sunclock serve`` (SQLite in WAL
 with one connection, or PostgreSQL through psycopg) and answers 201 with the
 row. No authentication, no rules, no planning: what is left is the framework,
 the driver and one committed insert, which is what registration is compared with.
+BARE_DRIVER=aiosqlite: on SQLite, SQLAlchemy's stock driver (aiosqlite) with
+the same settings, as a FastAPI app is usually written.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import datetime
 from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from monitor.db import create_engine
+from monitor.db import async_url, configure_sqlite, create_engine, is_sqlite
 
 metadata = MetaData()
 bare_incident = Table(
@@ -42,7 +45,15 @@ class Row(Body):
     id: int
 
 
-engine = create_engine(os.environ["SUNCLOCK_DATABASE_URL"])
+def _engine(url: str) -> AsyncEngine:
+    if os.environ.get("BARE_DRIVER") == "aiosqlite" and is_sqlite(url):
+        stock = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=120)
+        configure_sqlite(stock.sync_engine)
+        return stock
+    return create_engine(url)
+
+
+engine = _engine(os.environ["SUNCLOCK_DATABASE_URL"])
 app = FastAPI()
 
 

@@ -1,10 +1,13 @@
 """Registration through a real `sunclock serve` against a bare FastAPI insert, in one run.
 
-    .venv/bin/python bench/bench_register.py [--database sqlite|postgresql|both] [-n 300]
+    .venv/bin/python bench/bench_register.py [--database sqlite|postgresql|both] [-n 300] [--open 100000]
 
-Starts `sunclock serve` and bench/bare_app.py (a bare FastAPI app doing one
-plain insert through the same engine settings: SQLite in WAL, or PostgreSQL),
-each on a free port with a fresh database of the same kind. One HTTP client
+Seeds --open open incidents (SPEC §16 measures at 100,000) into a fresh
+database, then starts `sunclock serve` on it and bench/bare_app.py (a bare
+FastAPI app doing one plain insert into a table of its own in the same
+database, through the same engine settings: SQLite in WAL, or PostgreSQL;
+--bare-driver aiosqlite gives it SQLAlchemy's stock SQLite driver instead of
+Sunclock's), each on a free port. One HTTP client
 registers N incidents one after another, alternating between the two in
 rounds of --round requests so that both see the same load on the machine, and
 prints each one's median, p95 and rate, and the ratio serve / bare (SPEC §16:
@@ -66,8 +69,8 @@ BODY_DEPARTMENT = {"code": "EMB", "name": "区应急管理局", "contacts": [
     {"name": "李副局长", "role": "deputy", "mobile": "+8613800000002", "email": "li@emb.example.org"}]}
 
 
-def start(command: list[str], url: str, port: int, workdir: Path) -> subprocess.Popen:
-    env = os.environ | {"SUNCLOCK_DATABASE_URL": url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_PORT": str(port),
+def start(command: list[str], url: str, port: int, workdir: Path, **extra: str) -> subprocess.Popen:
+    env = os.environ | extra | {"SUNCLOCK_DATABASE_URL": url, "SUNCLOCK_ADMIN_TOKEN": ADMIN, "SUNCLOCK_PORT": str(port),
                         "SUNCLOCK_LOG_LEVEL": "ERROR", "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, *command], env=env, cwd=workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,13 +83,27 @@ def summary(name: str, timings: list[float]) -> tuple[float, str]:
                   f"p95={ordered[int(len(ordered) * 0.95) - 1] * 1000:.1f} ms rate={rate:.0f}/s")
 
 
-def run(kind: str, n: int, rounds_of: int) -> float:
+def seeded_database(kind: str, workdir: Path, open_incidents: int) -> str:
+    """A fresh database, migrated before either app starts on it, with
+    ``open_incidents`` open incidents of department EMB (none due for hours)."""
+    from bench_engine import seed  # (bench_engine imports this module)
+
+    from monitor.db import migrate
+    url = fresh_database(kind, workdir)
+    migrate(url)
+    if open_incidents:
+        seed(url, open_incidents, datetime.now(UTC))
+    return url
+
+
+def run(kind: str, n: int, rounds_of: int, open_incidents: int, bare_driver: str) -> float:
     workdir = Path(tempfile.mkdtemp(prefix="sunclock-bench-"))
     ports = {"serve": free_port(), "bare": free_port()}
+    url = seeded_database(kind, workdir, open_incidents)
     procs = {
-        "serve": start(["-m", "monitor", "serve"], fresh_database(kind, workdir), ports["serve"], workdir),
+        "serve": start(["-m", "monitor", "serve"], url, ports["serve"], workdir),
         "bare": start(["-m", "uvicorn", "bench.bare_app:app", "--port", str(ports["bare"]), "--log-level", "error"],
-                      fresh_database(kind, workdir, "sunclock_bench_bare"), ports["bare"], workdir),
+                      url, ports["bare"], workdir, BARE_DRIVER=bare_driver),
     }
     paths = {"serve": "/api/v1/incidents", "bare": "/incidents"}
     timings: dict[str, list[float]] = {"serve": [], "bare": []}
@@ -95,7 +112,8 @@ def run(kind: str, n: int, rounds_of: int) -> float:
             wait_ready(f"http://127.0.0.1:{ports[name]}", proc, time.monotonic() + 60)
         with httpx.Client(headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as client:
             base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-            client.post(base["serve"] + "/api/v1/departments", json=BODY_DEPARTMENT).raise_for_status()
+            if not open_incidents:  # (the seed has it)
+                client.post(base["serve"] + "/api/v1/departments", json=BODY_DEPARTMENT).raise_for_status()
             occurred = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
             for warm in range(10):  # connections, first-use imports and caches on both sides
                 for name in procs:
@@ -118,7 +136,8 @@ def run(kind: str, n: int, rounds_of: int) -> float:
             proc.wait(timeout=30)
     serve_rate, serve_line = summary("serve", timings["serve"])
     bare_rate, bare_line = summary("bare", timings["bare"])
-    print(f"database={kind} n={n} (sequential, one client, alternating rounds of {rounds_of})")
+    print(f"database={kind} open incidents={open_incidents:,} bare driver={bare_driver} n={n} "
+          f"(sequential, one client, alternating rounds of {rounds_of})")
     print(serve_line)
     print(bare_line)
     print(f"ratio serve/bare={serve_rate / bare_rate:.3f} (goal >= 0.25)")
@@ -130,9 +149,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--round", type=int, default=25, help="requests to one server before switching")
+    parser.add_argument("--open", type=int, default=100_000, help="open incidents seeded first (SPEC §16: 100,000)")
+    parser.add_argument("--bare-driver", choices=["same", "aiosqlite"], default="same",
+                        help="SQLite driver of the bare app: Sunclock's own, or SQLAlchemy's stock aiosqlite")
     args = parser.parse_args()
     for kind in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
-        run(kind, args.n, args.round)
+        run(kind, args.n, args.round, args.open, args.bare_driver)
 
 
 if __name__ == "__main__":
