@@ -7,7 +7,7 @@ database, then starts `sunclock serve` on it and bench/bare_app.py (a bare
 FastAPI app doing one plain insert into a table of its own in the same
 database, through the same engine settings: SQLite in WAL, or PostgreSQL;
 --bare-driver aiosqlite gives it SQLAlchemy's stock SQLite driver instead of
-Sunclock's), each on a free port. One HTTP client
+Sunclock's; --bare-database own an empty database of its own), each on a free port. One HTTP client
 registers N incidents one after another, alternating between the two in
 rounds of --round requests so that both see the same load on the machine, and
 prints each one's median, p95 and rate, and the ratio serve / bare (SPEC §16:
@@ -96,14 +96,15 @@ def seeded_database(kind: str, workdir: Path, open_incidents: int) -> str:
     return url
 
 
-def run(kind: str, n: int, rounds_of: int, open_incidents: int, bare_driver: str) -> float:
+def run(kind: str, n: int, rounds_of: int, open_incidents: int, bare_driver: str, bare_database: str) -> float:
     workdir = Path(tempfile.mkdtemp(prefix="sunclock-bench-"))
     ports = {"serve": free_port(), "bare": free_port()}
     url = seeded_database(kind, workdir, open_incidents)
+    bare_url = url if bare_database == "same" else fresh_database(kind, workdir, "sunclock_bench_bare")
     procs = {
         "serve": start(["-m", "monitor", "serve"], url, ports["serve"], workdir),
         "bare": start(["-m", "uvicorn", "bench.bare_app:app", "--port", str(ports["bare"]), "--log-level", "error"],
-                      url, ports["bare"], workdir, BARE_DRIVER=bare_driver),
+                      bare_url, ports["bare"], workdir, BARE_DRIVER=bare_driver),
     }
     paths = {"serve": "/api/v1/incidents", "bare": "/incidents"}
     timings: dict[str, list[float]] = {"serve": [], "bare": []}
@@ -136,7 +137,8 @@ def run(kind: str, n: int, rounds_of: int, open_incidents: int, bare_driver: str
             proc.wait(timeout=30)
     serve_rate, serve_line = summary("serve", timings["serve"])
     bare_rate, bare_line = summary("bare", timings["bare"])
-    print(f"database={kind} open incidents={open_incidents:,} bare driver={bare_driver} n={n} "
+    print(f"database={kind} open incidents={open_incidents:,} bare driver={bare_driver} "
+          f"bare database={bare_database} n={n} "
           f"(sequential, one client, alternating rounds of {rounds_of})")
     print(serve_line)
     print(bare_line)
@@ -152,9 +154,12 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=100_000, help="open incidents seeded first (SPEC §16: 100,000)")
     parser.add_argument("--bare-driver", choices=["same", "aiosqlite"], default="same",
                         help="SQLite driver of the bare app: Sunclock's own, or SQLAlchemy's stock aiosqlite")
+    parser.add_argument("--bare-database", choices=["same", "own"], default="same",
+                        help="the bare app's table in serve's database, or in an empty database of its own "
+                             "(on SQLite, where serve's runs then never hold its write lock)")
     args = parser.parse_args()
     for kind in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
-        run(kind, args.n, args.round, args.open, args.bare_driver)
+        run(kind, args.n, args.round, args.open, args.bare_driver, args.bare_database)
 
 
 if __name__ == "__main__":
