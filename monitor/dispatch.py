@@ -43,6 +43,10 @@ from rules.vocabulary import INCIDENT_NOTICES, PRE_DEADLINE_KINDS, ObligationSta
 log = structlog.get_logger("sunclock.dispatch")
 
 BATCH = 500  # steps per firing or preparing transaction; the sends of one go out while the next is fired
+# The first firing of a run is smaller: its messages go out while the rest is
+# fired, instead of after a whole batch rendered (a restart's overdue steps,
+# nothing prepared: 0.8 s for 500 due steps on PostgreSQL at 100,000 incidents).
+FIRST_BATCH = 50
 # Deadlines per breach transaction (each plans its overdue repeats): small, as
 # the breach notices of a burst wait for the first such batch.
 BREACH_BATCH = 100
@@ -84,6 +88,7 @@ class Dispatcher:
     rules: RuleSet
     load_directory: DirectoryLoader = Directory.load
     batch: int = BATCH
+    first_batch: int = FIRST_BATCH
     breach_batch: int = BREACH_BATCH
 
     async def detect_breaches(self, now: datetime, stale: bool = False) -> int:
@@ -115,14 +120,17 @@ class Dispatcher:
             await planning.breach_many(session, incidents, due, self.rules, now)
         return len(due)
 
-    async def fire(self, now: datetime) -> Firing:
+    async def fire(self, now: datetime, limit: int | None = None) -> Firing:
         """Turn the steps whose time has come (or comes within ``fire_ahead_seconds``)
         into notifications, leased to this process for sending at once, or at
-        their step's time (no second claim, no wait for a delivery pass)."""
+        their step's time (no second claim, no wait for a delivery pass).
+        ``limit``: due steps looked at (``batch`` unless given), with every other
+        due step of their incidents."""
         token = uuid.uuid4().hex
         lease = leased({}, now, token, now + timedelta(seconds=self.settings.lease_seconds))
         async with transaction(self.sessions) as session:
-            due = await _due_steps(session, now, self.batch, now + timedelta(seconds=self.settings.fire_ahead_seconds))
+            due = await _due_steps(session, now, limit or self.batch,
+                                   now + timedelta(seconds=self.settings.fire_ahead_seconds))
             if not due:
                 return Firing()
             to_fire, to_skip = select_due(due, now)

@@ -105,15 +105,16 @@ class Scheduler:
         # database records one while this process prepares the other.
         sending: list[asyncio.Task] = []
         try:
-            for _ in range(FIRE_ROUNDS):
-                firing = await dispatcher.fire(now)
+            for round_ in range(FIRE_ROUNDS):
+                limit = min(dispatcher.first_batch, dispatcher.batch) if round_ == 0 else dispatcher.batch
+                firing = await dispatcher.fire(now, limit)
                 due_now = [row for row in firing.claimed if row.planned_at <= now]
                 if due_now:
                     sending.append(self._send(deliverer.send_claimed(due_now, firing.token)))
                 if ahead := [row for row in firing.claimed if row.planned_at > now]:
                     # Fired ahead: they wait for their moments, never waited for here.
                     self._send(deliverer.send_claimed(ahead, firing.token))
-                if firing.due < dispatcher.batch:
+                if firing.due < limit:
                     break
             if wait:  # the sends are recorded (their incidents' rows free again) before breaches are looked at
                 await asyncio.gather(*sending)

@@ -328,3 +328,23 @@ async def test_a_burst_is_sent_by_send_concurrency_senders_each_message_once(cli
     async with runtime.sessions() as session:
         rows = (await session.exec(select(Notification))).scalars().all()
     assert len(rows) == 14 and all(r.state == "sent" and r.attempts == 1 for r in rows)
+
+
+async def test_a_run_fires_a_small_first_batch_then_full_ones_until_nothing_is_due(client, seeded, runtime):
+    """The first batch's messages go out while the rest is fired (monitor/scheduler.py)."""
+    for _ in range(6):
+        await register(client, START - hours(1))
+    dispatcher = runtime.dispatcher
+    dispatcher.first_batch, dispatcher.batch = 2, 3
+    firings, fire = [], dispatcher.fire
+
+    async def recorded_fire(now, limit=None):  # noqa: ANN001
+        firing = await fire(now, limit)
+        firings.append((limit, firing.due))
+        return firing
+
+    dispatcher.fire = recorded_fire
+    await runtime.scheduler.run_once()
+    assert firings == [(2, 2), (3, 3), (3, 1)]  # six registered notices: 2, then 3, then the last one
+    rows = await notifications(client)
+    assert len(rows) == 12 and all(r["state"] == "sent" for r in rows)
