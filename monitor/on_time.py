@@ -54,7 +54,11 @@ class OnTime:
         longer true then (it is recorded as skipped, with the reason)."""
         if row.id not in self._ids:
             return True
-        if (delay := (row.planned_at - self.clock.now()).total_seconds()) > 0:
+        # Until the clock says so: a sleep may end early by its clock's reckoning
+        # (uvloop times it from the start of the loop's turn, which a long turn
+        # leaves behind), and a breach notice judged before its deadline would
+        # be skipped as "its deadline lies in the future again".
+        while (delay := (row.planned_at - self.clock.now()).total_seconds()) > 0:
             await self.sleep(delay)
         while row.id not in self.verdicts:
             if self._checking is None or self._checking.done():

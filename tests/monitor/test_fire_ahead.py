@@ -97,6 +97,33 @@ async def test_a_breach_notice_fired_ahead_is_skipped_when_the_duty_is_met_befor
     assert [(e.detail["step"], e.at) for e in skipped] == [("breached", RELEASE_DUE)]
 
 
+async def test_a_breach_notice_whose_wait_ends_early_waits_again_and_goes_out_at_its_deadline(seeded, runtime,
+                                                                                              clock):
+    # uvloop times a sleep from the start of the loop's turn: after a long turn it
+    # ends early by the clock. Judged then, the notice would read "its deadline
+    # lies in the future again" and be skipped.
+    await register(seeded, START)
+    clock.set(RELEASE_DUE - timedelta(seconds=10))
+    while await runtime.scheduler.run_once():
+        pass
+    clock.set(RELEASE_DUE - timedelta(seconds=1.5))
+    firing = await runtime.dispatcher.fire(clock.now())
+    assert {row.planned_at for row in firing.claimed} == {RELEASE_DUE}
+
+    async def early(seconds: float) -> None:
+        runtime.waited.append(seconds)
+        clock.advance(seconds=seconds - 0.004 if len(runtime.waited) == 1 else seconds)  # first 4 ms short
+
+    runtime.deliverer.sleep = early
+    # One sender: no other message's wait moves the clock on before the first is judged.
+    runtime.deliverer.settings = runtime.deliverer.settings.model_copy(update={"send_concurrency": 1})
+    await runtime.deliverer.send_claimed(firing.claimed, firing.token)
+    breached = await rows_of(runtime, "breached")
+    assert [r.state for r in breached] == ["sent"] * 5
+    assert all(r.send_started_at >= RELEASE_DUE for r in breached)
+    assert runtime.waited[0] == 1.5 and runtime.waited[1] > 0  # it waited again for the rest
+
+
 async def test_the_next_wake_is_ahead_of_a_step_unless_a_run_already_saw_it_that_far_ahead(seeded, runtime, clock):
     await register(seeded, START)
     await runtime.scheduler.run_once()
