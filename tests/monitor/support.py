@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from monitor import auth
 from monitor.db import transaction
-from monitor.models import Contact, Department
+from monitor.models import Contact, Department, Incident
 from monitor.runtime import Runtime
 from rules import SHIPPED_DIR, RuleSet, load_rules
 
@@ -78,3 +79,15 @@ def sms_only_rules(directory: Path) -> RuleSet:
     sms_only = shipped.replace("\nchannels: [sms, email]\n", "\nchannels: [sms]\n")
     (directory / "major_emergency.yaml").write_text(sms_only, encoding="utf-8")
     return load_rules(directory)
+
+
+async def many_planned_steps(session: AsyncSession, rows: int, at: datetime) -> None:
+    """On PostgreSQL: one department, one incident, and ``rows`` planned steps of
+    it inserted by the server itself (a table big enough to plan for, in a second)."""
+    await session.execute(insert(Department).values(id=1, code="EMB", name="应急管理局", created_at=at))
+    await session.execute(insert(Incident).values(
+        id=1, title="t", severity="I", occurred_at=at, registered_at=at, department_id=1, registered_by="test"))
+    await session.execute(text(
+        "INSERT INTO escalationstep (incident_id, obligation_key, kind, occurrence, planned_at, recipients,"
+        " channels, state, late) SELECT 1, '', 'overdue', n, :at, '[]', '[]', 'planned', false"
+        " FROM generate_series(1, :rows) AS n"), {"at": at, "rows": rows})

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from support import many_planned_steps
 
 from monitor import bulk
 from monitor.db import SessionFactory, create_engine, session_factory, transaction
@@ -157,14 +158,7 @@ async def test_a_claim_by_id_finds_its_rows_by_primary_key_on_postgresql_without
     engine = create_engine(pg_database)
     try:
         async with session_factory(engine)() as session:
-            await session.execute(insert(Department).values(id=1, code="EMB", name="应急管理局", created_at=START))
-            await session.execute(insert(Incident).values(
-                id=1, title="t", severity="I", occurred_at=START, registered_at=START, department_id=1,
-                registered_by="test"))
-            await session.execute(text(
-                "INSERT INTO escalationstep (incident_id, obligation_key, kind, occurrence, planned_at, recipients,"
-                " channels, state, late) SELECT 1, '', 'overdue', n, :at, '[]', '[]', 'planned', false"
-                " FROM generate_series(1, 100000) AS n"), {"at": START})
+            await many_planned_steps(session, 100_000, START)
             analysed = (await session.execute(text(
                 "SELECT count(*) FROM pg_stats WHERE tablename = 'escalationstep' AND attname = 'state'"))).scalar()
 

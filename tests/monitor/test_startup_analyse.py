@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
+from support import many_planned_steps
 
 from monitor import startup
-from monitor.models import Department, Incident
 from tests.conftest import START
 
 
@@ -21,14 +21,7 @@ async def test_a_big_table_never_analysed_is_analysed_once_and_small_ones_are_le
         assert await startup.analyse_never_analysed(runtime) == []  # SQLite: nothing to do
         return
     async with runtime.sessions() as session, session.begin():
-        await session.execute(insert(Department).values(id=1, code="EMB", name="应急管理局", created_at=START))
-        await session.execute(insert(Incident).values(
-            id=1, title="t", severity="I", occurred_at=START, registered_at=START, department_id=1,
-            registered_by="test"))
-        await session.execute(text(
-            "INSERT INTO escalationstep (incident_id, obligation_key, kind, occurrence, planned_at, recipients,"
-            " channels, state, late) SELECT 1, '', 'overdue', n, :at, '[]', '[]', 'planned', false"
-            " FROM generate_series(1, :rows) AS n"), {"at": START, "rows": startup.ANALYSE_FROM_ROWS})
+        await many_planned_steps(session, startup.ANALYSE_FROM_ROWS, START)
     async with runtime.engine.connect() as conn:  # the statistics of that insert, flushed now rather than in a second
         await conn.execute(text("SELECT pg_stat_force_next_flush()"))
     if (await _last_analysed(runtime)).get("escalationstep") is not None:
